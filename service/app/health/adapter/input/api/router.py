@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from dependency_injector.wiring import Provide, inject
+from fastapi import APIRouter, Depends
+
+from service.app.container import Container
+from service.app.health.application.readiness_service import ReadinessService
+from service.core.exceptions import ServiceUnavailableError
+
+health_router = APIRouter(prefix="/healthz", tags=["health"])
+
+
+@health_router.get("/live", summary="Liveness: the process serves HTTP (no I/O)")
+async def live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@health_router.get(
+    "/ready",
+    summary="Readiness: MongoDB and Redis answer",
+    responses={503: {"description": "A dependency is down; the problem names it"}},
+)
+@inject
+async def ready(
+    readiness: Annotated[ReadinessService, Depends(Provide[Container.readiness_service])],
+) -> dict[str, object]:
+    report = await readiness.check()
+    if not report.ready:
+        raise ServiceUnavailableError(
+            f"unavailable: {', '.join(report.down)}",
+            code="dependency_unavailable",
+        ).with_extra(checks=report.checks)
+    return {"status": "ok", "checks": report.checks}

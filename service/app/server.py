@@ -1,0 +1,70 @@
+"""create_app(): the FastAPI application with its lifespan, routers, handlers and middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from service.app.container import Container
+from service.app.health.adapter.input.api.router import health_router
+from service.core.config import Settings, get_settings
+from service.core.db.database import IndexPlan, ensure_indexes
+from service.core.fastapi.exception_handlers import register_exception_handlers
+from service.core.fastapi.middleware.response_middleware import ResponseMiddleware
+from service.core.helpers.caches import cache_manager
+from service.core.helpers.sentry import init_sentry
+
+API_PREFIX = "/api/v1"
+
+
+def index_plan() -> IndexPlan:
+    """Every collection's indexes, gathered from the modules that own them."""
+    return {}
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX)
+    return router
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    container = container or Container(settings=settings)
+    init_sentry(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await container.init_resources()  # type: ignore[misc]
+        cache_manager.init(container.cache_backend())
+        await ensure_indexes(container.database(), index_plan())
+        try:
+            yield
+        finally:
+            cache_manager.reset()
+            await container.shutdown_resources()  # type: ignore[misc]
+
+    app = FastAPI(
+        title="biwoco API",
+        version=settings.release or "0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.container = container
+    app.state.settings = settings
+    register_exception_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
+            expose_headers=["ETag", "X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(ResponseMiddleware, hsts=settings.app_env.is_deployed)
+    app.include_router(health_router)
+    app.include_router(api_router())
+    return app

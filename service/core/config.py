@@ -1,0 +1,173 @@
+"""Settings for every environment, read from the process environment by pydantic-settings.
+
+`APP_ENV` (or `python service/main.py --env ...`) picks local, dev, prod or test. Outside local
+and test the service refuses to start with a missing or placeholder secret, naming the setting.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    LOCAL = "local"
+    DEV = "dev"
+    PROD = "prod"
+    TEST = "test"
+
+    @property
+    def is_deployed(self) -> bool:
+        return self in (Environment.DEV, Environment.PROD)
+
+
+# Values that mark a secret as "not really set": the local defaults below and common stand-ins.
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "changethis", "secret", "local-development-only-secret-key"}
+)
+_LOCAL_JWT_SECRET = "local-development-only-secret-key"  # noqa: S105 - refused outside local/test
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    app_env: Environment = Environment.LOCAL
+    app_name: str = "biwoco"
+    release: str | None = Field(default=None, validation_alias="APP_RELEASE")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    web_concurrency: int = Field(default=1, ge=1, le=64)
+    log_level: str = "INFO"
+    # Clients reach the API through CloudFront and the ALB, which set X-Forwarded-For.
+    forwarded_allow_ips: str = "127.0.0.1"
+    cors_origins: CommaList = Field(default_factory=list)
+    max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    # MongoDB / Amazon DocumentDB
+    mongodb_url: str = "mongodb://127.0.0.1:57017/"
+    mongodb_db: str = "biwoco"
+    mongodb_username: str | None = None
+    mongodb_password: SecretStr | None = None
+    mongodb_tls_ca_file: str | None = None
+    mongodb_replica_set: str | None = None
+    mongodb_read_preference: str | None = None
+    # DocumentDB does not support retryable writes.
+    mongodb_retry_writes: bool = False
+    mongodb_timeout_ms: int = Field(default=5_000, ge=100)
+    mongodb_max_pool_size: int = Field(default=100, ge=1)
+
+    # Redis / Amazon ElastiCache
+    redis_url: str = "redis://127.0.0.1:56379/0"
+    redis_password: SecretStr | None = None
+    redis_ca_file: str | None = None
+    # Namespace of every key this deployment writes (cache, auth workflows); tests isolate runs.
+    redis_key_prefix: str = "biwoco"
+    redis_timeout_seconds: float = Field(default=1.0, gt=0)
+    redis_max_connections: int = Field(default=200, ge=1)
+
+    # Tokens
+    jwt_secret_key: SecretStr = SecretStr(_LOCAL_JWT_SECRET)
+    jwt_key_id: str = "k1"
+    # Keys that still verify during a rotation: JSON object {"kid": "secret"}.
+    jwt_previous_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    jwt_issuer: str = "biwoco"
+    jwt_audience: str = "biwoco-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=30)
+    refresh_token_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=60)
+
+    # Cognito: tokens from this pool are accepted too when it is configured.
+    cognito_region: str | None = None
+    cognito_user_pool_id: str | None = None
+    cognito_app_client_ids: CommaList = Field(default_factory=list)
+    cognito_jwks_url: str | None = None
+
+    # Sentry
+    sentry_dsn: SecretStr | None = None
+    sentry_environment: str | None = None
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
+
+    # S3
+    s3_bucket: str = "biwoco-local"
+    s3_region: str = "us-east-1"
+    s3_endpoint_url: str | None = None
+    s3_kms_key_id: str | None = None
+
+    _split_lists = field_validator("cors_origins", "cognito_app_client_ids", mode="before")(
+        _split_commas
+    )
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if not self.app_env.is_deployed:
+            return self
+        problems = []
+        key = self.jwt_secret_key.get_secret_value()
+        if key.lower() in PLACEHOLDER_SECRETS or len(key) < 32:
+            problems.append("JWT_SECRET_KEY must be a real secret of at least 32 characters")
+        for kid, old in self.jwt_previous_keys.items():
+            if old.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+                problems.append(f"JWT_PREVIOUS_KEYS[{kid}] is a placeholder")
+        password = self.mongodb_password.get_secret_value() if self.mongodb_password else None
+        if password is not None and password.lower() in PLACEHOLDER_SECRETS:
+            problems.append("MONGODB_PASSWORD is a placeholder")
+        if self.redis_password and self.redis_password.get_secret_value().lower() in (
+            PLACEHOLDER_SECRETS
+        ):
+            problems.append("REDIS_PASSWORD is a placeholder")
+        if problems:
+            raise ValueError(f"refusing to start in {self.app_env}: " + "; ".join(problems))
+        return self
+
+    @property
+    def cognito_issuer(self) -> str | None:
+        if not (self.cognito_region and self.cognito_user_pool_id):
+            return None
+        return (
+            f"https://cognito-idp.{self.cognito_region}.amazonaws.com/{self.cognito_user_pool_id}"
+        )
+
+    @property
+    def cognito_jwks(self) -> str | None:
+        issuer = self.cognito_issuer
+        if self.cognito_jwks_url:
+            return self.cognito_jwks_url
+        return f"{issuer}/.well-known/jwks.json" if issuer else None
+
+    def mongodb_client_url(self) -> str:
+        """The connection URL with the DocumentDB-relevant options merged into its query."""
+        parts = urlsplit(self.mongodb_url)
+        query = dict(parse_qsl(parts.query))
+        query.setdefault("retryWrites", "true" if self.mongodb_retry_writes else "false")
+        if self.mongodb_replica_set:
+            query["replicaSet"] = self.mongodb_replica_set
+        if self.mongodb_read_preference:
+            query["readPreference"] = self.mongodb_read_preference
+        if self.mongodb_tls_ca_file:
+            query["tls"] = "true"
+            query["tlsCAFile"] = self.mongodb_tls_ca_file
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def load_settings(env: str | None = None, **overrides: Any) -> Settings:
+    """Settings for `env` (else APP_ENV, else local); keyword overrides win over the environment."""
+    if env is not None:
+        overrides["app_env"] = env
+    return Settings(**overrides)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

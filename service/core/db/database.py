@@ -1,0 +1,57 @@
+"""The PyMongo async client as a container resource, and idempotent index bootstrap."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from service.core.config import Settings
+
+logger = logging.getLogger(__name__)
+
+Document = dict[str, Any]
+MongoClient = AsyncMongoClient[Document]
+Database = AsyncDatabase[Document]
+# Collection name -> the indexes it must have.
+IndexPlan = Mapping[str, Sequence[IndexModel]]
+
+
+def build_mongo_client(settings: Settings) -> MongoClient:
+    password = settings.mongodb_password.get_secret_value() if settings.mongodb_password else None
+    return AsyncMongoClient(
+        settings.mongodb_client_url(),
+        username=settings.mongodb_username,
+        password=password,
+        tz_aware=True,
+        uuidRepresentation="standard",
+        appname=settings.app_name,
+        maxPoolSize=settings.mongodb_max_pool_size,
+        serverSelectionTimeoutMS=settings.mongodb_timeout_ms,
+        connectTimeoutMS=settings.mongodb_timeout_ms,
+        socketTimeoutMS=settings.mongodb_timeout_ms * 2,
+    )
+
+
+async def mongo_client_resource(settings: Settings) -> AsyncIterator[MongoClient]:
+    """Resource provider body: one client per process (or per worker event loop)."""
+    client = build_mongo_client(settings)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+def get_database(client: MongoClient, name: str) -> Database:
+    return client.get_database(name)
+
+
+async def ensure_indexes(database: Database, plan: IndexPlan) -> None:
+    """Create every planned index; create_indexes is idempotent for identical specs."""
+    for collection, indexes in plan.items():
+        if indexes:
+            names = await database[collection].create_indexes(list(indexes))
+            logger.info("indexes ensured", extra={"collection": collection, "indexes": names})

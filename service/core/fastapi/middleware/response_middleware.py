@@ -1,0 +1,94 @@
+"""Request id, timing, security headers, one JSON access-log line, and the last-resort 500.
+
+A plain ASGI middleware (not BaseHTTPMiddleware): it adds no task or stream per request, which
+matters on the hot cached read path.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import sentry_sdk
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.core.fastapi.problem import problem_response
+from service.core.request_context import accept_or_generate, bind_request_id, unbind_request_id
+
+access_logger = logging.getLogger("biwoco.access")
+error_logger = logging.getLogger("biwoco.error")
+
+_SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+)
+# The API returns JSON only; the interactive docs pages load Swagger UI, so they are exempt.
+_API_CSP = "default-src 'none'; frame-ancestors 'none'"
+_DOCS_PATHS = ("/docs", "/redoc")
+
+
+class ResponseMiddleware:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started_at = time.perf_counter()
+        incoming = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = accept_or_generate(incoming)
+        token = bind_request_id(request_id)
+        path: str = scope["path"]
+        status = 500
+        response_started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
+                elapsed_ms = (time.perf_counter() - started_at) * 1000
+                headers["X-Process-Time"] = f"{elapsed_ms:.2f}ms"
+                for name, value in _SECURITY_HEADERS:
+                    headers.setdefault(name, value)
+                if not path.startswith(_DOCS_PATHS):
+                    headers.setdefault("Content-Security-Policy", _API_CSP)
+                    headers.setdefault("Cache-Control", "no-store")
+                if self.hsts:
+                    headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as error:
+            # Log with the traceback and report; the client learns nothing about internals.
+            error_logger.exception("unhandled error", extra={"path": path})
+            sentry_sdk.capture_exception(error)
+            if response_started:
+                raise
+            await problem_response(500, code="internal_error")(scope, receive, send_with_headers)
+        finally:
+            route = scope.get("route")
+            access_logger.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    # The route template, not the raw path: no ids or tokens from URLs in logs.
+                    "route": getattr(route, "path", None) or "<unmatched>",
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started_at) * 1000, 2),
+                },
+            )
+            unbind_request_id(token)

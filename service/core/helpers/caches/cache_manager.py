@@ -1,0 +1,98 @@
+"""The `cached(ttl, tags)` decorator and the manager that owns the backend.
+
+A cache outage never becomes an error: lookups and stores that fail are logged and the source
+is used. Invalidation failures are logged as errors; entries then live at most their TTL.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import ParamSpec, TypeVar
+
+from pydantic import BaseModel
+
+from service.core.helpers.caches.base.backend import CacheBackend, CacheUnavailableError
+from service.core.helpers.caches.base.key_maker import KeyMaker
+from service.core.helpers.caches.cache_tag import CacheTag
+from service.core.helpers.caches.key_maker import FunctionKeyMaker
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_UNBOUND_NAMES = frozenset({"self", "cls"})
+
+
+class CacheManager:
+    def __init__(self, key_maker: KeyMaker | None = None) -> None:
+        self._backend: CacheBackend | None = None
+        self._key_maker = key_maker or FunctionKeyMaker()
+
+    def init(self, backend: CacheBackend, key_maker: KeyMaker | None = None) -> None:
+        self._backend = backend
+        if key_maker is not None:
+            self._key_maker = key_maker
+
+    def reset(self) -> None:
+        self._backend = None
+
+    async def invalidate(self, *tags: str) -> None:
+        if self._backend is None:
+            return
+        try:
+            await self._backend.invalidate_tags(*tags)
+        except CacheUnavailableError as error:
+            logger.error("cache invalidation failed", extra={"tags": tags, "error": str(error)})
+
+    def cached(
+        self,
+        ttl: int,
+        tags: Iterable[str] = (),
+        model: type[BaseModel] | None = None,
+    ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+        """Cache an async function's result for `ttl` seconds under tags rendered from its
+        arguments. With `model`, the pydantic result is stored as JSON and validated on a hit."""
+        templates = [CacheTag(tag) for tag in tags]
+
+        def decorate(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+            signature = inspect.signature(function)
+
+            @functools.wraps(function)
+            async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+                backend = self._backend
+                if backend is None:
+                    return await function(*args, **kwargs)
+                bound = signature.bind(*args, **kwargs)
+                bound.apply_defaults()
+                arguments = {k: v for k, v in bound.arguments.items() if k not in _UNBOUND_NAMES}
+                key = self._key_maker.make(function, arguments)
+                rendered = [t.render(arguments) for t in templates]
+                try:
+                    lookup = await backend.lookup(key, rendered)
+                except CacheUnavailableError as error:
+                    logger.warning(
+                        "cache lookup failed; using the source", extra={"error": str(error)}
+                    )
+                    return await function(*args, **kwargs)
+                if lookup.hit:
+                    return model.model_validate(lookup.value) if model else lookup.value  # type: ignore[return-value]
+                value = await function(*args, **kwargs)
+                stored = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+                try:
+                    await backend.store(key, stored, ttl=ttl, tags=rendered, stamp=lookup.stamp)
+                except CacheUnavailableError as error:
+                    logger.warning("cache store failed", extra={"error": str(error)})
+                return value
+
+            return wrapper
+
+        return decorate
+
+
+# The process-wide manager: decorators bind to it at import time, the container gives it a
+# backend at start-up (until then, and in code paths without one, calls go to the source).
+cache_manager = CacheManager()
+cached = cache_manager.cached

@@ -1,0 +1,71 @@
+"""Redis cache backend: JSON values (never pickle) and tag invalidation by version stamps.
+
+Each tag has a version key holding a random stamp. A stored entry records the stamps of its tags
+as they were *before* the source was read; a lookup fetches the entry and the current stamps in
+one MGET and treats any difference as a miss. Invalidating a tag writes a new stamp, which drops
+every entry under it at once and cannot race with a concurrent store of stale data.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from service.core.helpers.caches.base.backend import CacheBackend, CacheUnavailableError, Lookup
+
+# Tag stamps outlive every entry (entries' TTL is capped below this), so an expired stamp can
+# only ever turn entries into misses.
+TAG_STAMP_TTL_SECONDS = 7 * 24 * 3600
+MAX_ENTRY_TTL_SECONDS = 24 * 3600
+
+
+class RedisCacheBackend(CacheBackend):
+    def __init__(self, redis: Redis, prefix: str = "cache") -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    def _tag_key(self, tag: str) -> str:
+        return f"{self._prefix}:tag:{tag}"
+
+    async def lookup(self, key: str, tags: Sequence[str]) -> Lookup:
+        try:
+            raw, *stamps = await self._redis.mget([key, *(self._tag_key(t) for t in tags)])
+        except (RedisError, OSError) as error:
+            raise CacheUnavailableError(str(error)) from error
+        current = [s.decode() if isinstance(s, bytes) else s for s in stamps]
+        if raw is not None:
+            entry = json.loads(raw)
+            if entry["s"] == current:
+                return Lookup(hit=True, value=entry["v"])
+        return Lookup(hit=False, stamp=current)
+
+    async def store(
+        self, key: str, value: Any, *, ttl: int, tags: Sequence[str], stamp: Any
+    ) -> None:
+        entry = json.dumps({"v": value, "s": stamp}, separators=(",", ":"))
+        try:
+            await self._redis.set(key, entry, ex=min(ttl, MAX_ENTRY_TTL_SECONDS))
+        except (RedisError, OSError) as error:
+            raise CacheUnavailableError(str(error)) from error
+
+    async def invalidate_tags(self, *tags: str) -> None:
+        if not tags:
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for tag in tags:
+                    pipe.set(self._tag_key(tag), secrets.token_hex(8), ex=TAG_STAMP_TTL_SECONDS)
+                await pipe.execute()
+        except (RedisError, OSError) as error:
+            raise CacheUnavailableError(str(error)) from error
+
+    async def delete(self, key: str) -> None:
+        try:
+            await self._redis.delete(key)
+        except (RedisError, OSError) as error:
+            raise CacheUnavailableError(str(error)) from error

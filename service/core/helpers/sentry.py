@@ -1,0 +1,44 @@
+"""Sentry for the API and the worker: environment, release, no default PII."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sentry_sdk
+from sentry_sdk.integrations import Integration
+from sentry_sdk.integrations.fastapi import FastApiIntegration
+from sentry_sdk.integrations.logging import LoggingIntegration
+from sentry_sdk.integrations.pymongo import PyMongoIntegration
+from sentry_sdk.integrations.redis import RedisIntegration
+from sentry_sdk.integrations.starlette import StarletteIntegration
+
+from service.core.config import Settings
+
+
+def init_sentry(
+    settings: Settings,
+    *,
+    extra_integrations: list[Integration] | None = None,
+    transport: Any = None,
+) -> bool:
+    """Initialise Sentry when a DSN is configured; returns whether it was."""
+    if settings.sentry_dsn is None:
+        return False
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn.get_secret_value(),
+        environment=settings.sentry_environment or settings.app_env.value,
+        release=settings.release,
+        send_default_pii=False,
+        traces_sample_rate=settings.sentry_traces_sample_rate,
+        integrations=[
+            StarletteIntegration(),
+            FastApiIntegration(),
+            RedisIntegration(),
+            PyMongoIntegration(),
+            # Errors are reported explicitly; log records become breadcrumbs only.
+            LoggingIntegration(event_level=None),
+            *(extra_integrations or []),
+        ],
+        transport=transport,
+    )
+    return True

@@ -1,0 +1,66 @@
+"""Entry point: `python service/main.py --env local|dev|prod` serves the API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+# Run as a script, the interpreter puts service/ on sys.path; the code imports `service.*`.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from service.core.config import Environment, load_settings
+from service.core.logging import configure_logging
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="service/main.py", description=__doc__)
+    parser.add_argument(
+        "--env",
+        choices=[e.value for e in Environment],
+        default=None,
+        help="settings profile (default: APP_ENV, else local)",
+    )
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="serve the API (the default)")
+    return parser.parse_args(argv)
+
+
+def serve(env: str | None) -> None:
+    import os
+
+    import uvicorn
+
+    settings = load_settings(env)
+    # The factory re-reads settings in the server process: pass the profile through APP_ENV.
+    os.environ["APP_ENV"] = settings.app_env.value
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        "service.app.server:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.web_concurrency,
+        loop="uvloop",
+        http="httptools",
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.command in (None, "serve"):
+            serve(args.env)
+    except ValueError as error:  # settings refused: say which, without a traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
