@@ -1,0 +1,239 @@
+"""scripts/stack.py against real processes: the shared stack and private throwaway instances."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scripts import stack
+
+pytestmark = pytest.mark.integration
+
+STACK_CLI = [sys.executable, str(stack.ROOT / "scripts" / "stack.py")]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*STACK_CLI, *args],
+        cwd=stack.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,  # the first FerretDB build may take minutes
+        check=False,
+    )
+
+
+def parse_exports(text: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        words = shlex.split(line)
+        assert words[0] == "export", line
+        key, _, value = words[1].partition("=")
+        values[key] = value
+    return values
+
+
+def read_pids() -> dict[str, int]:
+    pids: dict[str, int] = {}
+    for name in stack.SERVICES:
+        path = stack.STACK_DIR / f"{name}.pid"
+        if path.exists():
+            pids[name] = int(path.read_text())
+    return pids
+
+
+def local_services() -> list[str]:
+    return [name for name in stack.SERVICES if not os.environ.get(stack.SERVICE_URL_VARS[name])]
+
+
+@pytest.fixture(scope="module")
+def shared_stack() -> dict[str, str]:
+    result = run_cli("up")
+    assert result.returncode == 0, result.stderr
+    return parse_exports(result.stdout)
+
+
+# --- the shared stack -------------------------------------------------------------------------
+
+
+def test_up_twice_is_idempotent_and_fast(shared_stack: dict[str, str]) -> None:
+    before = read_pids()
+    assert set(before) >= set(local_services())
+
+    started = time.monotonic()
+    again = run_cli("up")
+    elapsed = time.monotonic() - started
+
+    assert again.returncode == 0, again.stderr
+    assert read_pids() == before
+    assert "started (pid" not in again.stderr
+    assert parse_exports(again.stdout) == shared_stack
+    assert elapsed < 10, f"a warm `up` took {elapsed:.1f}s"
+
+
+def test_up_writes_env_file_and_env_is_parseable(shared_stack: dict[str, str]) -> None:
+    assert parse_exports(stack.ENV_FILE.read_text()) == shared_stack
+
+    result = run_cli("env")
+    assert result.returncode == 0, result.stderr
+    values = parse_exports(result.stdout)
+    assert set(values) == {
+        "REDIS_URL", "MONGODB_URL", "S3_ENDPOINT_URL", "S3_BUCKET",
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
+    }
+    assert values == shared_stack
+
+
+def test_env_echoes_given_urls() -> None:
+    env = {
+        **os.environ,
+        "REDIS_URL": "redis://cache.example:6379/3",
+        "MONGODB_URL": "mongodb://user:p@ss w0rd@db.example:27017/?tls=true&retryWrites=false",
+        "S3_ENDPOINT_URL": "https://s3.example",
+        "S3_BUCKET": "other-bucket",
+    }
+    result = run_cli("env", env=env)
+    assert result.returncode == 0, result.stderr
+    values = parse_exports(result.stdout)
+    for key in ("REDIS_URL", "MONGODB_URL", "S3_ENDPOINT_URL", "S3_BUCKET"):
+        assert values[key] == env[key]
+
+
+def test_status_reports_running(shared_stack: dict[str, str]) -> None:
+    result = run_cli("status")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = stack.status()
+    for name in local_services():
+        assert report[name]["state"] == "running"
+        assert report[name]["pid"] == read_pids()[name]
+
+
+def test_shared_services_answer(shared_stack: dict[str, str]) -> None:
+    redis = pytest.importorskip("redis")
+    pymongo = pytest.importorskip("pymongo")
+    boto3 = pytest.importorskip("boto3")
+
+    assert redis.Redis.from_url(shared_stack["REDIS_URL"], socket_timeout=5).ping()
+    with pymongo.MongoClient(shared_stack["MONGODB_URL"], serverSelectionTimeoutMS=5000) as mc:
+        assert mc.admin.command("ping")["ok"] == 1.0
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=shared_stack["S3_ENDPOINT_URL"],
+        region_name=shared_stack["AWS_DEFAULT_REGION"],
+        aws_access_key_id=shared_stack["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=shared_stack["AWS_SECRET_ACCESS_KEY"],
+    )
+    s3.head_bucket(Bucket=shared_stack["S3_BUCKET"])
+    s3.put_object(Bucket=shared_stack["S3_BUCKET"], Key="stack-test/hello.txt", Body=b"hi")
+    body = s3.get_object(Bucket=shared_stack["S3_BUCKET"], Key="stack-test/hello.txt")["Body"]
+    assert body.read() == b"hi"
+    s3.delete_object(Bucket=shared_stack["S3_BUCKET"], Key="stack-test/hello.txt")
+
+
+# --- private throwaway instances --------------------------------------------------------------
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[stack.ManagedProcess]:
+    with stack.start_redis(stack.free_port(), tmp_path) as process:
+        yield process
+
+
+def test_private_redis_ping_stop_restart(private_redis: stack.ManagedProcess) -> None:
+    redis = pytest.importorskip("redis")
+    port = private_redis.port
+    assert private_redis.url == f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(private_redis.url, socket_timeout=2, socket_connect_timeout=2)
+    assert client.ping()
+    first_pid = private_redis.pid
+
+    private_redis.stop()
+    assert not private_redis.is_running()
+    assert not stack.probe_redis(port)
+    with pytest.raises(redis.ConnectionError):
+        client.ping()
+
+    private_redis.restart()
+    assert private_redis.port == port
+    assert private_redis.pid != first_pid
+    assert client.ping()  # the same client reconnects to the same port
+
+    private_redis.kill()
+    assert not stack.port_in_use(port)
+    private_redis.restart()
+    assert stack.probe_redis(port)
+
+
+def test_private_ferretdb_keeps_data_across_restart(tmp_path: Path) -> None:
+    pymongo = pytest.importorskip("pymongo")
+    with stack.start_ferretdb(stack.free_port(), tmp_path) as ferret:
+        assert (tmp_path / "ferretdb-data").is_dir()
+        with pymongo.MongoClient(ferret.url, serverSelectionTimeoutMS=5000) as client:
+            assert client.admin.command("ping")["ok"] == 1.0
+            client.stacktest.items.insert_one({"_id": "a", "n": 1})
+
+        ferret.restart()
+        with pymongo.MongoClient(ferret.url, serverSelectionTimeoutMS=5000) as client:
+            assert client.stacktest.items.find_one({"_id": "a"}) == {"_id": "a", "n": 1}
+            client.stacktest.items.insert_one({"_id": "b", "n": 2})
+
+        ferret.kill()  # a crash, not a clean shutdown
+        assert not stack.probe_mongodb(ferret.port)
+        ferret.restart()
+        with pymongo.MongoClient(ferret.url, serverSelectionTimeoutMS=5000) as client:
+            assert client.stacktest.items.count_documents({}) == 2
+
+
+def test_private_moto_creates_buckets_again_after_restart(tmp_path: Path) -> None:
+    boto3 = pytest.importorskip("boto3")
+    with stack.start_moto(stack.free_port(), tmp_path, buckets=["fault-bucket"]) as moto:
+        s3 = boto3.client(
+            "s3", endpoint_url=moto.url, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+        s3.head_bucket(Bucket="fault-bucket")
+        moto.restart()
+        s3.head_bucket(Bucket="fault-bucket")
+        names = [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]
+        assert names == ["fault-bucket"]
+
+
+# --- failures are readable --------------------------------------------------------------------
+
+
+def test_port_taken_by_something_else_is_a_readable_error(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        with pytest.raises(stack.StackError, match=rf"port 127\.0\.0\.1:{port} is already in use"):
+            stack.start_redis(port, tmp_path)
+
+
+def test_a_crash_at_start_reports_the_log(tmp_path: Path) -> None:
+    process = stack.ManagedProcess(
+        "broken", [sys.executable, "-c", "print('cannot open the data dir'); raise SystemExit(3)"],
+        stack.free_port(), "x://", stack.probe_redis, tmp_path / "broken.log", ready_timeout=5,
+    )
+    with pytest.raises(stack.StackError) as info:
+        process.start()
+    message = str(info.value)
+    assert "broken exited with code 3" in message
+    assert str(tmp_path / "broken.log") in message
+    assert "cannot open the data dir" in message
+
+
+def test_probes_need_the_right_protocol(private_redis: stack.ManagedProcess) -> None:
+    assert stack.probe_redis(private_redis.port)
+    assert not stack.probe_mongodb(private_redis.port, timeout=0.5)
+    assert not stack.probe_s3(private_redis.port, timeout=0.5)
+    assert not stack.probe_redis(stack.free_port())
