@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from dependency_injector import containers, providers
 
 from service.app.health.adapter.output.probes import mongodb_probe, redis_probe
@@ -10,6 +14,18 @@ from service.core.config import Settings
 from service.core.db.database import get_database, mongo_client_resource
 from service.core.db.redis.redis_client import redis_client_resource
 from service.core.helpers.caches import RedisCacheBackend, cache_manager
+
+T = TypeVar("T")
+
+
+async def resolve(provider: Callable[[], Any], expected: type[T]) -> T:
+    """A provider's object; providers that depend on async resources return awaitables."""
+    value = provider()
+    if inspect.isawaitable(value):
+        value = await value
+    if not isinstance(value, expected):
+        raise TypeError(f"{provider} provided {type(value).__name__}, not {expected.__name__}")
+    return value
 
 
 def _cache_prefix(settings: Settings) -> str:

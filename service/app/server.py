@@ -7,14 +7,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from pymongo.asynchronous.database import AsyncDatabase
 
-from service.app.container import Container
+from service.app.container import Container, resolve
 from service.app.health.adapter.input.api.router import health_router
 from service.core.config import Settings, get_settings
 from service.core.db.database import IndexPlan, ensure_indexes
 from service.core.fastapi.exception_handlers import register_exception_handlers
 from service.core.fastapi.middleware.response_middleware import ResponseMiddleware
-from service.core.helpers.caches import cache_manager
+from service.core.helpers.caches import RedisCacheBackend, cache_manager
 from service.core.helpers.sentry import init_sentry
 
 API_PREFIX = "/api/v1"
@@ -38,8 +39,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await container.init_resources()  # type: ignore[misc]
-        cache_manager.init(container.cache_backend())
-        await ensure_indexes(container.database(), index_plan())
+        cache_manager.init(await resolve(container.cache_backend, RedisCacheBackend))
+        await ensure_indexes(await resolve(container.database, AsyncDatabase), index_plan())
         try:
             yield
         finally:

@@ -28,7 +28,14 @@ def init_sentry(
         dsn=settings.sentry_dsn.get_secret_value(),
         environment=settings.sentry_environment or settings.app_env.value,
         release=settings.release,
-        send_default_pii=False,
+        # No PII: no user identity, request bodies, query data or frame locals (which may hold
+        # passwords or tokens); the SDK's denylist still scrubs headers and cookies.
+        data_collection={
+            "user_info": False,
+            "http_bodies": [],
+            "database_query_data": False,
+            "stack_frame_variables": False,
+        },
         traces_sample_rate=settings.sentry_traces_sample_rate,
         integrations=[
             StarletteIntegration(),

@@ -84,6 +84,7 @@ class ResponseMiddleware:
             access_logger.info(
                 "request",
                 extra={
+                    "request_id": request_id,
                     "method": scope["method"],
                     # The route template, not the raw path: no ids or tokens from URLs in logs.
                     "route": getattr(route, "path", None) or "<unmatched>",

@@ -1,5 +1,5 @@
-from __future__ import annotations
-
+# No `from __future__ import annotations` in router modules: dependency-injector reads the
+# Annotated[..., Depends(Provide[...])] markers from real annotations.
 from typing import Annotated
 
 from dependency_injector.wiring import Provide, inject

@@ -1,0 +1,126 @@
+"""Shared fixtures: the real Redis, FerretDB and S3 that scripts/stack.py starts.
+
+Each test session works in its own MongoDB database and Redis key prefix, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
+from redis.asyncio import Redis
+
+from service.app.container import Container, resolve
+from service.app.server import create_app
+from service.core.config import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK_VARIABLES = ("REDIS_URL", "MONGODB_URL", "S3_ENDPOINT_URL", "S3_BUCKET")
+
+
+def _read_stack_env() -> dict[str, str]:
+    env_file = ROOT / ".stack" / "env"
+    values: dict[str, str] = {}
+    for line in env_file.read_text().splitlines():
+        line = line.removeprefix("export ").strip()
+        if "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key] = value.strip("'\"")
+    return values
+
+
+@pytest.fixture(scope="session")
+def stack_env() -> dict[str, str]:
+    """URLs of the local stack; started here when the caller did not give them."""
+    if all(os.environ.get(name) for name in ("REDIS_URL", "MONGODB_URL")):
+        return {k: os.environ[k] for k in STACK_VARIABLES if k in os.environ}
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "stack.py"), "up"], check=True)
+    values = _read_stack_env()
+    for key, value in values.items():
+        os.environ.setdefault(key, value)
+    return values
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def make_test_settings(stack_env: dict[str, str], run_id: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "mongodb_url": stack_env["MONGODB_URL"],
+        "mongodb_db": f"test_{run_id}",
+        "redis_url": stack_env["REDIS_URL"],
+        "redis_key_prefix": f"test:{run_id}",
+        "s3_bucket": stack_env.get("S3_BUCKET", "biwoco-local"),
+        "s3_endpoint_url": stack_env.get("S3_ENDPOINT_URL"),
+    }
+    values.update(overrides)
+    return load_settings("test", **values)
+
+
+@pytest.fixture(scope="session")
+def settings(stack_env: dict[str, str], run_id: str) -> Settings:
+    return make_test_settings(stack_env, run_id)
+
+
+# dependency-injector wiring is per module, so the last container created wins it. Tests that
+# build a private app (for example against a Redis they stop) give the wiring back afterwards.
+_session_containers: list[Container] = []
+
+
+def _rewire_session_container() -> None:
+    if _session_containers:
+        _session_containers[-1].wire(packages=["service.app"])
+
+
+async def _drop_test_data(application: FastAPI, settings: Settings) -> None:
+    database = await resolve(application.state.container.database, AsyncDatabase)
+    await database.client.drop_database(database.name)
+    redis = await resolve(application.state.container.redis_client, Redis)
+    async for key in redis.scan_iter(match=f"{settings.redis_key_prefix}:*", count=1000):
+        await redis.delete(key)
+
+
+def http_client(application: FastAPI) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@asynccontextmanager
+async def private_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app of its own (own container and resources), for tests that break its stores."""
+    application = create_app(settings)
+    try:
+        async with (
+            application.router.lifespan_context(application),
+            http_client(application) as http,
+        ):
+            yield application, http
+    finally:
+        _rewire_session_container()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    _session_containers.append(application.state.container)
+    async with application.router.lifespan_context(application):
+        yield application
+        await _drop_test_data(application, settings)
+    _session_containers.remove(application.state.container)
+
+
+@pytest.fixture(scope="session")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with http_client(app) as http:
+        yield http

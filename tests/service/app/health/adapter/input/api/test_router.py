@@ -1,0 +1,51 @@
+"""Readiness against the real stores, including a Redis that goes away and comes back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from scripts.stack import free_port, start_redis
+from service.core.config import Settings
+from tests.conftest import make_test_settings, private_app
+
+
+async def test_live_does_no_io(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_ready_when_mongodb_and_redis_answer(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz/ready")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"mongodb": "ok", "redis": "ok"}
+
+
+async def test_ready_names_redis_while_it_is_down_and_recovers_without_restart(
+    stack_env: dict[str, str], run_id: str, tmp_path: Path
+) -> None:
+    redis = start_redis(free_port(), tmp_path)
+    settings: Settings = make_test_settings(
+        stack_env, run_id + "-redis-outage", redis_url=redis.url
+    )
+    try:
+        async with private_app(settings) as (_, http):
+            assert (await http.get("/healthz/ready")).status_code == 200
+
+            redis.stop()
+            down = await http.get("/healthz/ready")
+            assert down.status_code == 503
+            assert down.headers["content-type"] == "application/problem+json"
+            problem = down.json()
+            assert problem["code"] == "dependency_unavailable"
+            assert "redis" in problem["detail"]
+            assert problem["checks"]["mongodb"] == "ok"
+            assert problem["checks"]["redis"] != "ok"
+
+            redis.restart()
+            up = await http.get("/healthz/ready")
+            assert up.status_code == 200, up.text
+    finally:
+        redis.stop()

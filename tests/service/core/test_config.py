@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from service.core.config import Environment, load_settings
+
+REAL_SECRET = "x" * 48
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_deployed_env_refuses_the_default_jwt_secret_and_names_it(
+    env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JWT_SECRET_KEY", raising=False)
+    with pytest.raises(ValidationError, match="JWT_SECRET_KEY"):
+        load_settings(env)
+
+
+@pytest.mark.parametrize("placeholder", ["changeme", "change-me", "secret", "short-key"])
+def test_deployed_env_refuses_placeholder_secrets(placeholder: str) -> None:
+    with pytest.raises(ValidationError, match="JWT_SECRET_KEY"):
+        load_settings("prod", jwt_secret_key=placeholder)
+
+
+def test_deployed_env_refuses_placeholder_database_password() -> None:
+    with pytest.raises(ValidationError, match="MONGODB_PASSWORD"):
+        load_settings("prod", jwt_secret_key=REAL_SECRET, mongodb_password="changeme")
+
+
+def test_local_and_test_envs_start_with_development_defaults() -> None:
+    assert load_settings("local").app_env is Environment.LOCAL
+    assert load_settings("test").app_env is Environment.TEST
+
+
+def test_env_argument_wins_over_app_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_ENV", "prod")
+    assert load_settings("test").app_env is Environment.TEST
+
+
+def test_comma_separated_lists_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COGNITO_APP_CLIENT_IDS", "abc, def,,ghi")
+    monkeypatch.setenv("CORS_ORIGINS", "https://app.example.com")
+    settings = load_settings("test")
+    assert settings.cognito_app_client_ids == ["abc", "def", "ghi"]
+    assert settings.cors_origins == ["https://app.example.com"]
+
+
+def test_documentdb_options_are_merged_into_the_mongodb_url() -> None:
+    settings = load_settings(
+        "test",
+        mongodb_url="mongodb://docdb.example:27018/?authSource=admin",
+        mongodb_replica_set="rs0",
+        mongodb_read_preference="secondaryPreferred",
+        mongodb_tls_ca_file="/app/certs/global-bundle.pem",
+    )
+    url = settings.mongodb_client_url()
+    for part in (
+        "authSource=admin",
+        "retryWrites=false",
+        "replicaSet=rs0",
+        "readPreference=secondaryPreferred",
+        "tls=true",
+        "tlsCAFile=%2Fapp%2Fcerts%2Fglobal-bundle.pem",
+    ):
+        assert part in url
+
+
+def test_cognito_issuer_and_jwks_follow_the_pool() -> None:
+    settings = load_settings("test", cognito_region="eu-west-1", cognito_user_pool_id="eu-west-1_A")
+    assert settings.cognito_issuer == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_A"
+    assert settings.cognito_jwks == settings.cognito_issuer + "/.well-known/jwks.json"
+    assert load_settings("test").cognito_issuer is None
