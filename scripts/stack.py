@@ -183,8 +183,12 @@ def probe_redis(port: int, host: str = HOST, timeout: float = 1.0) -> bool:
 def _bson_ping(database: str) -> bytes:
     name = database.encode()
     body = (
-        b"\x10ping\x00" + struct.pack("<i", 1)
-        + b"\x02$db\x00" + struct.pack("<i", len(name) + 1) + name + b"\x00"
+        b"\x10ping\x00"
+        + struct.pack("<i", 1)
+        + b"\x02$db\x00"
+        + struct.pack("<i", len(name) + 1)
+        + name
+        + b"\x00"
     )
     return struct.pack("<i", len(body) + 5) + body + b"\x00"
 
@@ -242,9 +246,7 @@ def probe_mongodb(port: int, host: str = HOST, timeout: float = 1.0) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.sendall(header + payload)
-            length, _request_id, response_to, opcode = struct.unpack(
-                "<iiii", _recv_exact(sock, 16)
-            )
+            length, _request_id, response_to, opcode = struct.unpack("<iiii", _recv_exact(sock, 16))
             if opcode != 2013 or response_to != 1 or not 21 <= length <= 48_000_000:
                 return False
             body = _recv_exact(sock, length - 16)
@@ -334,8 +336,10 @@ class ManagedProcess:
         if self.env:
             env.update(self.env)
         with self.log_path.open("ab") as log:
-            log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} start: "
-                      f"{shlex.join(self.argv)}\n".encode())
+            log.write(
+                f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} start: "
+                f"{shlex.join(self.argv)}\n".encode()
+            )
             log.flush()
             try:
                 self._proc = subprocess.Popen(
@@ -439,12 +443,17 @@ class ManagedProcess:
 # binaries
 
 
-def _run(argv: Sequence[str], *, cwd: Path | None = None,
-         env: Mapping[str, str] | None = None, what: str) -> subprocess.CompletedProcess[str]:
+def _run(
+    argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None, what: str
+) -> subprocess.CompletedProcess[str]:
     try:
         result = subprocess.run(
-            list(argv), cwd=cwd, env=None if env is None else dict(env),
-            capture_output=True, text=True, check=False,
+            list(argv),
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            capture_output=True,
+            text=True,
+            check=False,
         )
     except OSError as exc:
         raise StackError(f"{what}: cannot run {argv[0]}: {exc}") from exc
@@ -459,8 +468,12 @@ def _run(argv: Sequence[str], *, cwd: Path | None = None,
 
 def redis_server_binary(install: bool = True) -> Path:
     """Find redis-server; install Debian's package when missing and running as root."""
-    for candidate in (shutil.which("redis-server"), "/usr/bin/redis-server",
-                      "/usr/sbin/redis-server", "/usr/local/bin/redis-server"):
+    for candidate in (
+        shutil.which("redis-server"),
+        "/usr/bin/redis-server",
+        "/usr/sbin/redis-server",
+        "/usr/local/bin/redis-server",
+    ):
         if candidate and os.access(candidate, os.X_OK):
             return Path(candidate)
     can_apt = shutil.which("apt-get") is not None and os.geteuid() == 0
@@ -473,8 +486,11 @@ def redis_server_binary(install: bool = True) -> Path:
     _info("redis-server is missing: installing Debian's redis-server (apt-get)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     _run(["apt-get", "update"], env=env, what="apt-get update")
-    _run(["apt-get", "install", "-y", "--no-install-recommends", "redis-server"],
-         env=env, what="apt-get install redis-server")
+    _run(
+        ["apt-get", "install", "-y", "--no-install-recommends", "redis-server"],
+        env=env,
+        what="apt-get install redis-server",
+    )
     found = shutil.which("redis-server") or "/usr/bin/redis-server"
     if not os.access(found, os.X_OK):
         raise StackError("apt-get installed redis-server but the binary is not on PATH")
@@ -482,8 +498,11 @@ def redis_server_binary(install: bool = True) -> Path:
 
 
 def _go_binary() -> Path:
-    for candidate in (shutil.which("go"), "/usr/local/go/bin/go",
-                      str(Path.home() / "go" / "bin" / "go")):
+    for candidate in (
+        shutil.which("go"),
+        "/usr/local/go/bin/go",
+        str(Path.home() / "go" / "bin" / "go"),
+    ):
         if candidate and os.access(candidate, os.X_OK):
             return Path(candidate)
     raise StackError(
@@ -518,7 +537,8 @@ def ferretdb_binary() -> Path:
             work = Path(tmp)
             result = _run(
                 [str(go), "mod", "download", "-json", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"],
-                cwd=work, what="go mod download FerretDB",
+                cwd=work,
+                what="go mod download FerretDB",
             )
             try:
                 module_dir = Path(json.loads(result.stdout)["Dir"])
@@ -534,8 +554,12 @@ def ferretdb_binary() -> Path:
             partial = target.with_name(f"{target.name}.tmp-{os.getpid()}")
             env = {**os.environ, "CGO_ENABLED": "0"}
             try:
-                _run([str(go), "build", "-trimpath", "-o", str(partial), "./cmd/ferretdb"],
-                     cwd=src, env=env, what="go build FerretDB")
+                _run(
+                    [str(go), "build", "-trimpath", "-o", str(partial), "./cmd/ferretdb"],
+                    cwd=src,
+                    env=env,
+                    what="go build FerretDB",
+                )
                 os.replace(partial, target)
             finally:
                 with contextlib.suppress(FileNotFoundError):
@@ -578,14 +602,35 @@ def start_redis(
     data.mkdir(parents=True, exist_ok=True)
     argv = [
         str(redis_server_binary()),
-        "--bind", HOST, "--port", str(port), "--protected-mode", "yes",
-        "--daemonize", "no", "--save", "", "--appendonly", "no",
-        "--dir", str(data), "--logfile", "", "--databases", "16",
+        "--bind",
+        HOST,
+        "--port",
+        str(port),
+        "--protected-mode",
+        "yes",
+        "--daemonize",
+        "no",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(data),
+        "--logfile",
+        "",
+        "--databases",
+        "16",
     ]
     managed = ManagedProcess(
-        "redis", argv, port, f"redis://{HOST}:{port}/0", probe_redis,
+        "redis",
+        argv,
+        port,
+        f"redis://{HOST}:{port}/0",
+        probe_redis,
         log_path or workdir / "logs" / "redis.log",
-        cwd=data, pid_file=pid_file, ready_timeout=15.0,
+        cwd=data,
+        pid_file=pid_file,
+        ready_timeout=15.0,
     )
     return managed.start() if start else managed
 
@@ -613,9 +658,15 @@ def start_ferretdb(
         "--log-level=warn",
     ]
     managed = ManagedProcess(
-        "ferretdb", argv, port, f"mongodb://{HOST}:{port}/", probe_mongodb,
+        "ferretdb",
+        argv,
+        port,
+        f"mongodb://{HOST}:{port}/",
+        probe_mongodb,
         log_path or workdir / "logs" / "ferretdb.log",
-        cwd=data, pid_file=pid_file, ready_timeout=30.0,
+        cwd=data,
+        pid_file=pid_file,
+        ready_timeout=30.0,
     )
     return managed.start() if start else managed
 
@@ -626,8 +677,11 @@ def create_bucket(endpoint_url: str, bucket: str) -> None:
         import boto3
 
         client = boto3.client(
-            "s3", endpoint_url=endpoint_url, region_name=DEFAULT_REGION,
-            aws_access_key_id=DUMMY_AWS_CREDENTIAL, aws_secret_access_key=DUMMY_AWS_CREDENTIAL,
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=DEFAULT_REGION,
+            aws_access_key_id=DUMMY_AWS_CREDENTIAL,
+            aws_secret_access_key=DUMMY_AWS_CREDENTIAL,
         )
         try:
             client.create_bucket(Bucket=bucket)
@@ -668,9 +722,15 @@ def start_moto(
             create_bucket(process.url, bucket)
 
     managed = ManagedProcess(
-        "moto", argv, port, f"http://{HOST}:{port}", probe_s3,
+        "moto",
+        argv,
+        port,
+        f"http://{HOST}:{port}",
+        probe_s3,
         log_path or workdir / "logs" / "moto.log",
-        cwd=workdir, pid_file=pid_file, ready_timeout=60.0,
+        cwd=workdir,
+        pid_file=pid_file,
+        ready_timeout=60.0,
         env={
             "AWS_ACCESS_KEY_ID": DUMMY_AWS_CREDENTIAL,
             "AWS_SECRET_ACCESS_KEY": DUMMY_AWS_CREDENTIAL,
@@ -716,7 +776,9 @@ def _pid_file(name: str) -> Path:
 _MARKERS: Final = {"redis": "redis-server", "ferretdb": "ferretdb", "moto": "moto.server"}
 _PORTS: Final = {"redis": REDIS_PORT, "ferretdb": MONGODB_PORT, "moto": MOTO_PORT}
 _PROBES: Final[dict[str, Callable[[int], bool]]] = {
-    "redis": probe_redis, "ferretdb": probe_mongodb, "moto": probe_s3,
+    "redis": probe_redis,
+    "ferretdb": probe_mongodb,
+    "moto": probe_s3,
 }
 
 
@@ -770,8 +832,9 @@ def _ensure(name: str) -> str:
         elif name == "ferretdb":
             managed = start_ferretdb(MONGODB_PORT, STACK_DIR, log_path=log, pid_file=pid_file)
         else:
-            managed = start_moto(MOTO_PORT, STACK_DIR, buckets=[bucket_name()],
-                                 log_path=log, pid_file=pid_file)
+            managed = start_moto(
+                MOTO_PORT, STACK_DIR, buckets=[bucket_name()], log_path=log, pid_file=pid_file
+            )
     except StackError as exc:
         raise StackError(
             f"{exc}\n(to use a server you already run, set {SERVICE_URL_VARS[name]})"

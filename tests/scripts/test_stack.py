@@ -87,8 +87,13 @@ def test_up_writes_env_file_and_env_is_parseable(shared_stack: dict[str, str]) -
     assert result.returncode == 0, result.stderr
     values = parse_exports(result.stdout)
     assert set(values) == {
-        "REDIS_URL", "MONGODB_URL", "S3_ENDPOINT_URL", "S3_BUCKET",
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
+        "REDIS_URL",
+        "MONGODB_URL",
+        "S3_ENDPOINT_URL",
+        "S3_BUCKET",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
     }
     assert values == shared_stack
 
@@ -197,8 +202,11 @@ def test_private_moto_creates_buckets_again_after_restart(tmp_path: Path) -> Non
     boto3 = pytest.importorskip("boto3")
     with stack.start_moto(stack.free_port(), tmp_path, buckets=["fault-bucket"]) as moto:
         s3 = boto3.client(
-            "s3", endpoint_url=moto.url, region_name="us-east-1",
-            aws_access_key_id="testing", aws_secret_access_key="testing",
+            "s3",
+            endpoint_url=moto.url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
         )
         s3.head_bucket(Bucket="fault-bucket")
         moto.restart()
@@ -221,8 +229,13 @@ def test_port_taken_by_something_else_is_a_readable_error(tmp_path: Path) -> Non
 
 def test_a_crash_at_start_reports_the_log(tmp_path: Path) -> None:
     process = stack.ManagedProcess(
-        "broken", [sys.executable, "-c", "print('cannot open the data dir'); raise SystemExit(3)"],
-        stack.free_port(), "x://", stack.probe_redis, tmp_path / "broken.log", ready_timeout=5,
+        "broken",
+        [sys.executable, "-c", "print('cannot open the data dir'); raise SystemExit(3)"],
+        stack.free_port(),
+        "x://",
+        stack.probe_redis,
+        tmp_path / "broken.log",
+        ready_timeout=5,
     )
     with pytest.raises(stack.StackError) as info:
         process.start()
