@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pymongo.errors import ConnectionFailure
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from service.core.exceptions.base import AppError
 from service.core.fastapi.problem import problem_from_error, problem_response
+
+logger = logging.getLogger(__name__)
 
 
 def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
@@ -41,7 +47,32 @@ async def http_error_handler(_: Request, error: Exception) -> Response:
     return problem_response(error.status_code, detail=detail, headers=error.headers)
 
 
+async def database_unavailable_handler(_: Request, error: Exception) -> Response:
+    # A store outage is the client's 503 (retry later), not a bug: no traceback, no Sentry event.
+    logger.warning("database unavailable", extra={"error": type(error).__name__})
+    return problem_response(
+        503,
+        code="database_unavailable",
+        detail="The database is unavailable; retry later",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def redis_unavailable_handler(_: Request, error: Exception) -> Response:
+    # Reached only where Redis is required (token revocation checks): fail closed.
+    logger.warning("redis unavailable", extra={"error": type(error).__name__})
+    return problem_response(
+        503,
+        code="redis_unavailable",
+        detail="A required service is unavailable; retry later",
+        headers={"Retry-After": "5"},
+    )
+
+
 def register_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(ConnectionFailure, database_unavailable_handler)
+    app.add_exception_handler(RedisConnectionError, redis_unavailable_handler)
+    app.add_exception_handler(RedisTimeoutError, redis_unavailable_handler)

@@ -6,6 +6,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
+from pymongo.errors import ServerSelectionTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from service.core.exceptions import ConflictError
 from service.core.fastapi.exception_handlers import register_exception_handlers
@@ -39,6 +41,14 @@ def build_probe_app() -> FastAPI:
     @app.get("/boom")
     async def boom() -> None:
         raise RuntimeError("database password is hunter2")
+
+    @app.get("/mongo-down")
+    async def mongo_down() -> None:
+        raise ServerSelectionTimeoutError("127.0.0.1:1: connection refused")
+
+    @app.get("/redis-down")
+    async def redis_down() -> None:
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:1")
 
     @app.get("/items/{item_id}")
     async def item(item_id: int) -> dict[str, int]:

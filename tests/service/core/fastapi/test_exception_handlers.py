@@ -55,3 +55,20 @@ async def test_a_wrong_method_is_a_405_problem(probe_client: httpx.AsyncClient) 
     response = await probe_client.delete("/conflict")
     assert response.status_code == 405
     assert response.json()["code"] == "method_not_allowed"
+
+
+async def test_a_database_outage_is_a_503_problem(probe_client: httpx.AsyncClient) -> None:
+    response = await probe_client.get("/mongo-down")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["code"] == "database_unavailable"
+    assert "127.0.0.1" not in response.text
+
+
+async def test_a_required_redis_outage_fails_closed_with_a_503_problem(
+    probe_client: httpx.AsyncClient,
+) -> None:
+    response = await probe_client.get("/redis-down")
+    assert response.status_code == 503
+    assert response.json()["code"] == "redis_unavailable"
