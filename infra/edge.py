@@ -1,0 +1,114 @@
+"""Edge (regional part): the CloudFront distribution, the public entry point of the API."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.config import EnvConfig
+from infra.nag import acknowledge
+
+_PRICE_CLASS = {
+    "PriceClass_100": cloudfront.PriceClass.PRICE_CLASS_100,
+    "PriceClass_200": cloudfront.PriceClass.PRICE_CLASS_200,
+    "PriceClass_All": cloudfront.PriceClass.PRICE_CLASS_ALL,
+}
+
+
+class Edge(Construct):
+    """CloudFront -> (VPC origin) -> internal ALB. Nothing is cached: every method is
+    allowed, and every viewer header (``Authorization`` included, which CloudFront
+    allows with caching disabled), cookie and query string reaches the API.
+    HTTPS only for viewers; TLSv1.2_2021 with the custom domain's certificate."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvConfig,
+        alb: elbv2.IApplicationLoadBalancer,
+        web_acl_arn: str,
+        certificate: acm.ICertificate | None,
+        access_logs: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        domain = config.edge.domain
+        if (domain is None) != (certificate is None):
+            raise ValueError("a custom domain and its certificate go together")
+
+        # The ALB is internal: CloudFront reaches it through a VPC origin, inside the VPC.
+        self.origin = origins.VpcOrigin.with_application_load_balancer(
+            alb,
+            vpc_origin_name=f"{config.prefix}-alb",
+            protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY,
+            http_port=80,
+            read_timeout=Duration.seconds(60),
+            keepalive_timeout=Duration.seconds(5),
+        )
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment=f"{config.prefix} API",
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=self.origin,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+                cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
+                cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+                compress=True,
+            ),
+            domain_names=[domain.name] if domain else None,
+            certificate=certificate,
+            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+            ssl_support_method=cloudfront.SSLMethod.SNI if certificate else None,
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            price_class=_PRICE_CLASS[config.edge.price_class],
+            web_acl_id=web_acl_arn,
+            enable_logging=True,
+            log_bucket=access_logs,
+            log_file_prefix=f"cloudfront/{config.prefix}/",
+            log_includes_cookies=False,
+            enable_ipv6=True,
+        )
+        if domain is not None:
+            zone = route53.HostedZone.from_hosted_zone_attributes(
+                self,
+                "Zone",
+                hosted_zone_id=domain.hosted_zone_id,
+                zone_name=domain.hosted_zone_name,
+            )
+            for record_type, cls in (("A", route53.ARecord), ("AAAA", route53.AaaaRecord)):
+                cls(
+                    self,
+                    f"Alias{record_type}",
+                    zone=zone,
+                    record_name=domain.name,
+                    target=route53.RecordTarget.from_alias(
+                        route53_targets.CloudFrontTarget(self.distribution)
+                    ),
+                )
+            self.url = f"https://{domain.name}"
+        else:
+            self.url = f"https://{self.distribution.distribution_domain_name}"
+            acknowledge(
+                self.distribution,
+                "AwsSolutions-CFR4",
+                f"The {config.name} environment has no custom domain, so CloudFront serves "
+                "its default *.cloudfront.net certificate, whose security policy CloudFront "
+                "fixes at TLSv1; environments with a domain use TLSv1.2_2021.",
+            )
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR1",
+            "The API serves a public mobile and web client in every country; access control "
+            "is authentication plus the WAF (rate limit, IP reputation), not geography.",
+        )

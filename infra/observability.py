@@ -1,0 +1,271 @@
+"""Observability: the alarm topic, the alarms and the dashboard."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from infra.cache import Cache
+from infra.config import EnvConfig
+from infra.documentdb import DocumentDb
+from infra.service import Service
+
+FIVE_MIN = Duration.minutes(5)
+ONE_MIN = Duration.minutes(1)
+
+
+class Observability(Construct):
+    """An encrypted SNS topic (email subscription) and alarms on the ALB, the ECS services,
+    DocumentDB, ElastiCache and the Celery backlog, plus one dashboard."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvConfig,
+        service: Service,
+        documentdb: DocumentDb,
+        cache: Cache,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        obs = config.observability
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+
+        key = kms.Key(
+            self,
+            "TopicKey",
+            description=f"{config.prefix}: alarm topic encryption",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # CloudWatch must be able to publish to an encrypted topic.
+        key.grant(
+            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+        )
+        self.topic = sns.Topic(
+            self,
+            "Alarms",
+            topic_name=f"{config.prefix}-alarms",
+            display_name=f"biwoco {config.name} alarms",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        self.topic.add_subscription(subscriptions.EmailSubscription(obs.alarm_email))
+        action = cw_actions.SnsAction(self.topic)
+
+        def alarm(
+            name: str,
+            metric: cloudwatch.IMetric,
+            threshold: float,
+            *,
+            periods: int = 3,
+            description: str,
+            comparison: cloudwatch.ComparisonOperator = (
+                cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+            ),
+        ) -> cloudwatch.Alarm:
+            created = cloudwatch.Alarm(
+                self,
+                name,
+                alarm_name=f"{config.prefix}-{name}",
+                alarm_description=description,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=periods,
+                datapoints_to_alarm=periods,
+                comparison_operator=comparison,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            created.add_alarm_action(action)
+            created.add_ok_action(action)
+            self.alarms[name] = created
+            return created
+
+        # --- ALB / api --------------------------------------------------------------------
+        alb = service.alb
+        tg = service.target_group
+        five_xx = cloudwatch.MathExpression(
+            expression="IF(req > 0, 100 * (FILL(elb, 0) + FILL(tgt, 0)) / req, 0)",
+            using_metrics={
+                "elb": alb.metrics.http_code_elb(
+                    elbv2.HttpCodeElb.ELB_5XX_COUNT, period=FIVE_MIN, statistic="Sum"
+                ),
+                "tgt": alb.metrics.http_code_target(
+                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=FIVE_MIN, statistic="Sum"
+                ),
+                "req": alb.metrics.request_count(period=FIVE_MIN, statistic="Sum"),
+            },
+            label="5xx %",
+            period=FIVE_MIN,
+        )
+        alarm(
+            "Alb5xxRate",
+            five_xx,
+            obs.alb_5xx_percent,
+            periods=2,
+            description=f"More than {obs.alb_5xx_percent}% of API requests end in a 5xx",
+        )
+        alarm(
+            "ApiLatencyP95",
+            tg.metrics.target_response_time(period=FIVE_MIN, statistic="p95"),
+            obs.p95_latency_ms / 1000,
+            description=f"API p95 latency above {obs.p95_latency_ms} ms",
+        )
+        alarm(
+            "ApiUnhealthyTargets",
+            tg.metrics.unhealthy_host_count(period=ONE_MIN, statistic="Maximum"),
+            0,
+            periods=3,
+            description="At least one api task fails the ALB health check",
+        )
+
+        # --- ECS ---------------------------------------------------------------------------
+        for app in service.services:
+            alarm(
+                f"{app.name.capitalize()}Cpu",
+                app.service.metric_cpu_utilization(period=FIVE_MIN, statistic="Average"),
+                85,
+                description=f"{app.name} CPU above 85%",
+            )
+            alarm(
+                f"{app.name.capitalize()}Memory",
+                app.service.metric_memory_utilization(period=FIVE_MIN, statistic="Average"),
+                85,
+                description=f"{app.name} memory above 85%",
+            )
+
+        # --- DocumentDB --------------------------------------------------------------------
+        def docdb_metric(name: str, statistic: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/DocDB",
+                metric_name=name,
+                dimensions_map={"DBClusterIdentifier": documentdb.cluster.cluster_identifier},
+                period=FIVE_MIN,
+                statistic=statistic,
+            )
+
+        alarm(
+            "DocumentDbCpu",
+            docdb_metric("CPUUtilization", "Maximum"),
+            80,
+            description="DocumentDB CPU above 80%",
+        )
+        alarm(
+            "DocumentDbConnections",
+            docdb_metric("DatabaseConnections", "Maximum"),
+            obs.documentdb_connections_alarm,
+            description=f"DocumentDB connections above {obs.documentdb_connections_alarm}",
+        )
+
+        # --- ElastiCache (worst node of the replication group) ----------------------------
+        def cache_max(name: str, statistic: str, label: str) -> cloudwatch.MathExpression:
+            prefix = "".join(c for c in name if c.isupper()).lower()
+            metrics: dict[str, cloudwatch.IMetric] = {
+                f"{prefix}{i}": cloudwatch.Metric(
+                    namespace="AWS/ElastiCache",
+                    metric_name=name,
+                    dimensions_map={"CacheClusterId": node},
+                    period=FIVE_MIN,
+                    statistic=statistic,
+                )
+                for i, node in enumerate(cache.member_cluster_ids)
+            }
+            return cloudwatch.MathExpression(
+                expression=f"MAX([{', '.join(metrics)}])",
+                using_metrics=metrics,
+                label=label,
+                period=FIVE_MIN,
+            )
+
+        alarm(
+            "CacheCpu",
+            cache_max("EngineCPUUtilization", "Maximum", "Engine CPU % (max node)"),
+            80,
+            description="ElastiCache engine CPU above 80%",
+        )
+        alarm(
+            "CacheMemory",
+            cache_max("DatabaseMemoryUsagePercentage", "Maximum", "Memory % (max node)"),
+            80,
+            description="ElastiCache memory above 80%",
+        )
+        alarm(
+            "CacheEvictions",
+            cache_max("Evictions", "Sum", "Evictions (max node)"),
+            0,
+            periods=2,
+            description="ElastiCache is evicting keys (the Celery broker must never lose messages)",
+        )
+
+        # --- Celery backlog ----------------------------------------------------------------
+        backlog = service.queue_depth.with_(period=FIVE_MIN)
+        alarm(
+            "QueueDepth",
+            backlog,
+            obs.queue_depth_alarm,
+            description=f"Celery backlog above {obs.queue_depth_alarm} for 15 minutes",
+        )
+
+        # --- Dashboard ---------------------------------------------------------------------
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"{config.prefix}",
+            default_interval=Duration.hours(6),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="API requests", left=[alb.metrics.request_count(period=ONE_MIN)], width=8
+            ),
+            cloudwatch.GraphWidget(title="API 5xx %", left=[five_xx], width=8),
+            cloudwatch.GraphWidget(
+                title="API latency p95 (s)",
+                left=[tg.metrics.target_response_time(period=ONE_MIN, statistic="p95")],
+                width=8,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="ECS CPU %",
+                left=[a.service.metric_cpu_utilization(period=ONE_MIN) for a in service.services],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="ECS memory %",
+                left=[a.service.metric_memory_utilization(period=ONE_MIN) for a in service.services],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Celery backlog", left=[service.queue_depth], width=8
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="DocumentDB",
+                left=[docdb_metric("CPUUtilization", "Maximum")],
+                right=[docdb_metric("DatabaseConnections", "Maximum")],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="ElastiCache",
+                left=[
+                    cache_max("EngineCPUUtilization", "Maximum", "Engine CPU %"),
+                    cache_max("DatabaseMemoryUsagePercentage", "Maximum", "Memory %"),
+                ],
+                right=[cache_max("Evictions", "Sum", "Evictions")],
+                width=12,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title="Alarms", alarms=list(self.alarms.values()), width=24
+            )
+        )

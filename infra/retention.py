@@ -1,0 +1,34 @@
+"""Map a number of days from config to CloudWatch Logs' ``RetentionDays``."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_logs as logs
+
+R = logs.RetentionDays
+_BY_DAYS: dict[int, logs.RetentionDays] = {
+    1: R.ONE_DAY,
+    3: R.THREE_DAYS,
+    5: R.FIVE_DAYS,
+    7: R.ONE_WEEK,
+    14: R.TWO_WEEKS,
+    30: R.ONE_MONTH,
+    60: R.TWO_MONTHS,
+    90: R.THREE_MONTHS,
+    120: R.FOUR_MONTHS,
+    150: R.FIVE_MONTHS,
+    180: R.SIX_MONTHS,
+    365: R.ONE_YEAR,
+    400: R.THIRTEEN_MONTHS,
+    545: R.EIGHTEEN_MONTHS,
+    731: R.TWO_YEARS,
+    1827: R.FIVE_YEARS,
+    3653: R.TEN_YEARS,
+}
+
+
+def retention_days(days: int) -> logs.RetentionDays:
+    """The ``RetentionDays`` member for ``days`` (a value CloudWatch Logs accepts)."""
+    try:
+        return _BY_DAYS[days]
+    except KeyError:
+        raise ValueError(f"log retention {days} days is not one of {sorted(_BY_DAYS)}") from None

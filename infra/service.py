@@ -1,0 +1,449 @@
+"""Service: the ECS cluster and the api / worker / beat services of the one image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.app_secrets import AppSecrets
+from infra.auth import Auth
+from infra.cache import Cache
+from infra.config import REPO_ROOT, EnvConfig, ScaledService
+from infra.documentdb import DB_NAME, DocumentDb
+from infra.nag import acknowledge
+from infra.network import Network
+from infra.retention import retention_days
+from infra.uploads import Uploads
+
+API_PORT = 8000
+HEALTH_PATH = "/healthz/live"
+CELERY_APP = "service.core.celery_task"
+CELERY_QUEUES = ("default", "email", "files")
+QUEUE_DEPTH_METRIC = "CeleryQueueDepth"
+RDS_CA_BUNDLE = "/app/certs/global-bundle.pem"
+BEAT_SCHEDULE_FILE = "/tmp/celerybeat-schedule"  # noqa: S108 - a tmpfs-like task volume
+
+# Everything that is not needed to build the image stays out of the asset (and out of
+# its hash, so editing docs or tests does not rebuild or redeploy the image).
+IMAGE_EXCLUDES = (
+    ".git",
+    ".venv",
+    ".stack",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    "**/__pycache__",
+    "cdk.out",
+    "node_modules",
+    "tests",
+    "docs",
+    "bench",
+    "infra",
+    "pipelines",
+    "app.py",
+    "cdk.json",
+    "cdk.context.json",
+    "*.egg-info",
+)
+
+
+@dataclass(frozen=True)
+class AppService:
+    """One ECS service with the pieces other constructs refer to."""
+
+    name: str
+    service: ecs.FargateService
+    task_definition: ecs.FargateTaskDefinition
+    container: ecs.ContainerDefinition
+    log_group: logs.LogGroup
+    security_group: ec2.SecurityGroup
+
+
+def queue_depth_metric(namespace: str, queue: str, period: Duration) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=namespace,
+        metric_name=QUEUE_DEPTH_METRIC,
+        dimensions_map={"Queue": queue},
+        statistic="Maximum",
+        period=period,
+    )
+
+
+def total_queue_depth(namespace: str, period: Duration = Duration.minutes(1)) -> cloudwatch.MathExpression:
+    """The backlog summed over every Celery queue (a missing datapoint counts as 0)."""
+    metrics = {f"q{i}": queue_depth_metric(namespace, q, period) for i, q in enumerate(CELERY_QUEUES)}
+    return cloudwatch.MathExpression(
+        expression=" + ".join(f"FILL({k}, 0)" for k in metrics),
+        using_metrics=dict(metrics),
+        label="Celery backlog (all queues)",
+        period=period,
+    )
+
+
+class Service(Construct):
+    """ECS cluster (Container Insights) running ONE image built from the repository's
+    ``Dockerfile`` as three services:
+
+    * ``api``: behind an internal ALB (reached only through CloudFront), health checked
+      on ``/healthz/live``, autoscaled on CPU and requests per target.
+    * ``worker``: no load balancer, autoscaled on the Celery backlog metric (the sum of
+      ``CeleryQueueDepth`` over the default, email and files queues).
+    * ``beat``: exactly one task (desired = min = max = 1, never two during a deploy).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvConfig,
+        network: Network,
+        documentdb: DocumentDb,
+        cache: Cache,
+        uploads: Uploads,
+        auth: Auth,
+        app_secrets: AppSecrets,
+        access_logs: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.config = config
+        vpc = network.vpc
+
+        self.cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            cluster_name=config.prefix,
+            vpc=vpc,
+            container_insights_v2=ecs.ContainerInsights.ENHANCED
+            if config.production
+            else ecs.ContainerInsights.ENABLED,
+        )
+        self.image_asset = ecr_assets.DockerImageAsset(
+            self,
+            "Image",
+            directory=str(REPO_ROOT),
+            file="Dockerfile",
+            exclude=list(IMAGE_EXCLUDES),
+            platform=ecr_assets.Platform.LINUX_AMD64,
+        )
+        self.image = ecs.ContainerImage.from_docker_image_asset(self.image_asset)
+
+        # One task role for the three services: they run the same code base, and each
+        # needs the same narrow rights (the api presigns and checks uploads, the worker
+        # post-processes and deletes them, and both publish metrics).
+        self.task_role = iam.Role(
+            self,
+            "TaskRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description=f"{config.prefix}: api/worker/beat task role",
+        )
+        uploads.grant_service_access(self.task_role)
+        self.task_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PutMetricsInOwnNamespace",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": config.metrics_namespace}},
+            )
+        )
+
+        self.environment = {
+            "APP_ENV": config.name,
+            "MONGODB_URL": documentdb.mongodb_url(),
+            "MONGODB_DB": DB_NAME,
+            "MONGODB_TLS_CA_FILE": RDS_CA_BUNDLE,
+            "REDIS_URL": cache.redis_url(),
+            "S3_BUCKET": uploads.bucket.bucket_name,
+            "S3_REGION": config.region,
+            "S3_KMS_KEY_ID": uploads.key.key_arn,
+            "COGNITO_REGION": config.region,
+            "COGNITO_USER_POOL_ID": auth.user_pool.user_pool_id,
+            "COGNITO_APP_CLIENT_IDS": ",".join(auth.client_ids),
+            "METRICS_NAMESPACE": config.metrics_namespace,
+            "CLOUDWATCH_METRICS_ENABLED": "true",
+            "SENTRY_ENVIRONMENT": config.name,
+            "CORS_ORIGINS": ",".join(config.cors_origins),
+            "CELERY_BEAT_SCHEDULE_FILE": BEAT_SCHEDULE_FILE,
+        }
+        db_secret = documentdb.secret
+        assert db_secret is not None
+        self.secrets = {
+            "MONGODB_USERNAME": ecs.Secret.from_secrets_manager(db_secret, "username"),
+            "MONGODB_PASSWORD": ecs.Secret.from_secrets_manager(db_secret, "password"),
+            "REDIS_PASSWORD": ecs.Secret.from_secrets_manager(cache.auth_token),
+            "JWT_SECRET_KEY": ecs.Secret.from_secrets_manager(app_secrets.jwt_secret_key),
+            "SENTRY_DSN": ecs.Secret.from_secrets_manager(app_secrets.sentry_dsn),
+        }
+
+        # --- api, behind an internal ALB -------------------------------------------------
+        self.alb_security_group = ec2.SecurityGroup(
+            self,
+            "AlbSg",
+            vpc=vpc,
+            description="Internal ALB: HTTP only from CloudFront (VPC origin) to the api",
+            allow_all_outbound=False,
+        )
+        self.alb_security_group.add_ingress_rule(
+            ec2.Peer.prefix_list(config.edge.cloudfront_prefix_list_id),
+            ec2.Port.tcp(80),
+            "CloudFront origin-facing prefix list (VPC origin)",
+        )
+        self.alb = elbv2.ApplicationLoadBalancer(
+            self,
+            "Alb",
+            vpc=vpc,
+            internet_facing=False,
+            vpc_subnets=network.app_subnets,
+            security_group=self.alb_security_group,
+            drop_invalid_header_fields=True,
+            deletion_protection=config.production,
+            idle_timeout=Duration.seconds(60),
+        )
+        self.alb.log_access_logs(access_logs, prefix=f"alb/{config.prefix}")
+        self.listener = self.alb.add_listener(
+            "Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False
+        )
+
+        self.api = self._service(
+            "api",
+            size=config.service.api,
+            command=["python", "service/main.py", "--env", config.name],
+            port=API_PORT,
+            health_check=ecs.HealthCheck(
+                command=[
+                    "CMD",
+                    "python",
+                    "-c",
+                    "import urllib.request; urllib.request.urlopen("
+                    f"'http://127.0.0.1:{API_PORT}{HEALTH_PATH}', timeout=3)",
+                ],
+                interval=Duration.seconds(30),
+                timeout=Duration.seconds(5),
+                retries=3,
+                start_period=Duration.seconds(30),
+            ),
+            desired=config.service.api.min_tasks,
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+        )
+        self.target_group = self.listener.add_targets(
+            "Api",
+            port=API_PORT,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            targets=[self.api.service],
+            deregistration_delay=Duration.seconds(30),
+            health_check=elbv2.HealthCheck(
+                path=HEALTH_PATH,
+                healthy_http_codes="200",
+                interval=Duration.seconds(15),
+                timeout=Duration.seconds(5),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+            ),
+        )
+        api_scaling = self.api.service.auto_scale_task_count(
+            min_capacity=config.service.api.min_tasks, max_capacity=config.service.api.max_tasks
+        )
+        api_scaling.scale_on_cpu_utilization(
+            "Cpu",
+            target_utilization_percent=config.service.api_cpu_target_percent,
+            scale_in_cooldown=Duration.seconds(300),
+            scale_out_cooldown=Duration.seconds(60),
+        )
+        api_scaling.scale_on_request_count(
+            "Requests",
+            requests_per_target=config.service.api_requests_per_target,
+            target_group=self.target_group,
+            scale_in_cooldown=Duration.seconds(300),
+            scale_out_cooldown=Duration.seconds(60),
+        )
+
+        # --- worker, scaled on the Celery backlog ------------------------------------------
+        self.worker = self._service(
+            "worker",
+            size=config.service.worker,
+            command=[
+                "celery", "-A", CELERY_APP, "worker", "--loglevel=INFO",
+                "-Q", ",".join(CELERY_QUEUES),
+            ],
+            desired=config.service.worker.min_tasks,
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+            stop_timeout=Duration.seconds(120),
+        )
+        self.queue_depth = total_queue_depth(config.metrics_namespace)
+        worker_scaling = self.worker.service.auto_scale_task_count(
+            min_capacity=config.service.worker.min_tasks,
+            max_capacity=config.service.worker.max_tasks,
+        )
+        worker_scaling.scale_on_metric(
+            "QueueDepth",
+            metric=self.queue_depth,
+            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            scaling_steps=[
+                appscaling.ScalingInterval(upper=1, change=-1),
+                appscaling.ScalingInterval(
+                    lower=config.service.worker_scale_out_queue_depth, change=1
+                ),
+                appscaling.ScalingInterval(
+                    lower=config.service.worker_scale_out_fast_queue_depth, change=3
+                ),
+            ],
+            cooldown=Duration.seconds(120),
+            evaluation_periods=2,
+        )
+
+        # --- beat, exactly one -------------------------------------------------------------
+        # min 0 % / max 100 % healthy: a deployment stops the old beat before starting the
+        # new one, so two schedulers never run at once (at the cost of a short gap).
+        self.beat = self._service(
+            "beat",
+            size=ScaledService(
+                cpu=config.service.beat.cpu,
+                memory_mib=config.service.beat.memory_mib,
+                min_tasks=1,
+                max_tasks=1,
+            ),
+            command=["celery", "-A", CELERY_APP, "beat", "--loglevel=INFO"],
+            desired=1,
+            min_healthy_percent=0,
+            max_healthy_percent=100,
+        )
+        self.beat.service.auto_scale_task_count(min_capacity=1, max_capacity=1)
+
+        # --- data access: only the app tasks reach DocumentDB and the cache -------------
+        for app in self.services:
+            # allow_to() puts the ingress rule into this (stateless) stack, so the data
+            # stack never depends on the service stack.
+            app.security_group.connections.allow_to(
+                documentdb.cluster, ec2.Port.tcp(documentdb.port), f"{app.name} -> DocumentDB"
+            )
+            app.security_group.connections.allow_to(
+                ec2.Connections(security_groups=[cache.security_group]),
+                ec2.Port.tcp(cache.port),
+                f"{app.name} -> cache",
+            )
+
+        acknowledge(
+            self,
+            "AwsSolutions-ECS2",
+            "Only non-secret settings (endpoints, resource ids, flags) are plain environment "
+            "values, per the service's settings contract; every credential reaches the "
+            "containers through ECS secrets from Secrets Manager.",
+        )
+        acknowledge(
+            self.task_role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "cloudwatch:PutMetricData supports no resource-level scoping; the statement is "
+            "restricted with a cloudwatch:namespace condition to the environment's namespace.",
+        )
+
+    @property
+    def services(self) -> tuple[AppService, AppService, AppService]:
+        return (self.api, self.worker, self.beat)
+
+    def _service(
+        self,
+        name: str,
+        *,
+        size: ScaledService,
+        command: list[str],
+        desired: int,
+        min_healthy_percent: int,
+        max_healthy_percent: int,
+        port: int | None = None,
+        health_check: ecs.HealthCheck | None = None,
+        stop_timeout: Duration | None = None,
+    ) -> AppService:
+        scope = Construct(self, name.capitalize())
+        log_group = logs.LogGroup(
+            scope,
+            "Logs",
+            log_group_name=f"/biwoco/{self.config.name}/{name}",
+            retention=retention_days(self.config.observability.log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN if self.config.production else RemovalPolicy.DESTROY,
+        )
+        task_definition = ecs.FargateTaskDefinition(
+            scope,
+            "Task",
+            family=f"{self.config.prefix}-{name}",
+            cpu=size.cpu,
+            memory_limit_mib=size.memory_mib,
+            task_role=self.task_role,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.X86_64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+        )
+        # The root filesystem is read-only; /tmp (beat's schedule file, temp files) is a
+        # task-local scratch volume.
+        task_definition.add_volume(name="tmp")
+        container = task_definition.add_container(
+            name,
+            container_name=name,
+            image=self.image,
+            command=command,
+            environment=dict(self.environment),
+            secrets=dict(self.secrets),
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=name, log_group=log_group),
+            readonly_root_filesystem=True,
+            health_check=health_check,
+            stop_timeout=stop_timeout,
+            port_mappings=[ecs.PortMapping(container_port=port)] if port else None,
+            essential=True,
+        )
+        container.add_mount_points(
+            ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False)  # noqa: S108
+        )
+        execution_role = task_definition.execution_role
+        assert execution_role is not None
+        acknowledge(
+            execution_role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "The ECS execution role needs ecr:GetAuthorizationToken, which AWS only grants on "
+            "'*'; its image pull, log and secret permissions are scoped to their resources.",
+        )
+        security_group = ec2.SecurityGroup(
+            scope,
+            "Sg",
+            vpc=self.cluster.vpc,
+            description=f"{name} tasks",
+            allow_all_outbound=True,
+        )
+        service = ecs.FargateService(
+            scope,
+            "Service",
+            service_name=name,
+            cluster=self.cluster,
+            task_definition=task_definition,
+            desired_count=desired,
+            min_healthy_percent=min_healthy_percent,
+            max_healthy_percent=max_healthy_percent,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            security_groups=[security_group],
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            assign_public_ip=False,
+            platform_version=ecs.FargatePlatformVersion.LATEST,
+            propagate_tags=ecs.PropagatedTagSource.SERVICE,
+            enable_execute_command=False,
+            health_check_grace_period=Duration.seconds(60) if port else None,
+        )
+        return AppService(
+            name=name,
+            service=service,
+            task_definition=task_definition,
+            container=container,
+            log_group=log_group,
+            security_group=security_group,
+        )

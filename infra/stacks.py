@@ -1,0 +1,191 @@
+"""Stacks: constructs grouped by lifecycle.
+
+* ``Network`` - the VPC (long-lived, rarely changed).
+* ``Data`` - stateful: DocumentDB, the cache, the uploads and access-log buckets and the
+  application secrets. Termination protection and RETAIN policies in production.
+* ``Auth`` - stateful: the Cognito user pool (holds the users). Same protections.
+* ``EdgeFirewall`` - us-east-1: the CLOUDFRONT-scope WAF web ACL and the ACM certificate.
+* ``Service`` - stateless: ECS cluster and services, the ALB, CloudFront, alarms and the
+  dashboard; it can be destroyed and recreated without losing data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Environment, Stack, Tags
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from infra.app_secrets import AppSecrets
+from infra.auth import Auth
+from infra.cache import Cache
+from infra.config import EnvConfig
+from infra.documentdb import DocumentDb
+from infra.edge import Edge
+from infra.logs_bucket import LogsBucket
+from infra.network import Network
+from infra.observability import Observability
+from infra.service import Service
+from infra.uploads import Uploads
+from infra.waf import EdgeFirewall
+
+GLOBAL_REGION = "us-east-1"
+
+
+class BiwocoStack(Stack):
+    """A stack of one environment. Its availability zones come from the config, so
+    synthesis never looks them up in an AWS account."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvConfig,
+        region: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._biwoco_region = region or config.region
+        self._biwoco_azs = list(config.availability_zones) if region is None else []
+        super().__init__(
+            scope,
+            construct_id,
+            env=Environment(account=config.account, region=self._biwoco_region),
+            stack_name=f"{config.prefix}-{construct_id.lower()}",
+            **kwargs,
+        )
+        self.config = config
+        for key, value in config.tags.items():
+            Tags.of(self).add(key, value)
+
+    @property
+    def availability_zones(self) -> list[str]:
+        if self._biwoco_azs:
+            return list(self._biwoco_azs)
+        return [f"{self._biwoco_region}{suffix}" for suffix in ("a", "b", "c")]
+
+
+class NetworkStack(BiwocoStack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvConfig) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            config=config,
+            description=f"biwoco {config.name}: VPC, subnets, NAT, flow logs, endpoints",
+        )
+        self.network = Network(self, "Network", config=config)
+
+
+class DataStack(BiwocoStack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: EnvConfig, network: Network
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            config=config,
+            description=f"biwoco {config.name}: stateful data (DocumentDB, cache, S3, secrets)",
+            termination_protection=config.production,
+        )
+        self.key = kms.Key(
+            self,
+            "DataKey",
+            alias=f"alias/{config.prefix}/data",
+            description=f"{config.prefix}: DocumentDB, ElastiCache and secrets encryption",
+            enable_key_rotation=True,
+        )
+        self.logs = LogsBucket(self, "AccessLogs", config=config)
+        self.documentdb = DocumentDb(
+            self, "DocumentDb", config=config, network=network, key=self.key
+        )
+        self.cache = Cache(self, "Cache", config=config, network=network, key=self.key)
+        self.uploads = Uploads(self, "Uploads", config=config, access_logs=self.logs.bucket)
+        self.app_secrets = AppSecrets(self, "AppSecrets", config=config)
+
+
+class AuthStack(BiwocoStack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvConfig) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            config=config,
+            description=f"biwoco {config.name}: Cognito user pool",
+            termination_protection=config.production,
+        )
+        self.auth = Auth(self, "Auth", config=config)
+
+
+class EdgeFirewallStack(BiwocoStack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvConfig) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            config=config,
+            region=GLOBAL_REGION,
+            description=f"biwoco {config.name}: CloudFront WAF web ACL and certificate",
+        )
+        self.firewall = EdgeFirewall(self, "Firewall", config=config)
+
+
+class ServiceStack(BiwocoStack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvConfig,
+        network: Network,
+        data: DataStack,
+        auth: Auth,
+        firewall: EdgeFirewall,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            config=config,
+            description=f"biwoco {config.name}: ECS services, ALB, CloudFront, alarms",
+            # The web ACL and certificate live in us-east-1.
+            cross_region_references=config.region != GLOBAL_REGION,
+        )
+        self.service = Service(
+            self,
+            "Service",
+            config=config,
+            network=network,
+            documentdb=data.documentdb,
+            cache=data.cache,
+            uploads=data.uploads,
+            auth=auth,
+            app_secrets=data.app_secrets,
+            access_logs=data.logs.bucket,
+        )
+        self.edge = Edge(
+            self,
+            "Edge",
+            config=config,
+            alb=self.service.alb,
+            web_acl_arn=firewall.web_acl.attr_arn,
+            certificate=firewall.certificate,
+            access_logs=data.logs.bucket,
+        )
+        self.observability = Observability(
+            self,
+            "Observability",
+            config=config,
+            service=self.service,
+            documentdb=data.documentdb,
+            cache=data.cache,
+        )
+        self.api_url_output = CfnOutput(
+            self,
+            "ApiUrl",
+            value=self.edge.url,
+            description="Public base URL of the API (CloudFront)",
+        )
+        self.distribution_id_output = CfnOutput(
+            self,
+            "DistributionId",
+            value=self.edge.distribution.distribution_id,
+            description="CloudFront distribution id",
+        )

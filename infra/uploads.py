@@ -1,0 +1,126 @@
+"""Data: the uploads bucket the service writes through presigned POSTs."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.config import EnvConfig
+from infra.nag import acknowledge
+
+UPLOADS_PREFIX = "uploads/"
+
+
+class Uploads(Construct):
+    """Private, SSE-KMS (bucket key), SSL-only, versioned, access-logged, with CORS for
+    browser presigned POSTs from the configured origins."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvConfig,
+        access_logs: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.config = config
+        removal = RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY
+        self.key = kms.Key(
+            self,
+            "Key",
+            alias=f"alias/{config.prefix}/uploads",
+            description=f"{config.prefix}: SSE-KMS key of the uploads bucket",
+            enable_key_rotation=True,
+            removal_policy=removal,
+        )
+        # A deterministic name (prefix-account-region) lets the service stack scope its
+        # policy to the uploads prefix without a cross-stack export of the bucket ARN.
+        account = config.account or Aws.ACCOUNT_ID
+        self.bucket_name = f"{config.prefix}-uploads-{account}-{config.region}"
+        self.objects_arn = f"arn:{Aws.PARTITION}:s3:::{self.bucket_name}/{UPLOADS_PREFIX}*"
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            bucket_name=self.bucket_name,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix=f"s3/{config.prefix}-uploads/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="abort-incomplete-multipart-uploads",
+                    abort_incomplete_multipart_upload_after=Duration.days(
+                        config.uploads.abort_incomplete_multipart_days
+                    ),
+                ),
+                s3.LifecycleRule(
+                    id="expire-noncurrent-versions",
+                    noncurrent_version_expiration=Duration.days(
+                        config.uploads.noncurrent_version_expiration_days
+                    ),
+                    expired_object_delete_marker=True,
+                ),
+            ],
+            cors=[
+                s3.CorsRule(
+                    allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.GET, s3.HttpMethods.HEAD],
+                    allowed_origins=list(config.cors_origins),
+                    allowed_headers=["*"],
+                    exposed_headers=["ETag", "Location"],
+                    max_age=3000,
+                )
+            ],
+            removal_policy=removal,
+        )
+        # Uploads must be encrypted with this bucket's key: a presigned POST that asks
+        # for another key (or for SSE-S3) is refused.
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyWrongKmsKey",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[self.bucket.arn_for_objects("*")],
+                conditions={
+                    "StringNotEqualsIfExists": {
+                        "s3:x-amz-server-side-encryption-aws-kms-key-id": self.key.key_arn
+                    }
+                },
+            )
+        )
+
+    def grant_service_access(self, grantee: iam.IGrantable) -> None:
+        """Exactly what the service needs on its prefix: presigned POST (PutObject), HEAD
+        and GET (GetObject), delete (DeleteObject), plus the bucket key for SSE-KMS."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="UploadsObjects",
+                actions=["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+                resources=[self.objects_arn],
+            )
+        )
+        account = self.config.account or "<AWS::AccountId>"
+        acknowledge(
+            grantee.grant_principal,  # type: ignore[arg-type]
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{self.config.prefix}"
+            f"-uploads-{account}-{self.config.region}/{UPLOADS_PREFIX}*]",
+            "Object keys are uploads/{user_id}/{file_id}, created at run time: the service "
+            "gets Put/Get/Delete on that prefix of its own bucket only, nothing bucket-wide.",
+        )
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="UploadsKey",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[self.key.key_arn],
+            )
+        )
