@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
+from scripts.stack import free_port
 from service.app.container import Container, resolve
 from service.app.server import create_app
 from service.core.config import Settings, load_settings
@@ -124,3 +127,52 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with http_client(app) as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def live_api(
+    stack_env: dict[str, str], run_id: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The API served for real (`python service/main.py`, uvicorn) on a free loopback port.
+
+    For tests that need a real HTTP server: fuzzing, oversized headers, invalid bytes on the wire.
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        **stack_env,
+        "APP_ENV": "test",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "MONGODB_DB": f"test_{run_id}_live",
+        "REDIS_KEY_PREFIX": f"test:{run_id}:live",
+    }
+    log = tmp_path_factory.mktemp("live_api") / "api.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "service" / "main.py"), "--env", "test"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(base + "/healthz/ready", timeout=1):  # noqa: S310
+                        break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"the API did not start:\n{log.read_text()[-2000:]}"
+                        ) from None
+                    time.sleep(0.2)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()

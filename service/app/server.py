@@ -14,7 +14,7 @@ from service.app.health.adapter.input.api.router import health_router
 from service.core.config import Settings, get_settings
 from service.core.db.database import IndexPlan, ensure_indexes
 from service.core.fastapi.exception_handlers import register_exception_handlers
-from service.core.fastapi.middleware.body_limit import BodyLimitMiddleware
+from service.core.fastapi.middleware.request_limits import RequestLimitsMiddleware
 from service.core.fastapi.middleware.response_middleware import ResponseMiddleware
 from service.core.helpers.caches import RedisCacheBackend, cache_manager
 from service.core.helpers.sentry import init_sentry
@@ -66,7 +66,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
             expose_headers=["ETag", "X-Request-ID", "Retry-After"],
         )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_bytes=settings.max_request_body_bytes,
+        max_header_bytes=settings.max_request_header_bytes,
+    )
     # Added last, so outermost: every response, including a 413 or a 500, gets its headers.
     app.add_middleware(ResponseMiddleware, hsts=settings.app_env.is_deployed)
     app.include_router(health_router)

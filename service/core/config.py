@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = "127.0.0.1"
     cors_origins: CommaList = Field(default_factory=list)
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_request_header_bytes: int = Field(default=16_384, ge=1024)
 
     # MongoDB / Amazon DocumentDB
     mongodb_url: str = "mongodb://127.0.0.1:57017/"
@@ -105,10 +106,30 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     s3_kms_key_id: str | None = None
 
-    _split_lists = field_validator("cors_origins", "cognito_app_client_ids", mode="before")(
-        _split_commas
+    # Files (uploads to S3 through presigned POSTs)
+    files_allowed_content_types: CommaList = Field(
+        default_factory=lambda: [
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "image/webp",
+            "application/pdf",
+            "text/plain",
+        ]
     )
 
+    files_max_size_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    files_quota_max_count: int = Field(default=1000, ge=1)
+    files_quota_max_bytes: int = Field(default=5 * 1024**3, ge=1)
+    files_presign_expiry_seconds: int = Field(default=600, ge=1, le=7 * 24 * 3600)
+    files_download_url_expiry_seconds: int = Field(default=60, ge=1, le=7 * 24 * 3600)
+    # A file still pending this long after its upload was granted is expired by the sweep.
+    files_pending_expiry_seconds: int = Field(default=3600, ge=1)
+    files_expire_sweep_interval_seconds: float = Field(default=300.0, gt=0)
+
+    _split_lists = field_validator(
+        "cors_origins", "cognito_app_client_ids", "files_allowed_content_types", mode="before"
+    )(_split_commas)
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if not self.app_env.is_deployed:

@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 
 from service.core.fastapi.exception_handlers import register_exception_handlers
-from service.core.fastapi.middleware.body_limit import BodyLimitMiddleware
+from service.core.fastapi.middleware.request_limits import RequestLimitsMiddleware
 from service.core.fastapi.middleware.response_middleware import ResponseMiddleware
 
 LIMIT = 1024
@@ -17,7 +17,7 @@ LIMIT = 1024
 async def limited() -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     register_exception_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=LIMIT)
+    app.add_middleware(RequestLimitsMiddleware, max_bytes=LIMIT, max_header_bytes=4096)
     app.add_middleware(ResponseMiddleware)
 
     @app.post("/echo")
@@ -63,3 +63,9 @@ async def test_a_non_numeric_content_length_is_a_400_problem(limited: httpx.Asyn
         headers={"content-length": "abc", "content-type": "application/json"},
     )
     assert response.status_code == 400
+
+
+async def test_oversized_headers_are_a_431_problem(limited: httpx.AsyncClient) -> None:
+    response = await limited.post("/echo", json={"a": "b"}, headers={"X-Big": "z" * 5000})
+    assert response.status_code == 431
+    assert response.json()["code"] == "headers_too_large"

@@ -1,4 +1,4 @@
-"""Refuse request bodies over a limit with 413, before they are buffered.
+"""Refuse oversized requests before they are buffered: 431 for headers, 413 for bodies.
 
 A declared Content-Length over the limit is refused at once; a chunked body is counted as it
 streams and refused when it crosses the limit.
@@ -12,10 +12,11 @@ from service.core.exceptions import PayloadTooLargeError
 from service.core.fastapi.problem import problem_response
 
 
-class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+class RequestLimitsMiddleware:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, max_header_bytes: int = 16_384) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_header_bytes = max_header_bytes
 
     def _too_large(self) -> PayloadTooLargeError:
         return PayloadTooLargeError(f"request body exceeds {self.max_bytes} bytes")
@@ -23,6 +24,14 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        header_bytes = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+        if header_bytes > self.max_header_bytes:
+            await problem_response(
+                431,
+                code="headers_too_large",
+                detail=f"request headers exceed {self.max_header_bytes} bytes",
+            )(scope, receive, send)
             return
         for name, value in scope["headers"]:
             if name == b"content-length":
