@@ -117,7 +117,6 @@ class Settings(BaseSettings):
             "text/plain",
         ]
     )
-
     files_max_size_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
     files_quota_max_count: int = Field(default=1000, ge=1)
     files_quota_max_bytes: int = Field(default=5 * 1024**3, ge=1)
@@ -130,6 +129,7 @@ class Settings(BaseSettings):
     _split_lists = field_validator(
         "cors_origins", "cognito_app_client_ids", "files_allowed_content_types", mode="before"
     )(_split_commas)
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if not self.app_env.is_deployed:

@@ -1,0 +1,238 @@
+"""Use cases of the files API: grant an upload, complete it, list, read, delete."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from service.app.files.application.cursor import decode_cursor, encode_cursor
+from service.app.files.application.policy import FilePolicy
+from service.app.files.application.processing import remove_now_or_later
+from service.app.files.domain.content import content_disposition, sanitize_filename
+from service.app.files.domain.entity import (
+    FileStatus,
+    RejectionReason,
+    StoredFile,
+    new_file_id,
+    object_key,
+)
+from service.app.files.domain.ports import (
+    FileQuota,
+    FileRepository,
+    FileTasks,
+    ObjectInfo,
+    ObjectStorage,
+    PageCursor,
+    PresignedUpload,
+    QuotaVerdict,
+)
+from service.core.db.mixins.timestamp import utcnow
+from service.core.exceptions import (
+    ConflictError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnprocessableError,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadGrant:
+    file: StoredFile
+    upload: PresignedUpload
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FilePage:
+    items: list[StoredFile]
+    next_cursor: str | None
+
+
+def _not_found() -> NotFoundError:
+    # The same answer for a missing file and for someone else's: existence is not revealed.
+    return NotFoundError("file not found", code="file_not_found")
+
+
+class FileService:
+    def __init__(
+        self,
+        *,
+        repository: FileRepository,
+        quota: FileQuota,
+        storage: ObjectStorage,
+        tasks: FileTasks,
+        policy: FilePolicy,
+    ) -> None:
+        self._files = repository
+        self._quota = quota
+        self._storage = storage
+        self._tasks = tasks
+        self._policy = policy
+
+    async def grant_upload(
+        self, owner_id: str, *, filename: str, content_type: str, size: int
+    ) -> UploadGrant:
+        policy = self._policy
+        name = sanitize_filename(filename)
+        if not name:
+            raise UnprocessableError(
+                "filename has no usable characters", code="invalid_filename"
+            ).with_extra(rule="filename")
+        if content_type not in policy.allowed_content_types:
+            raise UnprocessableError(
+                f"content type {content_type!r} is not allowed; allowed: "
+                f"{', '.join(sorted(policy.allowed_content_types))}",
+                code="content_type_not_allowed",
+            ).with_extra(rule="allowed_content_types")
+        if size > policy.max_size_bytes:
+            raise UnprocessableError(
+                f"size {size} exceeds the maximum of {policy.max_size_bytes} bytes",
+                code="file_too_large",
+            ).with_extra(rule="max_size_bytes", max_size_bytes=policy.max_size_bytes)
+
+        verdict = await self._quota.reserve(
+            owner_id, size=size, max_count=policy.quota_max_count, max_bytes=policy.quota_max_bytes
+        )
+        if verdict is QuotaVerdict.COUNT_EXCEEDED:
+            raise ConflictError(
+                f"file quota reached: at most {policy.quota_max_count} files",
+                code="file_quota_count_exceeded",
+            ).with_extra(rule="quota_max_count", quota_max_count=policy.quota_max_count)
+        if verdict is QuotaVerdict.BYTES_EXCEEDED:
+            raise PayloadTooLargeError(
+                f"storage quota reached: at most {policy.quota_max_bytes} bytes in total",
+                code="file_quota_bytes_exceeded",
+            ).with_extra(rule="quota_max_bytes", quota_max_bytes=policy.quota_max_bytes)
+
+        now = utcnow()
+        file_id = new_file_id()
+        record = StoredFile(
+            id=file_id,
+            owner_id=owner_id,
+            filename=name,
+            content_type=content_type,
+            size=size,
+            key=object_key(owner_id, file_id),
+            status=FileStatus.PENDING,
+            version=1,
+            created_at=now,
+            updated_at=now,
+            upload_expires_at=now + timedelta(seconds=policy.pending_expiry_seconds),
+        )
+        try:
+            upload = self._storage.presign_upload(
+                record.key,
+                content_type=content_type,
+                size=size,
+                expires_in=policy.presign_expiry_seconds,
+            )
+            await self._files.add(record)
+        except BaseException:
+            await self._quota.release(owner_id, size=size)
+            raise
+        return UploadGrant(
+            file=record,
+            upload=upload,
+            expires_at=now + timedelta(seconds=policy.presign_expiry_seconds),
+        )
+
+    async def _owned(self, owner_id: str, file_id: str) -> StoredFile:
+        record = await self._files.get_owned(owner_id, file_id)
+        if record is None:
+            raise _not_found()
+        return record
+
+    def _verdict(self, record: StoredFile, info: ObjectInfo) -> RejectionReason | None:
+        if info.size != record.size:
+            return RejectionReason.SIZE_MISMATCH
+        if info.content_type != record.content_type:
+            return RejectionReason.CONTENT_TYPE_MISMATCH
+        # Which key: the POST policy and the bucket policy pin it (an alias in settings
+        # would not compare equal to the key ARN that HEAD reports).
+        if self._policy.kms_key_id is not None and info.server_side_encryption != "aws:kms":
+            return RejectionReason.ENCRYPTION_MISMATCH
+        return None
+
+    async def complete(self, owner_id: str, file_id: str) -> StoredFile:
+        """Check the uploaded object against the record: available, or rejected and removed.
+
+        Storage is not trusted to have enforced the POST policy (moto does not): the object's
+        own size, type and encryption decide. Of concurrent completes exactly one wins.
+        """
+        record = await self._owned(owner_id, file_id)
+        if record.status is not FileStatus.PENDING:
+            raise ConflictError(
+                f"file is {record.status.value}, not pending", code="file_not_pending"
+            ).with_extra(status=record.status.value)
+        info = await self._storage.head(record.key)
+        if info is None:
+            raise ConflictError("nothing was uploaded for this file yet", code="upload_not_found")
+        reason = self._verdict(record, info)
+        now = utcnow()
+        target = FileStatus.AVAILABLE if reason is None else FileStatus.REJECTED
+        before = await self._files.transition(
+            record.id,
+            from_statuses=[FileStatus.PENDING],
+            to=target,
+            at=now,
+            rejection_reason=reason,
+        )
+        if before is None:
+            current = await self._owned(owner_id, file_id)
+            raise ConflictError(
+                f"file is {current.status.value}, not pending", code="file_not_pending"
+            ).with_extra(status=current.status.value)
+        if reason is None:
+            await self._tasks.process(record.id)
+        else:
+            logger.info("upload rejected", extra={"file_id": record.id, "reason": reason.value})
+            await self._quota.release(record.owner_id, size=record.size)
+            await remove_now_or_later(self._storage, self._tasks, record)
+        return await self._owned(owner_id, file_id)
+
+    async def get(self, owner_id: str, file_id: str) -> tuple[StoredFile, Download | None]:
+        record = await self._owned(owner_id, file_id)
+        if record.status is not FileStatus.AVAILABLE:
+            return record, None
+        expires_in = self._policy.download_url_expiry_seconds
+        url = self._storage.presign_download(
+            record.key,
+            content_type=record.content_type,
+            content_disposition=content_disposition(record.filename),
+            expires_in=expires_in,
+        )
+        return record, Download(url=url, expires_at=utcnow() + timedelta(seconds=expires_in))
+
+    async def list(self, owner_id: str, *, limit: int, cursor: str | None) -> FilePage:
+        after = decode_cursor(cursor) if cursor else None
+        items = await self._files.list_owned(owner_id, limit=limit + 1, after=after)
+        next_cursor = None
+        if len(items) > limit:
+            items = items[:limit]
+            last = items[-1]
+            next_cursor = encode_cursor(PageCursor(created_at=last.created_at, id=last.id))
+        return FilePage(items=items, next_cursor=next_cursor)
+
+    async def delete(self, owner_id: str, file_id: str) -> None:
+        """Marked deleted at once (it disappears from every read); a task removes the object."""
+        record = await self._owned(owner_id, file_id)
+        before = await self._files.transition(
+            record.id,
+            from_statuses=[s for s in FileStatus if s is not FileStatus.DELETED],
+            to=FileStatus.DELETED,
+            at=utcnow(),
+        )
+        if before is None:  # deleted concurrently
+            raise _not_found()
+        if before.status.holds_quota:
+            await self._quota.release(before.owner_id, size=before.size)
+        await self._tasks.remove_object(record.id)
