@@ -95,6 +95,19 @@ class Settings(BaseSettings):
     cognito_app_client_ids: CommaList = Field(default_factory=list)
     cognito_jwks_url: str | None = None
 
+    # Users and authentication
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65_536, ge=8 * 1024)
+    password_hash_parallelism: int = Field(default=4, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
+    email_verification_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    password_reset_ttl_seconds: int = Field(default=3600, ge=60)
+    user_cache_ttl_seconds: int = Field(default=300, ge=1)
+    # Optional first admin, created (or promoted) at start-up; the password comes from a secret.
+    bootstrap_admin_email: str | None = None
+    bootstrap_admin_password: SecretStr | None = None
+
     # Sentry
     sentry_dsn: SecretStr | None = None
     sentry_environment: str | None = None
@@ -144,6 +157,12 @@ class Settings(BaseSettings):
         password = self.mongodb_password.get_secret_value() if self.mongodb_password else None
         if password is not None and password.lower() in PLACEHOLDER_SECRETS:
             problems.append("MONGODB_PASSWORD is a placeholder")
+        admin_password = self.bootstrap_admin_password
+        if admin_password is not None and (
+            admin_password.get_secret_value().lower() in PLACEHOLDER_SECRETS
+            or len(admin_password.get_secret_value()) < 12
+        ):
+            problems.append("BOOTSTRAP_ADMIN_PASSWORD is a placeholder or shorter than 12")
         if self.redis_password and self.redis_password.get_secret_value().lower() in (
             PLACEHOLDER_SECRETS
         ):
