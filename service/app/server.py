@@ -14,6 +14,7 @@ from service.app.health.adapter.input.api.router import health_router
 from service.core.config import Settings, get_settings
 from service.core.db.database import IndexPlan, ensure_indexes
 from service.core.fastapi.exception_handlers import register_exception_handlers
+from service.core.fastapi.openapi import install_problem_openapi
 from service.core.fastapi.middleware.request_limits import RequestLimitsMiddleware
 from service.core.fastapi.middleware.response_middleware import ResponseMiddleware
 from service.core.helpers.caches import RedisCacheBackend, cache_manager
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.container = container
     app.state.settings = settings
     register_exception_handlers(app)
+    install_problem_openapi(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
