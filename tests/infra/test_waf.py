@@ -42,7 +42,10 @@ def test_waf_logging(template: Tpl, raw: Raw, env: str) -> None:
     t = template(env, "edge_firewall")
     t.has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": f"aws-waf-logs-biwoco-{env}"})
     logging = only(raw(env, "edge_firewall"), "AWS::WAFv2::LoggingConfiguration")["Properties"]
-    assert "aws-waf-logs-" in str(logging["LogDestinationConfigs"])
+    (destination,) = logging["LogDestinationConfigs"]
+    parts = destination["Fn::Join"][1]
+    assert parts[0].endswith(":log-group:")  # the ARN without GetAtt Arn's ":*" suffix
+    assert parts[1]["Ref"].startswith("FirewallLogs")
     assert {"SingleHeader": {"Name": "authorization"}} in logging["RedactedFields"]
 
 

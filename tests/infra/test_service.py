@@ -1,0 +1,288 @@
+"""infra/service.py: ECS cluster, one image, api / worker / beat."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+from infra.config import REPO_ROOT
+from tests.infra.conftest import Synth, only, resources_of
+
+Tpl = Callable[[str, str], Template]
+Raw = Callable[[str, str], dict[str, Any]]
+
+PLAIN_ENV = {
+    "APP_ENV", "MONGODB_URL", "MONGODB_DB", "MONGODB_TLS_CA_FILE", "REDIS_URL", "S3_BUCKET",
+    "S3_REGION", "S3_KMS_KEY_ID", "COGNITO_REGION", "COGNITO_USER_POOL_ID",
+    "COGNITO_APP_CLIENT_IDS", "METRICS_NAMESPACE", "CLOUDWATCH_METRICS_ENABLED",
+    "SENTRY_ENVIRONMENT", "CORS_ORIGINS", "CELERY_BEAT_SCHEDULE_FILE",
+}
+SECRETS = {"MONGODB_USERNAME", "MONGODB_PASSWORD", "REDIS_PASSWORD", "JWT_SECRET_KEY", "SENTRY_DSN"}
+
+
+def _containers(raw: Raw, env: str) -> dict[str, dict[str, Any]]:
+    out = {}
+    for td in resources_of(raw(env, "service"), "AWS::ECS::TaskDefinition").values():
+        (container,) = td["Properties"]["ContainerDefinitions"]
+        out[container["Name"]] = container
+    return out
+
+
+def _services(raw: Raw, env: str) -> dict[str, dict[str, Any]]:
+    return {
+        s["Properties"]["ServiceName"]: s["Properties"]
+        for s in resources_of(raw(env, "service"), "AWS::ECS::Service").values()
+    }
+
+
+def _scalable_targets(raw: Raw, env: str) -> dict[str, dict[str, Any]]:
+    tpl = raw(env, "service")
+    services = resources_of(tpl, "AWS::ECS::Service")
+    out = {}
+    for target in resources_of(tpl, "AWS::ApplicationAutoScaling::ScalableTarget").values():
+        logical = target["Properties"]["ResourceId"]["Fn::Join"][1][3]["Fn::GetAtt"][0]
+        out[services[logical]["Properties"]["ServiceName"]] = target["Properties"]
+    return out
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_cluster_has_container_insights(raw: Raw, env: str) -> None:
+    settings = only(raw(env, "service"), "AWS::ECS::Cluster")["Properties"]["ClusterSettings"]
+    expected = "enhanced" if env == "prod" else "enabled"
+    assert settings == [{"Name": "containerInsights", "Value": expected}]
+
+
+def test_one_image_built_from_the_repository_dockerfile(synth: Synth, raw: Raw) -> None:
+    tags = set()
+    for env in ("dev", "prod"):
+        for c in _containers(raw, env).values():
+            tags.add(c["Image"]["Fn::Sub"].rsplit(":", 1)[1])
+    # Each account has its own asset repository, but the image (its content hash) is one.
+    assert len(tags) == 1, "api, worker and beat of both environments share one image"
+    manifest = json.loads(
+        (synth.outdir / "assembly-dev" / f"{synth.stack('dev', 'service').artifact_id}.assets.json").read_text()
+    )
+    (docker,) = manifest["dockerImages"].values()
+    assert docker["source"]["dockerFile"] == "Dockerfile"
+    staged = (synth.outdir / "assembly-dev" / docker["source"]["directory"]).resolve()
+    # The asset is the repository root (minus excludes), built with its Dockerfile.
+    assert (staged / "Dockerfile").read_bytes() == (REPO_ROOT / "Dockerfile").read_bytes()
+    assert (staged / "pyproject.toml").exists()
+    for excluded in (".venv", ".git", "tests", "cdk.out", "infra"):
+        assert not (staged / excluded).exists(), excluded
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_commands(raw: Raw, env: str) -> None:
+    c = _containers(raw, env)
+    assert set(c) == {"api", "worker", "beat"}
+    assert c["api"]["Command"] == ["python", "service/main.py", "--env", env]
+    assert c["api"]["PortMappings"] == [{"ContainerPort": 8000, "Protocol": "tcp"}]
+    assert c["worker"]["Command"] == [
+        "celery", "-A", "service.core.celery_task", "worker", "--loglevel=INFO",
+        "-Q", "default,email,files",
+    ]
+    assert c["beat"]["Command"] == [
+        "celery", "-A", "service.core.celery_task", "beat", "--loglevel=INFO"
+    ]
+    assert "/healthz/live" in " ".join(c["api"]["HealthCheck"]["Command"])
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_settings_contract_env_and_secrets(raw: Raw, env: str) -> None:
+    for name, c in _containers(raw, env).items():
+        plain = {e["Name"]: e["Value"] for e in c["Environment"]}
+        secrets = {s["Name"]: s["ValueFrom"] for s in c["Secrets"]}
+        assert set(plain) == PLAIN_ENV, name
+        assert set(secrets) == SECRETS, name
+        assert not set(plain) & SECRETS
+        assert plain["APP_ENV"] == env
+        assert plain["MONGODB_DB"] == "biwoco"
+        assert plain["MONGODB_TLS_CA_FILE"] == "/app/certs/global-bundle.pem"
+        assert plain["METRICS_NAMESPACE"] == f"Biwoco/{env}"
+        assert plain["CLOUDWATCH_METRICS_ENABLED"] == "true"
+        assert plain["CELERY_BEAT_SCHEDULE_FILE"] == "/tmp/celerybeat-schedule"
+        url = json.dumps(plain["MONGODB_URL"])
+        assert url.startswith('{"Fn::Join"') and "mongodb://" in url
+        assert "tls=true&replicaSet=rs0&readPreference=secondaryPreferred&retryWrites=false" in url
+        assert "rediss://" in json.dumps(plain["REDIS_URL"])
+        # Secrets come from Secrets Manager (by ARN, with a JSON key for DocumentDB).
+        assert all(f"biwoco-{env}-data:ExportsOutput" in json.dumps(v) for v in secrets.values())
+        assert ":username::" in json.dumps(secrets["MONGODB_USERNAME"])
+        assert ":password::" in json.dumps(secrets["MONGODB_PASSWORD"])
+        assert c["ReadonlyRootFilesystem"] is True
+        assert c["MountPoints"] == [{"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}]
+        assert c["LogConfiguration"]["LogDriver"] == "awslogs"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_circuit_breaker_with_rollback_everywhere(raw: Raw, env: str) -> None:
+    for name, svc in _services(raw, env).items():
+        assert svc["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {
+            "Enable": True, "Rollback": True
+        }, name
+        assert svc["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_beat_is_exactly_one(raw: Raw, env: str) -> None:
+    beat = _services(raw, env)["beat"]
+    assert beat["DesiredCount"] == 1
+    # Never two schedulers, even during a deployment: the old task stops first.
+    assert beat["DeploymentConfiguration"]["MaximumPercent"] == 100
+    assert beat["DeploymentConfiguration"]["MinimumHealthyPercent"] == 0
+    target = _scalable_targets(raw, env)["beat"]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 1)
+    assert "LoadBalancers" not in beat
+
+
+def test_prod_runs_at_least_two_api_tasks(raw: Raw) -> None:
+    assert _services(raw, "prod")["api"]["DesiredCount"] >= 2
+    assert _scalable_targets(raw, "prod")["api"]["MinCapacity"] >= 2
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_api_autoscaling_on_cpu_and_requests(raw: Raw, env: str) -> None:
+    policies = resources_of(raw(env, "service"), "AWS::ApplicationAutoScaling::ScalingPolicy")
+    metric_types = {
+        p["Properties"]["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"][
+            "PredefinedMetricType"
+        ]
+        for p in policies.values()
+        if p["Properties"]["PolicyType"] == "TargetTrackingScaling"
+    }
+    assert metric_types == {"ECSServiceAverageCPUUtilization", "ALBRequestCountPerTarget"}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_worker_scales_on_the_celery_backlog(raw: Raw, env: str) -> None:
+    tpl = raw(env, "service")
+    assert "LoadBalancers" not in _services(raw, env)["worker"]
+    steps = [
+        p for p in resources_of(tpl, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+        if p["Properties"]["PolicyType"] == "StepScaling"
+    ]
+    assert len(steps) == 2  # scale out and scale in
+    scaling_alarms = [
+        a["Properties"] for a in resources_of(tpl, "AWS::CloudWatch::Alarm").values()
+        if "QueueDepth" in json.dumps(a["Properties"].get("AlarmActions", ""))
+        or "QueueDepth" in json.dumps(a["Properties"].get("AlarmDescription", ""))
+    ]
+    queue_metrics = [
+        m["MetricStat"]["Metric"]
+        for a in scaling_alarms
+        for m in a.get("Metrics", [])
+        if "MetricStat" in m
+    ]
+    assert {m["MetricName"] for m in queue_metrics} == {"CeleryQueueDepth"}
+    assert {m["Namespace"] for m in queue_metrics} == {f"Biwoco/{env}"}
+    assert {d["Value"] for m in queue_metrics for d in m["Dimensions"]} == {"default", "email", "files"}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_alb_is_internal_and_health_checks_the_live_route(raw: Raw, env: str) -> None:
+    tpl = raw(env, "service")
+    alb = only(tpl, "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
+    assert alb["Scheme"] == "internal"
+    attrs = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
+    assert attrs["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attrs["access_logs.s3.enabled"] == "true"
+    tg = only(tpl, "AWS::ElasticLoadBalancingV2::TargetGroup")["Properties"]
+    assert tg["HealthCheckPath"] == "/healthz/live"
+    assert tg["Port"] == 8000
+
+
+def _all_ingress(raw: Raw, env: str) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = []
+    for stack in ("network", "data", "auth", "edge_firewall", "service"):
+        tpl = raw(env, stack)
+        for sg in resources_of(tpl, "AWS::EC2::SecurityGroup").values():
+            rules += sg["Properties"].get("SecurityGroupIngress", [])
+        rules += [r["Properties"] for r in resources_of(tpl, "AWS::EC2::SecurityGroupIngress").values()]
+    return rules
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_no_ingress_from_the_internet(raw: Raw, env: str) -> None:
+    # The edge design needs no 0.0.0.0/0 rule at all: CloudFront reaches the internal ALB
+    # through a VPC origin, allowed by the CloudFront origin-facing managed prefix list.
+    for rule in _all_ingress(raw, env):
+        assert rule.get("CidrIp") not in ("0.0.0.0/0",), rule
+        assert rule.get("CidrIpv6") not in ("::/0",), rule
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_alb_ingress_only_from_cloudfront(raw: Raw, env: str) -> None:
+    tpl = raw(env, "service")
+    sgs = resources_of(tpl, "AWS::EC2::SecurityGroup")
+    (alb_sg,) = [k for k in sgs if k.startswith("ServiceAlbSg")]
+    assert "SecurityGroupIngress" not in sgs[alb_sg]["Properties"]
+    rules = [
+        r["Properties"]
+        for r in resources_of(tpl, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [alb_sg, "GroupId"]}
+    ]
+    assert rules == [
+        {
+            "Description": "CloudFront origin-facing prefix list (VPC origin)",
+            "FromPort": 80,
+            "IpProtocol": "tcp",
+            "SourcePrefixListId": "pl-31a34658",
+            "ToPort": 80,
+            "GroupId": {"Fn::GetAtt": [alb_sg, "GroupId"]},
+        }
+    ]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_only_app_tasks_reach_the_data_ports(raw: Raw, env: str) -> None:
+    tpl = raw(env, "service")
+    sgs = resources_of(tpl, "AWS::EC2::SecurityGroup")
+    app_sgs = {k for k in sgs if k.startswith(("ServiceApiSg", "ServiceWorkerSg", "ServiceBeatSg"))}
+    assert len(app_sgs) == 3
+    ingress = [r["Properties"] for r in resources_of(tpl, "AWS::EC2::SecurityGroupIngress").values()]
+    by_port: dict[int, set[str]] = {}
+    for rule in ingress:
+        if "SourcePrefixListId" in rule:
+            assert rule["FromPort"] == 80  # CloudFront -> ALB, checked above
+            continue
+        source = rule["SourceSecurityGroupId"]["Fn::GetAtt"][0]
+        by_port.setdefault(rule["FromPort"], set()).add(source)
+    # api from the ALB on 8000; DocumentDB and cache from the three app services only.
+    assert by_port[27117] == app_sgs
+    assert by_port[6380] == app_sgs
+    assert by_port[8000] == {k for k in sgs if k.startswith("ServiceAlbSg")}
+    assert set(by_port) == {8000, 27117, 6380}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_task_role_has_exactly_the_service_permissions(raw: Raw, env: str) -> None:
+    tpl = raw(env, "service")
+    roles = resources_of(tpl, "AWS::IAM::Role")
+    (task_role_id,) = [k for k in roles if k.startswith("ServiceTaskRole")]
+    (policy,) = [
+        p["Properties"] for p in resources_of(tpl, "AWS::IAM::Policy").values()
+        if p["Properties"]["Roles"] == [{"Ref": task_role_id}]
+    ]
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert set(statements) == {"UploadsObjects", "UploadsKey", "PutMetricsInOwnNamespace"}
+    objects = statements["UploadsObjects"]
+    assert sorted(objects["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    assert json.dumps(objects["Resource"]).endswith('-ap-southeast-1/uploads/*"]]}')
+    assert sorted(statements["UploadsKey"]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    metrics = statements["PutMetricsInOwnNamespace"]
+    assert metrics["Action"] == "cloudwatch:PutMetricData"
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": f"Biwoco/{env}"}}
+
+
+def test_image_excludes_cover_local_state() -> None:
+    from infra.service import IMAGE_EXCLUDES
+
+    for must in (".venv", ".stack", "cdk.out", ".git", "tests", "docs", "bench", "node_modules"):
+        assert must in IMAGE_EXCLUDES
+    assert Path(REPO_ROOT / "Dockerfile").exists()
