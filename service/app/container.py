@@ -8,6 +8,12 @@ from typing import Any, TypeVar
 
 from dependency_injector import containers, providers
 
+from service.app.files.adapter.output.repository import MongoFileQuota, MongoFileRepository
+from service.app.files.adapter.output.storage import S3ObjectStorage, build_s3_client
+from service.app.files.adapter.output.task_queue import CeleryFileTasks, publisher_app
+from service.app.files.application.file_service import FileService
+from service.app.files.application.policy import FilePolicy
+from service.app.files.application.processing import FileProcessing
 from service.app.health.adapter.output.probes import mongodb_probe, redis_probe
 from service.app.health.application.readiness_service import ReadinessService
 from service.core.config import Settings
@@ -30,6 +36,19 @@ async def resolve(provider: Callable[[], Any], expected: type[T]) -> T:
 
 def _cache_prefix(settings: Settings) -> str:
     return f"{settings.redis_key_prefix}:cache"
+
+
+def _file_policy(settings: Settings) -> FilePolicy:
+    return FilePolicy(
+        allowed_content_types=frozenset(settings.files_allowed_content_types),
+        max_size_bytes=settings.files_max_size_bytes,
+        quota_max_count=settings.files_quota_max_count,
+        quota_max_bytes=settings.files_quota_max_bytes,
+        presign_expiry_seconds=settings.files_presign_expiry_seconds,
+        download_url_expiry_seconds=settings.files_download_url_expiry_seconds,
+        pending_expiry_seconds=settings.files_pending_expiry_seconds,
+        kms_key_id=settings.s3_kms_key_id,
+    )
 
 
 class Container(containers.DeclarativeContainer):
@@ -57,4 +76,34 @@ class Container(containers.DeclarativeContainer):
             redis=providers.Callable(redis_probe, redis_client),
         ),
         timeout_seconds=1.0,
+    )
+
+    # Files: one boto3 S3 client per process (thread-safe; its calls run in threads).
+    s3_client = providers.Singleton(build_s3_client, settings=settings)
+    file_storage = providers.Singleton(
+        S3ObjectStorage,
+        client=s3_client,
+        bucket=settings.provided.s3_bucket,
+        kms_key_id=settings.provided.s3_kms_key_id,
+    )
+    file_policy = providers.Singleton(_file_policy, settings=settings)
+    file_repository = providers.Singleton(MongoFileRepository, database=database)
+    file_quota = providers.Singleton(MongoFileQuota, database=database)
+    file_tasks = providers.Singleton(
+        CeleryFileTasks, app=providers.Singleton(publisher_app, settings.provided.redis_url)
+    )
+    file_service = providers.Singleton(
+        FileService,
+        repository=file_repository,
+        quota=file_quota,
+        storage=file_storage,
+        tasks=file_tasks,
+        policy=file_policy,
+    )
+    file_processing = providers.Singleton(
+        FileProcessing,
+        repository=file_repository,
+        quota=file_quota,
+        storage=file_storage,
+        tasks=file_tasks,
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Sequence
+import asyncio
+import random
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from service.app.files.domain.entity import (
@@ -21,7 +22,8 @@ from service.core.db.database import Database, Document
 from service.core.db.mixins.timestamp import TimestampMixin
 
 FILES = "files"
-FILE_QUOTAS = "file_quotas"
+FILE_WRITES = "file_writes"
+FILE_QUOTA_LEDGER = "file_quota_ledger"
 
 # Served access patterns (docs/data-model.md, "files"):
 FILE_INDEXES: Sequence[IndexModel] = (
@@ -32,6 +34,10 @@ FILE_INDEXES: Sequence[IndexModel] = (
     ),
     # The expiry sweep: pending files whose upload window has passed.
     IndexModel([("status", ASCENDING), ("upload_expires_at", ASCENDING)], name="status_expiry"),
+)
+# The quota check reads an owner's latest ledger entry.
+QUOTA_LEDGER_INDEXES: Sequence[IndexModel] = (
+    IndexModel([("owner_id", ASCENDING), ("seq", DESCENDING)], name="owner_seq"),
 )
 
 
@@ -82,8 +88,22 @@ _VISIBLE = [status.value for status in VISIBLE_STATUSES]
 
 
 class MongoFileRepository(TimestampMixin):
+    """File documents, changed only through claimed versions.
+
+    Every write to a file first inserts a claim `{file_id}:{version}` into `file_writes`
+    holding the exact changes, then applies them with the version bumped. A unique `_id` insert
+    is atomic everywhere (DocumentDB and FerretDB alike), so of concurrent writers on one
+    version exactly one wins. (FerretDB 1.24 applies `update` and `findAndModify` as
+    read-then-write, so their filters alone do not decide a race there.) A claim whose update
+    never landed (a crash in between) is applied by the next writer: the claim is a write-ahead
+    record, so nothing is lost and the file never wedges.
+    """
+
+    _ATTEMPTS = 20
+
     def __init__(self, database: Database) -> None:
         self._files = database[FILES]
+        self._writes = database[FILE_WRITES]
 
     async def add(self, file: StoredFile) -> None:
         await self._files.insert_one(_to_document(file))
@@ -97,6 +117,51 @@ class MongoFileRepository(TimestampMixin):
             {"_id": file_id, "owner_id": owner_id, "status": {"$in": _VISIBLE}}
         )
         return _from_document(document) if document else None
+
+    async def _current(self, file_id: str) -> Document | None:
+        """The document with any claimed-but-unapplied write rolled forward."""
+        while True:
+            document = await self._files.find_one({"_id": file_id})
+            if document is None:
+                return None
+            version = document["version"]
+            claim = await self._writes.find_one({"_id": f"{file_id}:{version}"})
+            if claim is None:
+                return document
+            await self._apply(file_id, version, claim["changes"])
+
+    async def _apply(self, file_id: str, version: int, changes: Document) -> None:
+        # Only the claim's changes, with the version it claimed bumped: applying twice is
+        # harmless (the second finds the version moved on or writes the same values).
+        await self._files.update_one(
+            {"_id": file_id, "version": version}, {"$set": {**changes, "version": version + 1}}
+        )
+
+    async def _write(
+        self, file_id: str, allowed: Callable[[StoredFile], bool], changes: Document
+    ) -> StoredFile | None:
+        """Apply `changes` if `allowed(current)`; the state before it, or None if refused."""
+        for _ in range(self._ATTEMPTS):
+            document = await self._current(file_id)
+            if document is None:
+                return None
+            before = _from_document(document)
+            if not allowed(before):
+                return None
+            try:
+                await self._writes.insert_one(
+                    {
+                        "_id": f"{file_id}:{before.version}",
+                        "file_id": file_id,
+                        "changes": changes,
+                        "claimed_at": changes["updated_at"],
+                    }
+                )
+            except DuplicateKeyError:
+                continue  # another writer has this version: re-read and decide again
+            await self._apply(file_id, before.version, changes)
+            return before
+        raise RuntimeError(f"file {file_id}: no write won in {self._ATTEMPTS} attempts")
 
     async def transition(
         self,
@@ -114,23 +179,18 @@ class MongoFileRepository(TimestampMixin):
             changes["rejection_reason"] = rejection_reason.value if rejection_reason else None
         if to is FileStatus.DELETED:
             changes["deleted_at"] = at
-        # One document, one atomic findAndModify: the status filter decides the single winner.
-        before = await self._files.find_one_and_update(
-            {"_id": file_id, "status": {"$in": [status.value for status in from_statuses]}},
-            {"$set": self.stamp_updated(changes, at), "$inc": {"version": 1}},
-            return_document=ReturnDocument.BEFORE,
+        allowed = frozenset(from_statuses)
+        return await self._write(
+            file_id, lambda file: file.status in allowed, self.stamp_updated(changes, at)
         )
-        return _from_document(before) if before else None
 
     async def record_digest(self, file_id: str, *, sha256: str, at: datetime) -> bool:
-        result = await self._files.update_one(
-            {"_id": file_id, "status": FileStatus.AVAILABLE.value, "sha256": None},
-            {
-                "$set": self.stamp_updated({"sha256": sha256, "processed_at": at}, at),
-                "$inc": {"version": 1},
-            },
+        before = await self._write(
+            file_id,
+            lambda file: file.status is FileStatus.AVAILABLE and file.sha256 is None,
+            self.stamp_updated({"sha256": sha256, "processed_at": at}, at),
         )
-        return result.modified_count == 1
+        return before is not None
 
     async def list_owned(
         self, owner_id: str, *, limit: int, after: PageCursor | None
@@ -160,46 +220,66 @@ class MongoFileRepository(TimestampMixin):
 
 
 class MongoFileQuota:
-    """One usage document per owner, changed only by conditional `$inc` (no transactions).
+    """Per-owner usage as an append-only ledger: each entry holds the totals after a change.
 
-    A reservation succeeds only while both limits hold after it; concurrent reservations
-    cannot overshoot, because the filter and the increment are one atomic update.
+    Reserving reads the owner's latest entry and inserts the next one (`{owner}:{seq + 1}`);
+    the unique `_id` insert is the one atomic step, so concurrent reservations cannot both
+    build on the same totals (the loser re-reads and decides again) and no counter update can
+    be lost, even on FerretDB whose `$inc` is read-then-write.
     """
 
-    def __init__(self, database: Database) -> None:
-        self._usage = database[FILE_QUOTAS]
+    _ATTEMPTS = 200
 
-    async def _ensure(self, owner_id: str) -> None:
-        # Created concurrently by another request: it exists, which is all this needs.
-        with contextlib.suppress(DuplicateKeyError):
-            await self._usage.update_one(
-                {"_id": owner_id}, {"$setOnInsert": {"count": 0, "bytes": 0}}, upsert=True
-            )
+    def __init__(self, database: Database) -> None:
+        self._ledger = database[FILE_QUOTA_LEDGER]
+
+    async def _latest(self, owner_id: str) -> tuple[int, int, int]:
+        entry = await self._ledger.find_one({"owner_id": owner_id}, sort=[("seq", DESCENDING)])
+        if entry is None:
+            return 0, 0, 0
+        return int(entry["seq"]), int(entry["count"]), int(entry["bytes"])
+
+    async def _append(
+        self, owner_id: str, decide: Callable[[int, int], QuotaVerdict], count: int, size: int
+    ) -> QuotaVerdict:
+        for attempt in range(self._ATTEMPTS):
+            seq, used_count, used_bytes = await self._latest(owner_id)
+            verdict = decide(used_count, used_bytes)
+            if verdict is not QuotaVerdict.GRANTED:
+                return verdict
+            try:
+                await self._ledger.insert_one(
+                    {
+                        "_id": f"{owner_id}:{seq + 1}",
+                        "owner_id": owner_id,
+                        "seq": seq + 1,
+                        "count": used_count + count,
+                        "bytes": used_bytes + size,
+                    }
+                )
+            except DuplicateKeyError:
+                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))  # noqa: S311
+                continue
+            return QuotaVerdict.GRANTED
+        raise RuntimeError(f"quota of {owner_id}: no update won in {self._ATTEMPTS} attempts")
 
     async def reserve(
         self, owner_id: str, *, size: int, max_count: int, max_bytes: int
     ) -> QuotaVerdict:
+        def decide(used_count: int, used_bytes: int) -> QuotaVerdict:
+            if used_count + 1 > max_count:
+                return QuotaVerdict.COUNT_EXCEEDED
+            if used_bytes + size > max_bytes:
+                return QuotaVerdict.BYTES_EXCEEDED
+            return QuotaVerdict.GRANTED
+
         if size > max_bytes:
             return QuotaVerdict.BYTES_EXCEEDED
-        await self._ensure(owner_id)
-        result = await self._usage.update_one(
-            {
-                "_id": owner_id,
-                "count": {"$lte": max_count - 1},
-                "bytes": {"$lte": max_bytes - size},
-            },
-            {"$inc": {"count": 1, "bytes": size}},
-        )
-        if result.modified_count == 1:
-            return QuotaVerdict.GRANTED
-        usage = await self._usage.find_one({"_id": owner_id}) or {}
-        if usage.get("count", 0) >= max_count:
-            return QuotaVerdict.COUNT_EXCEEDED
-        return QuotaVerdict.BYTES_EXCEEDED
+        return await self._append(owner_id, decide, 1, size)
 
     async def release(self, owner_id: str, *, size: int) -> None:
-        await self._usage.update_one({"_id": owner_id}, {"$inc": {"count": -1, "bytes": -size}})
+        await self._append(owner_id, lambda _count, _bytes: QuotaVerdict.GRANTED, -1, -size)
 
     async def usage(self, owner_id: str) -> tuple[int, int]:
-        document = await self._usage.find_one({"_id": owner_id}) or {}
-        return int(document.get("count", 0)), int(document.get("bytes", 0))
+        _, count, size = await self._latest(owner_id)
+        return count, size
