@@ -6,9 +6,11 @@ and test the service refuses to start with a missing or placeholder secret, nami
 
 from __future__ import annotations
 
+import tempfile
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -139,6 +141,52 @@ class Settings(BaseSettings):
     files_pending_expiry_seconds: int = Field(default=3600, ge=1)
     files_expire_sweep_interval_seconds: float = Field(default=300.0, gt=0)
 
+    # Celery (worker and beat); the broker and the result store default to REDIS_URL.
+    celery_broker_url: str | None = None
+    celery_result_backend_url: str | None = None
+    # Unacknowledged (acks_late) messages come back after this long: it must exceed the
+    # longest task, its retries' countdowns included, or a running task is delivered twice.
+    celery_visibility_timeout_seconds: int = Field(default=3600, ge=1)
+    # How often the worker looks for messages of a dead worker that are past the timeout.
+    celery_unacked_restore_interval_seconds: int = Field(default=10, ge=1)
+    celery_task_soft_time_limit_seconds: int = Field(default=240, ge=1)
+    celery_task_time_limit_seconds: int = Field(default=300, ge=1)
+    celery_max_retries: int = Field(default=5, ge=0)
+    celery_retry_backoff_base_seconds: float = Field(default=2.0, gt=0)
+    celery_retry_backoff_max_seconds: float = Field(default=600.0, gt=0)
+    celery_result_expires_seconds: int = Field(default=24 * 3600, ge=60)
+    # How long a finished effect is remembered, so a redelivered task does not repeat it.
+    celery_effect_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    celery_beat_schedule_file: str = Field(
+        default_factory=lambda: str(Path(tempfile.gettempdir()) / "biwoco-celerybeat-schedule")
+    )
+    # Only one beat may run: it holds a Redis lock of this lifetime and renews it every tick.
+    celery_beat_lock_ttl_seconds: int = Field(default=60, ge=2)
+    celery_queue_depth_interval_seconds: float = Field(default=60.0, gt=0)
+    unverified_account_max_age_days: int = Field(default=7, ge=1)
+    unverified_account_cleanup_interval_seconds: float = Field(default=3600.0, gt=0)
+
+    # Mail: "log" only logs (local); "smtp" sends through the server below.
+    mail_backend: Literal["log", "smtp"] = "log"
+    mail_from: str = "biwoco <no-reply@biwoco.local>"
+    # A mail waiting in the outbox (Redis) is dropped after this long.
+    mail_outbox_ttl_seconds: int = Field(default=2 * 24 * 3600, ge=60)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    # Implicit TLS (port 465) instead of STARTTLS.
+    smtp_ssl: bool = False
+    smtp_ca_file: str | None = None
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # Metrics: CloudWatch when enabled, else one log line per data point.
+    metrics_namespace: str | None = None  # default Biwoco/<app_env>
+    cloudwatch_metrics_enabled: bool = False
+    cloudwatch_endpoint_url: str | None = None
+    cloudwatch_region: str | None = None
+
     _split_lists = field_validator(
         "cors_origins", "cognito_app_client_ids", "files_allowed_content_types", mode="before"
     )(_split_commas)
@@ -170,6 +218,30 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError(f"refusing to start in {self.app_env}: " + "; ".join(problems))
         return self
+
+    @model_validator(mode="after")
+    def _check_celery_timeouts(self) -> Settings:
+        if self.celery_task_soft_time_limit_seconds >= self.celery_task_time_limit_seconds:
+            raise ValueError("CELERY_TASK_SOFT_TIME_LIMIT_SECONDS must be below the hard limit")
+        longest = self.celery_task_time_limit_seconds + self.celery_retry_backoff_max_seconds
+        if self.celery_visibility_timeout_seconds <= longest:
+            raise ValueError(
+                "CELERY_VISIBILITY_TIMEOUT_SECONDS must exceed CELERY_TASK_TIME_LIMIT_SECONDS "
+                "plus CELERY_RETRY_BACKOFF_MAX_SECONDS, or running tasks are delivered twice"
+            )
+        return self
+
+    @property
+    def celery_broker(self) -> str:
+        return self.celery_broker_url or self.redis_url
+
+    @property
+    def celery_result_backend(self) -> str:
+        return self.celery_result_backend_url or self.redis_url
+
+    @property
+    def metrics_namespace_name(self) -> str:
+        return self.metrics_namespace or f"Biwoco/{self.app_env.value}"
 
     @property
     def cognito_issuer(self) -> str | None:

@@ -1,0 +1,104 @@
+"""Operational metrics: CloudWatch through boto3 when configured, else one log line per point.
+
+The worker service's autoscaling (infra) follows `CeleryQueueDepth` (dimension `Queue`) in the
+namespace `METRICS_NAMESPACE` (default `Biwoco/<app_env>`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+import boto3
+
+from service.core.config import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch.client import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import MetricDatumTypeDef
+
+logger = logging.getLogger(__name__)
+
+QUEUE_DEPTH_METRIC = "CeleryQueueDepth"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    name: str
+    value: float
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+    unit: str = "Count"
+
+
+class MetricsPublisher(Protocol):
+    namespace: str
+
+    def publish(self, points: list[MetricPoint]) -> None: ...
+
+
+class LogMetricsPublisher:
+    """One structured log line per point (`metric`, `namespace`, `value`, `dimensions`)."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+
+    def publish(self, points: list[MetricPoint]) -> None:
+        for point in points:
+            logger.info(
+                "metric",
+                extra={
+                    "metric": point.name,
+                    "namespace": self.namespace,
+                    "value": point.value,
+                    "unit": point.unit,
+                    "dimensions": dict(point.dimensions),
+                },
+            )
+
+
+class CloudWatchMetricsPublisher:
+    # PutMetricData takes at most 1000 data points per call.
+    _BATCH = 1000
+
+    def __init__(self, namespace: str, client: CloudWatchClient) -> None:
+        self.namespace = namespace
+        self._client = client
+
+    def publish(self, points: list[MetricPoint]) -> None:
+        now = datetime.now(UTC)
+        data: list[MetricDatumTypeDef] = [
+            {
+                "MetricName": point.name,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in point.dimensions.items()],
+                "Timestamp": now,
+                "Value": point.value,
+                "Unit": point.unit,  # type: ignore[typeddict-item]
+            }
+            for point in points
+        ]
+        for start in range(0, len(data), self._BATCH):
+            self._client.put_metric_data(
+                Namespace=self.namespace, MetricData=data[start : start + self._BATCH]
+            )
+
+
+def build_metrics_publisher(settings: Settings) -> MetricsPublisher:
+    namespace = settings.metrics_namespace_name
+    if not settings.cloudwatch_metrics_enabled:
+        return LogMetricsPublisher(namespace)
+    client = boto3.client(
+        "cloudwatch",
+        region_name=settings.cloudwatch_region,
+        endpoint_url=settings.cloudwatch_endpoint_url,
+    )
+    return CloudWatchMetricsPublisher(namespace, client)
+
+
+def queue_depth_points(depths: Mapping[str, int]) -> list[MetricPoint]:
+    return [
+        MetricPoint(QUEUE_DEPTH_METRIC, float(depth), {"Queue": queue})
+        for queue, depth in sorted(depths.items())
+    ]
