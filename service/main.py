@@ -23,6 +23,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="serve the API (the default)")
+    admin = commands.add_parser(
+        "create-admin",
+        help="create an admin, or promote an existing account (password from a prompt or stdin)",
+    )
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--full-name", default="Administrator")
     return parser.parse_args(argv)
 
 
@@ -51,11 +57,29 @@ def serve(env: str | None) -> None:
     )
 
 
+def create_admin(env: str | None, email: str, full_name: str) -> None:
+    import asyncio
+
+    from service.app.users.adapter.input.cli import create_admin as run
+
+    settings = load_settings(env)
+    configure_logging("WARNING")
+    from service.core.exceptions import AppError
+
+    try:
+        user, created = asyncio.run(run(settings, email=email, full_name=full_name))
+    except AppError as error:  # e.g. a weak password: say why, without a traceback
+        raise ValueError(error.detail) from error
+    print(f"admin {'created' if created else 'ensured'}: {user.email} ({user.id})")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         if args.command in (None, "serve"):
             serve(args.env)
+        elif args.command == "create-admin":
+            create_admin(args.env, args.email, args.full_name)
     except ValueError as error:  # settings refused: say which, without a traceback
         print(f"error: {error}", file=sys.stderr)
         return 2

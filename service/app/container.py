@@ -16,10 +16,18 @@ from service.app.files.application.policy import FilePolicy
 from service.app.files.application.processing import FileProcessing
 from service.app.health.adapter.output.probes import mongodb_probe, redis_probe
 from service.app.health.application.readiness_service import ReadinessService
+from service.app.users.adapter.input.api.authenticator import TokenAuthenticator
+from service.app.users.adapter.output.mongo_user_repository import MongoUserRepository
+from service.app.users.adapter.output.redis_auth_store import RedisAuthStore
+from service.app.users.application.auth_service import AuthService
+from service.app.users.application.user_service import UserService
 from service.core.config import Settings
 from service.core.db.database import get_database, mongo_client_resource
 from service.core.db.redis.redis_client import redis_client_resource
 from service.core.helpers.caches import RedisCacheBackend, cache_manager
+from service.core.helpers.mail import LoggingEmailOutbox
+from service.core.helpers.password import PasswordHasher
+from service.core.helpers.token import CognitoVerifier, JwtCodec
 
 T = TypeVar("T")
 
@@ -36,6 +44,10 @@ async def resolve(provider: Callable[[], Any], expected: type[T]) -> T:
 
 def _cache_prefix(settings: Settings) -> str:
     return f"{settings.redis_key_prefix}:cache"
+
+
+def _auth_prefix(settings: Settings) -> str:
+    return f"{settings.redis_key_prefix}:auth"
 
 
 def _file_policy(settings: Settings) -> FilePolicy:
@@ -107,3 +119,43 @@ class Container(containers.DeclarativeContainer):
         storage=file_storage,
         tasks=file_tasks,
     )
+
+    # Users and authentication
+    email_outbox = providers.Singleton(LoggingEmailOutbox)
+    password_hasher = providers.Singleton(
+        PasswordHasher,
+        time_cost=settings.provided.password_hash_time_cost,
+        memory_cost_kib=settings.provided.password_hash_memory_kib,
+        parallelism=settings.provided.password_hash_parallelism,
+    )
+    token_codec = providers.Singleton(JwtCodec.from_settings, settings)
+    cognito_verifier = providers.Singleton(CognitoVerifier.from_settings, settings)
+    user_repository = providers.Singleton(MongoUserRepository, database=database)
+    auth_state = providers.Singleton(
+        RedisAuthStore, redis=redis_client, prefix=providers.Callable(_auth_prefix, settings)
+    )
+    user_service = providers.Singleton(
+        UserService,
+        repository=user_repository,
+        hasher=password_hasher,
+        auth_state=auth_state,
+        cache_ttl_seconds=settings.provided.user_cache_ttl_seconds,
+        session_ttl_seconds=settings.provided.refresh_token_ttl_seconds,
+    )
+    auth_service = providers.Singleton(
+        AuthService,
+        repository=user_repository,
+        users=user_service,
+        hasher=password_hasher,
+        codec=token_codec,
+        cognito=cognito_verifier,
+        auth_state=auth_state,
+        outbox=email_outbox,
+        access_ttl_seconds=settings.provided.access_token_ttl_seconds,
+        refresh_ttl_seconds=settings.provided.refresh_token_ttl_seconds,
+        max_login_failures=settings.provided.login_max_failures,
+        lockout_seconds=settings.provided.login_lockout_seconds,
+        verification_ttl_seconds=settings.provided.email_verification_ttl_seconds,
+        reset_ttl_seconds=settings.provided.password_reset_ttl_seconds,
+    )
+    authenticator = providers.Singleton(TokenAuthenticator, auth_service=auth_service)

@@ -11,8 +11,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from service.app.container import Container, resolve
 from service.app.health.adapter.input.api.router import health_router
+from service.app.users.adapter.input.api.authenticator import TokenAuthenticator
+from service.app.users.adapter.input.api.v1.router import users_api_router
+from service.app.users.adapter.output.mongo_user_repository import COLLECTION as USERS
+from service.app.users.adapter.output.mongo_user_repository import USER_INDEXES
+from service.app.users.application.bootstrap import bootstrap_admin
+from service.app.users.application.user_service import UserService
 from service.core.config import Settings, get_settings
 from service.core.db.database import IndexPlan, ensure_indexes
+from service.core.fastapi.dependencies import register_authenticator
 from service.core.fastapi.exception_handlers import register_exception_handlers
 from service.core.fastapi.openapi import install_problem_openapi
 from service.core.fastapi.middleware.request_limits import RequestLimitsMiddleware
@@ -25,11 +32,12 @@ API_PREFIX = "/api/v1"
 
 def index_plan() -> IndexPlan:
     """Every collection's indexes, gathered from the modules that own them."""
-    return {}
+    return {USERS: USER_INDEXES}
 
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
+    router.include_router(users_api_router())
     return router
 
 
@@ -43,6 +51,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         await container.init_resources()  # type: ignore[misc]
         cache_manager.init(await resolve(container.cache_backend, RedisCacheBackend))
         await ensure_indexes(await resolve(container.database, AsyncDatabase), index_plan())
+        register_authenticator(app, await resolve(container.authenticator, TokenAuthenticator))
+        await bootstrap_admin(await resolve(container.user_service, UserService), settings)
         try:
             yield
         finally:

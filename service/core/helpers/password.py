@@ -1,17 +1,24 @@
 """Password hashing with argon2id; hashes made with older parameters are upgraded on login.
 
-Hashing is CPU-bound (tens of milliseconds by design), so the async methods run it in a worker
-thread and the event loop keeps serving other requests meanwhile.
+Hashing is CPU- and memory-bound (tens of milliseconds and `memory_cost_kib` each, by design),
+so the async methods run it on a small thread pool of its own: the event loop keeps serving,
+and a burst of logins cannot allocate more than `max_workers * memory_cost_kib` at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +30,12 @@ class PasswordCheck:
 
 class PasswordHasher:
     def __init__(
-        self, *, time_cost: int = 3, memory_cost_kib: int = 65_536, parallelism: int = 4
+        self,
+        *,
+        time_cost: int = 3,
+        memory_cost_kib: int = 65_536,
+        parallelism: int = 4,
+        max_workers: int | None = None,
     ) -> None:
         self._argon2 = Argon2Hasher(
             time_cost=time_cost,
@@ -32,6 +44,13 @@ class PasswordHasher:
             type=Type.ID,
         )
         self._dummy_hash: str | None = None
+        self._pool = ThreadPoolExecutor(
+            max_workers=max_workers or min(8, os.cpu_count() or 1),
+            thread_name_prefix="argon2",
+        )
+
+    async def _run(self, function: Callable[..., T], *args: str) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
 
     def hash_sync(self, password: str) -> str:
         return self._argon2.hash(password)
@@ -46,7 +65,7 @@ class PasswordHasher:
         return PasswordCheck(ok=True)
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self.hash_sync, password)
+        return await self._run(self.hash_sync, password)
 
     async def verify(self, stored_hash: str | None, password: str) -> PasswordCheck:
         """Check `password`; with no stored hash (unknown user, or an account without a local
@@ -54,6 +73,6 @@ class PasswordHasher:
         if stored_hash is None:
             if self._dummy_hash is None:
                 self._dummy_hash = await self.hash("dummy password for unknown accounts")
-            await asyncio.to_thread(self.verify_sync, self._dummy_hash, password)
+            await self._run(self.verify_sync, self._dummy_hash, password)
             return PasswordCheck(ok=False)
-        return await asyncio.to_thread(self.verify_sync, stored_hash, password)
+        return await self._run(self.verify_sync, stored_hash, password)

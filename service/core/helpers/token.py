@@ -69,6 +69,14 @@ def unverified_claims(token: str) -> dict[str, Any]:
     return claims
 
 
+def token_algorithm(token: str) -> str | None:
+    """The `alg` of an unverified header, to pick the verifier (which then pins its own)."""
+    try:
+        return str(jwt.get_unverified_header(token).get("alg"))
+    except jwt.PyJWTError:
+        return None
+
+
 class JwtCodec:
     def __init__(
         self,

@@ -1,0 +1,249 @@
+# No `from __future__ import annotations` in router modules: dependency-injector reads the
+# Annotated[..., Depends(Provide[...])] markers from real annotations.
+"""The users API: /api/v1/auth/* and /api/v1/users/*."""
+
+from typing import Annotated
+
+from dependency_injector.wiring import Provide, inject
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+
+from service.app.container import Container
+from service.app.users.adapter.input.api.authenticator import as_authenticated
+from service.app.users.adapter.input.api.v1.schemas import (
+    AcceptedResponse,
+    AdminUpdateRequest,
+    ForgotPasswordRequest,
+    LoginRequest,
+    OneTimeTokenRequest,
+    RefreshRequest,
+    RegisterRequest,
+    ResetPasswordRequest,
+    TokenResponse,
+    UpdateMeRequest,
+    UserPageResponse,
+    UserResponse,
+)
+from service.app.users.application.auth_service import AuthService
+from service.app.users.application.dto import TokenPair, UserDTO
+from service.app.users.application.user_service import UserService
+from service.app.users.domain.errors import IfMatchRequiredError, VersionMismatchError
+from service.app.users.domain.repository import UserFilter
+from service.app.users.domain.user import Role
+from service.core.fastapi.dependencies import CurrentPrincipal, RequireAdmin, SelfOrAdmin
+
+Users = Annotated[UserService, Depends(Provide[Container.user_service])]
+Auth = Annotated[AuthService, Depends(Provide[Container.auth_service])]
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
+
+auth_router = APIRouter(prefix="/auth", tags=["auth"])
+users_router = APIRouter(prefix="/users", tags=["users"])
+
+_USER_FIELDS_OUT = {"version"}
+
+
+def etag(user: UserDTO) -> str:
+    return f'"{user.version}"'
+
+
+def user_response(user: UserDTO, status_code: int = status.HTTP_200_OK) -> Response:
+    """Serialized straight from the DTO (the hot cached read skips response-model validation);
+    the ETag carries the version for If-Match."""
+    return Response(
+        content=user.model_dump_json(exclude=_USER_FIELDS_OUT),
+        status_code=status_code,
+        media_type="application/json",
+        headers={"ETag": etag(user)},
+    )
+
+
+def expected_version(if_match: str | None, *, required: bool) -> int | None:
+    """The version an If-Match names; None for `*` or (when optional) no header."""
+    if if_match is None:
+        if required:
+            raise IfMatchRequiredError("Send If-Match with the ETag of the user you changed")
+        return None
+    value = if_match.strip()
+    if value == "*":
+        return None
+    value = value.removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise VersionMismatchError("If-Match does not name a version of this user")
+    return int(value)
+
+
+def token_response(pair: TokenPair) -> TokenResponse:
+    return TokenResponse(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        token_type=pair.token_type,
+        expires_in=pair.expires_in,
+    )
+
+
+# -- /auth ------------------------------------------------------------------------------------
+
+
+@auth_router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserResponse,
+    summary="Create an account (a verification mail is sent)",
+    responses={409: {"description": "email_taken"}, 422: {"description": "weak_password"}},
+)
+@inject
+async def register(body: RegisterRequest, users: Users, auth: Auth) -> Response:
+    user = await users.register(
+        email=str(body.email), password=body.password, full_name=body.full_name
+    )
+    await auth.send_verification(user.id, user.email)
+    return user_response(user, status.HTTP_201_CREATED)
+
+
+@auth_router.post(
+    "/login",
+    response_model=TokenResponse,
+    responses={401: {"description": "invalid_credentials"}, 429: {"description": "login_locked"}},
+)
+@inject
+async def login(body: LoginRequest, auth: Auth) -> TokenResponse:
+    return token_response(await auth.login(email=body.email, password=body.password))
+
+
+@auth_router.post("/refresh", response_model=TokenResponse)
+@inject
+async def refresh(body: RefreshRequest, auth: Auth) -> TokenResponse:
+    return token_response(await auth.refresh(body.refresh_token))
+
+
+@auth_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@inject
+async def logout(principal: CurrentPrincipal, auth: Auth) -> Response:
+    await auth.logout(as_authenticated(principal))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@auth_router.post(
+    "/verify-email/request", status_code=status.HTTP_202_ACCEPTED, response_model=AcceptedResponse
+)
+@inject
+async def request_verification(principal: CurrentPrincipal, auth: Auth) -> AcceptedResponse:
+    await auth.request_verification(principal.id)
+    return AcceptedResponse()
+
+
+@auth_router.post("/verify-email", response_model=UserResponse)
+@inject
+async def verify_email(body: OneTimeTokenRequest, auth: Auth) -> Response:
+    return user_response(await auth.verify_email(body.token))
+
+
+@auth_router.post(
+    "/password/forgot", status_code=status.HTTP_202_ACCEPTED, response_model=AcceptedResponse
+)
+@inject
+async def forgot_password(body: ForgotPasswordRequest, auth: Auth) -> AcceptedResponse:
+    await auth.forgot_password(body.email)
+    return AcceptedResponse()
+
+
+@auth_router.post("/password/reset", status_code=status.HTTP_204_NO_CONTENT)
+@inject
+async def reset_password(body: ResetPasswordRequest, auth: Auth) -> Response:
+    await auth.reset_password(body.token, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# -- /users -----------------------------------------------------------------------------------
+
+
+@users_router.get("/me", response_model=UserResponse, summary="The caller (cached; ETag)")
+@inject
+async def read_me(principal: CurrentPrincipal, users: Users) -> Response:
+    return user_response(await users.get_user(principal.id))
+
+
+@users_router.patch(
+    "/me",
+    response_model=UserResponse,
+    summary="Change the caller's name or password (If-Match required)",
+    responses={412: {"description": "version_mismatch"}, 428: {"description": "if_match"}},
+)
+@inject
+async def update_me(
+    body: UpdateMeRequest, principal: CurrentPrincipal, users: Users, if_match: IfMatch = None
+) -> Response:
+    version = expected_version(if_match, required=True)
+    if version is None:  # `If-Match: *`: the version the caller holds is the current one
+        version = (await users.get_user(principal.id)).version
+    user = await users.update_profile(
+        principal.id,
+        expected_version=version,
+        full_name=body.full_name,
+        current_password=body.current_password,
+        new_password=body.new_password,
+    )
+    return user_response(user)
+
+
+@users_router.get("", response_model=UserPageResponse, summary="List users (admin)")
+@inject
+async def list_users(
+    _: RequireAdmin,
+    users: Users,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    role: Role | None = None,
+    is_active: bool | None = None,
+    email_prefix: Annotated[str | None, Query(min_length=1, max_length=254)] = None,
+) -> UserPageResponse:
+    page = await users.list_users(
+        limit=limit,
+        cursor=cursor,
+        where=UserFilter(role=role, is_active=is_active, email_prefix=email_prefix),
+    )
+    return UserPageResponse(
+        items=[UserResponse.model_validate(item.model_dump()) for item in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@users_router.get(
+    "/{user_id}", response_model=UserResponse, summary="A user (themself or an admin; else 404)"
+)
+@inject
+async def read_user(user_id: str, _: SelfOrAdmin, users: Users) -> Response:
+    return user_response(await users.get_user(user_id))
+
+
+@users_router.patch("/{user_id}", response_model=UserResponse, summary="Role, status (admin)")
+@inject
+async def admin_update_user(
+    user_id: str,
+    body: AdminUpdateRequest,
+    _: RequireAdmin,
+    users: Users,
+    if_match: IfMatch = None,
+) -> Response:
+    user = await users.admin_update(
+        user_id,
+        expected_version=expected_version(if_match, required=False),
+        role=body.role,
+        is_active=body.is_active,
+    )
+    return user_response(user)
+
+
+@users_router.delete(
+    "/{user_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a user (admin)"
+)
+@inject
+async def delete_user(user_id: str, _: RequireAdmin, users: Users) -> Response:
+    await users.delete(user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def users_api_router() -> APIRouter:
+    router = APIRouter()
+    router.include_router(auth_router)
+    router.include_router(users_router)
+    return router

@@ -1,0 +1,55 @@
+"""`python service/main.py create-admin --email ...`: create or promote an administrator.
+
+The password is read from a prompt (getpass) or, when stdin is not a terminal, from its first
+line; never from the command line, where it would land in shell history and `ps`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from service.app.container import Container, resolve
+from service.app.users.adapter.output.mongo_user_repository import COLLECTION, USER_INDEXES
+from service.app.users.application.dto import UserDTO
+from service.app.users.application.user_service import UserService
+from service.app.users.domain.user import normalize_email
+from service.core.config import Settings
+from service.core.db.database import ensure_indexes
+
+
+def read_password(stdin: TextIO | None = None) -> str:
+    stream = stdin or sys.stdin
+    if stream.isatty():
+        first = getpass.getpass("Password for the new admin: ")
+        if getpass.getpass("Repeat it: ") != first:
+            raise ValueError("the passwords differ")
+        return first
+    return stream.readline().rstrip("\r\n")
+
+
+async def create_admin(
+    settings: Settings,
+    *,
+    email: str,
+    full_name: str,
+    password: Callable[[], str] = read_password,
+) -> tuple[UserDTO, bool]:
+    """(the admin, whether it was created); `password` is asked only to create an account."""
+    container = Container(settings=settings)
+    await container.init_resources()  # type: ignore[misc]
+    try:
+        await ensure_indexes(
+            await resolve(container.database, AsyncDatabase), {COLLECTION: USER_INDEXES}
+        )
+        users = await resolve(container.user_service, UserService)
+        exists = await container.user_repository().get_by_email(normalize_email(email))
+        return await users.ensure_admin(
+            email=email, full_name=full_name, password=None if exists else password()
+        )
+    finally:
+        await container.shutdown_resources()  # type: ignore[misc]

@@ -1,0 +1,164 @@
+"""The MongoDB (DocumentDB, FerretDB) user repository and the indexes it needs.
+
+Inside the DocumentDB/FerretDB subset: unique and compound indexes only, no transactions, no
+collation (a lower-cased `email_normalized` instead), conditional updates on `version`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from service.app.users.domain.errors import (
+    EmailTakenError,
+    IdentityTakenError,
+    UserNotFoundError,
+    VersionMismatchError,
+)
+from service.app.users.domain.repository import PageAfter, UserFilter
+from service.app.users.domain.user import Role, User
+from service.core.db.database import Database, Document
+from service.core.db.mixins.timestamp import TimestampMixin
+
+COLLECTION = "users"
+
+# Kept in step with docs/data-model.md (a test compares them).
+USER_INDEXES: list[IndexModel] = [
+    IndexModel([("email_normalized", ASCENDING)], name="email_normalized_unique", unique=True),
+    # Only linked accounts carry the field; sparse keeps the others out of the unique index.
+    IndexModel([("cognito_sub", ASCENDING)], name="cognito_sub_unique", unique=True, sparse=True),
+    IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created_at_id"),
+    IndexModel(
+        [("role", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+        name="role_created_at_id",
+    ),
+    IndexModel(
+        [("is_active", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+        name="is_active_created_at_id",
+    ),
+    IndexModel([("is_verified", ASCENDING), ("created_at", ASCENDING)], name="unverified_purge"),
+]
+
+
+def to_document(user: User) -> Document:
+    document: Document = {
+        "_id": user.id,
+        "email": user.email,
+        "email_normalized": user.email_normalized,
+        "full_name": user.full_name,
+        "password_hash": user.password_hash,
+        "role": user.role.value,
+        "is_active": user.is_active,
+        "is_verified": user.is_verified,
+        "version": user.version,
+        "created_at": user.created_at,
+        "updated_at": user.updated_at,
+    }
+    if user.cognito_sub is not None:
+        document["cognito_sub"] = user.cognito_sub
+    return document
+
+
+def from_document(document: Document) -> User:
+    return User(
+        id=document["_id"],
+        email=document["email"],
+        email_normalized=document["email_normalized"],
+        full_name=document["full_name"],
+        password_hash=document.get("password_hash"),
+        role=Role(document["role"]),
+        is_active=document["is_active"],
+        is_verified=document["is_verified"],
+        version=document["version"],
+        created_at=document["created_at"],
+        updated_at=document["updated_at"],
+        cognito_sub=document.get("cognito_sub"),
+    )
+
+
+def _duplicate_error(error: DuplicateKeyError) -> Exception:
+    text = str(error.details or error)
+    if "cognito_sub" in text:
+        return IdentityTakenError("This identity is already linked to an account")
+    return EmailTakenError("An account with this email already exists")
+
+
+class MongoUserRepository(TimestampMixin):
+    def __init__(self, database: Database) -> None:
+        self._users = database[COLLECTION]
+
+    async def add(self, user: User) -> None:
+        try:
+            await self._users.insert_one(to_document(user))
+        except DuplicateKeyError as error:
+            raise _duplicate_error(error) from error
+
+    async def get(self, user_id: str) -> User | None:
+        document = await self._users.find_one({"_id": user_id})
+        return from_document(document) if document else None
+
+    async def get_by_email(self, email_normalized: str) -> User | None:
+        document = await self._users.find_one({"email_normalized": email_normalized})
+        return from_document(document) if document else None
+
+    async def get_by_cognito_sub(self, sub: str) -> User | None:
+        document = await self._users.find_one({"cognito_sub": sub})
+        return from_document(document) if document else None
+
+    async def update(
+        self, user_id: str, changes: Mapping[str, Any], *, expected_version: int | None = None
+    ) -> User:
+        query: Document = {"_id": user_id}
+        if expected_version is not None:
+            query["version"] = expected_version
+        values = {k: (v.value if isinstance(v, Role) else v) for k, v in changes.items()}
+        try:
+            document = await self._users.find_one_and_update(
+                query,
+                {"$set": self.stamp_updated(values), "$inc": {"version": 1}},
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError as error:
+            raise _duplicate_error(error) from error
+        if document is not None:
+            return from_document(document)
+        if expected_version is not None and await self._users.count_documents(
+            {"_id": user_id}, limit=1
+        ):
+            raise VersionMismatchError("The user was changed since it was read")
+        raise UserNotFoundError("User not found")
+
+    async def delete(self, user_id: str) -> bool:
+        result = await self._users.delete_one({"_id": user_id})
+        return result.deleted_count == 1
+
+    async def list(self, *, limit: int, after: PageAfter | None, where: UserFilter) -> list[User]:
+        query: Document = {}
+        if where.role is not None:
+            query["role"] = where.role.value
+        if where.is_active is not None:
+            query["is_active"] = where.is_active
+        if where.email_prefix:
+            query["email_normalized"] = {"$regex": "^" + re.escape(where.email_prefix)}
+        if after is not None:
+            query["$or"] = [
+                {"created_at": {"$lt": after.created_at}},
+                {"created_at": after.created_at, "_id": {"$lt": after.id}},
+            ]
+        cursor = (
+            self._users.find(query)
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .limit(limit)
+        )
+        return [from_document(document) async for document in cursor]
+
+    async def delete_unverified_created_before(self, cutoff: datetime) -> int:
+        result = await self._users.delete_many(
+            {"is_verified": False, "created_at": {"$lt": cutoff}}
+        )
+        return result.deleted_count

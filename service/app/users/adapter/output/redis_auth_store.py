@@ -1,0 +1,121 @@
+"""Auth state in Redis: deny-list, session generations, refresh families, lock-out counters
+and one-time tokens. Every key is documented in docs/data-model.md.
+
+Connection errors propagate: the app turns them into a 503 problem, so a revocation check that
+cannot run never lets a token through (fail closed).
+"""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from service.app.users.application.ports import OneTimeKind, Rotation, SessionState
+
+# KEYS[1] = session key; ARGV[1] = presented refresh jti; ARGV[2] = the new one.
+# 1 rotated, 0 missing, -1 reused (and the whole family is deleted).
+_ROTATE = """
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+if current ~= ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return -1
+end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1
+"""
+
+_ROTATION = {1: Rotation.ROTATED, 0: Rotation.MISSING, -1: Rotation.REUSED}
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisAuthStore:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._rotate = redis.register_script(_ROTATE)
+
+    def _deny(self, token_id: str) -> str:
+        return f"{self._prefix}:deny:{token_id}"
+
+    def _generation(self, user_id: str) -> str:
+        return f"{self._prefix}:gen:{user_id}"
+
+    def _session(self, session_id: str) -> str:
+        return f"{self._prefix}:session:{session_id}"
+
+    def _failures(self, account_key: str) -> str:
+        return f"{self._prefix}:login-fail:{account_key}"
+
+    def _one_time(self, kind: OneTimeKind, token_hash: str) -> str:
+        return f"{self._prefix}:{kind.value}:{token_hash}"
+
+    async def session_state(
+        self, user_id: str, token_id: str, session_id: str | None
+    ) -> SessionState:
+        keys = [self._deny(token_id), self._generation(user_id)]
+        if session_id is not None:
+            keys.append(self._session(session_id))
+        values = await self._redis.mget(keys)
+        return SessionState(
+            denied=values[0] is not None,
+            generation=int(values[1] or 0),
+            session_alive=session_id is None or values[2] is not None,
+        )
+
+    async def is_denied(self, token_id: str) -> bool:
+        return bool(await self._redis.exists(self._deny(token_id)))
+
+    async def generation(self, user_id: str) -> int:
+        return int(await self._redis.get(self._generation(user_id)) or 0)
+
+    async def revoke_all(self, user_id: str, *, forget_after: int | None = None) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(self._generation(user_id))
+            if forget_after is not None:
+                pipe.expire(self._generation(user_id), forget_after)
+            await pipe.execute()
+
+    async def deny(self, token_id: str, ttl_seconds: int) -> None:
+        await self._redis.set(self._deny(token_id), "1", ex=ttl_seconds)
+
+    async def start_session(self, session_id: str, refresh_id: str, ttl_seconds: int) -> None:
+        await self._redis.set(self._session(session_id), refresh_id, ex=ttl_seconds)
+
+    async def rotate_session(self, session_id: str, presented: str, new: str) -> Rotation:
+        result = await self._rotate(keys=[self._session(session_id)], args=[presented, new])
+        return _ROTATION[int(result)]
+
+    async def end_session(self, session_id: str) -> None:
+        await self._redis.delete(self._session(session_id))
+
+    async def login_failures(self, account_key: str) -> tuple[int, int]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(self._failures(account_key))
+            pipe.ttl(self._failures(account_key))
+            count, ttl = await pipe.execute()
+        return int(count or 0), max(1, int(ttl))
+
+    async def record_login_failure(self, account_key: str, window_seconds: int) -> int:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(self._failures(account_key))
+            # The window starts at the first failure and is not extended by later ones.
+            pipe.expire(self._failures(account_key), window_seconds, nx=True)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    async def clear_login_failures(self, account_key: str) -> None:
+        await self._redis.delete(self._failures(account_key))
+
+    async def put_one_time(
+        self, kind: OneTimeKind, token_hash: str, user_id: str, ttl_seconds: int
+    ) -> None:
+        await self._redis.set(self._one_time(kind, token_hash), user_id, ex=ttl_seconds)
+
+    async def peek_one_time(self, kind: OneTimeKind, token_hash: str) -> str | None:
+        return _text(await self._redis.get(self._one_time(kind, token_hash)))
+
+    async def take_one_time(self, kind: OneTimeKind, token_hash: str) -> str | None:
+        return _text(await self._redis.getdel(self._one_time(kind, token_hash)))

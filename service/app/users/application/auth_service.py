@@ -1,0 +1,272 @@
+"""Login, token refresh and revocation, email verification and password reset."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+
+from service.app.users.application.dto import AuthenticatedUser, TokenPair, UserDTO
+from service.app.users.application.ports import AuthStateStore, OneTimeKind, Rotation
+from service.app.users.application.user_service import UserService, user_tag
+from service.app.users.domain.errors import (
+    AccountDisabledError,
+    AlreadyVerifiedError,
+    InvalidCredentialsError,
+    InvalidOneTimeTokenError,
+    UserNotFoundError,
+)
+from service.app.users.domain.repository import UserRepository
+from service.app.users.domain.user import User, check_password_policy, normalize_email
+from service.core.exceptions import TooManyRequestsError
+from service.core.helpers.caches import cache_manager
+from service.core.helpers.mail import EmailOutbox, OutgoingEmail
+from service.core.helpers.password import PasswordHasher
+from service.core.helpers.token import (
+    COGNITO_ALGORITHM,
+    CognitoVerifier,
+    InvalidTokenError,
+    JwtCodec,
+    TokenType,
+    new_token_id,
+    token_algorithm,
+)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def account_key(email_normalized: str) -> str:
+    # Lock-out counters are keyed by a digest: no email addresses in Redis key names.
+    return hashlib.sha256(email_normalized.encode()).hexdigest()[:32]
+
+
+class AuthService:
+    def __init__(
+        self,
+        *,
+        repository: UserRepository,
+        users: UserService,
+        hasher: PasswordHasher,
+        codec: JwtCodec,
+        cognito: CognitoVerifier | None,
+        auth_state: AuthStateStore,
+        outbox: EmailOutbox,
+        access_ttl_seconds: int,
+        refresh_ttl_seconds: int,
+        max_login_failures: int,
+        lockout_seconds: int,
+        verification_ttl_seconds: int,
+        reset_ttl_seconds: int,
+    ) -> None:
+        self._repository = repository
+        self._users = users
+        self._hasher = hasher
+        self._codec = codec
+        self._cognito = cognito
+        self._state = auth_state
+        self._outbox = outbox
+        self._access_ttl = access_ttl_seconds
+        self._refresh_ttl = refresh_ttl_seconds
+        self._max_failures = max_login_failures
+        self._lockout = lockout_seconds
+        self._verification_ttl = verification_ttl_seconds
+        self._reset_ttl = reset_ttl_seconds
+
+    # -- tokens -----------------------------------------------------------------------------
+
+    async def _issue(self, user: User, session_id: str, generation: int) -> tuple[TokenPair, str]:
+        access = self._codec.encode(
+            subject=user.id,
+            token_type=TokenType.ACCESS,
+            ttl_seconds=self._access_ttl,
+            claims={
+                "email": user.email,
+                "role": user.role.value,
+                "sid": session_id,
+                "gen": generation,
+            },
+        )
+        refresh = self._codec.encode(
+            subject=user.id,
+            token_type=TokenType.REFRESH,
+            ttl_seconds=self._refresh_ttl,
+            claims={"sid": session_id, "gen": generation},
+        )
+        pair = TokenPair(
+            access_token=access.token,
+            refresh_token=refresh.token,
+            expires_in=self._access_ttl,
+        )
+        return pair, refresh.jti
+
+    async def login(self, *, email: str, password: str) -> TokenPair:
+        email_normalized = normalize_email(email)
+        key = account_key(email_normalized)
+        failures, retry_after = await self._state.login_failures(key)
+        if failures >= self._max_failures:
+            raise TooManyRequestsError(
+                "Too many failed sign-ins; try again later",
+                retry_after=retry_after,
+                code="login_locked",
+            )
+        user = await self._repository.get_by_email(email_normalized)
+        # Unknown accounts verify against a dummy hash: same work, same answer, same time.
+        check = await self._hasher.verify(user.password_hash if user else None, password)
+        if user is None or not check.ok:
+            await self._state.record_login_failure(key, self._lockout)
+            raise InvalidCredentialsError("Wrong email or password")
+        await self._state.clear_login_failures(key)
+        if not user.is_active:
+            raise AccountDisabledError("This account is disabled")
+        if check.new_hash is not None:
+            user = await self._repository.update(user.id, {"password_hash": check.new_hash})
+            await cache_manager.invalidate(user_tag(user.id))
+        generation = await self._state.generation(user.id)
+        session_id = new_token_id()
+        pair, refresh_id = await self._issue(user, session_id, generation)
+        await self._state.start_session(session_id, refresh_id, self._refresh_ttl)
+        return pair
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        claims = self._codec.decode(refresh_token, TokenType.REFRESH)
+        session_id, user_id = str(claims.get("sid")), str(claims["sub"])
+        user = await self._repository.get(user_id)
+        generation = await self._state.generation(user_id)
+        if user is None or not user.is_active or claims.get("gen") != generation:
+            await self._state.end_session(session_id)
+            raise InvalidTokenError("The session was revoked", code="token_revoked")
+        pair, refresh_id = await self._issue(user, session_id, generation)
+        outcome = await self._state.rotate_session(session_id, str(claims["jti"]), refresh_id)
+        if outcome is Rotation.REUSED:
+            raise InvalidTokenError(
+                "Refresh token already used; the session is revoked",
+                code="refresh_token_reused",
+            )
+        if outcome is Rotation.MISSING:
+            raise InvalidTokenError("The session has ended", code="token_revoked")
+        return pair
+
+    async def logout(self, principal: AuthenticatedUser) -> None:
+        if principal.token_id and principal.expires_at:
+            remaining = principal.expires_at - int(time.time())
+            await self._state.deny(principal.token_id, max(1, remaining + 5))
+        if principal.session_id:
+            await self._state.end_session(principal.session_id)
+
+    async def authenticate(self, token: str) -> AuthenticatedUser:
+        if self._cognito is not None and token_algorithm(token) == COGNITO_ALGORITHM:
+            return await self._authenticate_cognito(token)
+        claims = self._codec.decode(token, TokenType.ACCESS)
+        user_id, token_id = claims["sub"], claims["jti"]
+        session_id = claims.get("sid")
+        state = await self._state.session_state(user_id, token_id, session_id)
+        if state.denied or not state.session_alive or claims.get("gen") != state.generation:
+            raise InvalidTokenError("The token was revoked", code="token_revoked")
+        return AuthenticatedUser(
+            id=user_id,
+            email=claims.get("email", ""),
+            role=claims.get("role", "user"),
+            source="local",
+            token_id=token_id,
+            session_id=session_id,
+            expires_at=claims["exp"],
+        )
+
+    async def _authenticate_cognito(self, token: str) -> AuthenticatedUser:
+        assert self._cognito is not None
+        claims = await self._cognito.verify(token)
+        token_id = claims.get("jti")
+        if isinstance(token_id, str) and await self._state.is_denied(token_id):
+            raise InvalidTokenError("The token was revoked", code="token_revoked")
+        user = await self._users.user_for_cognito(str(claims["sub"]), claims)
+        if not user.is_active:
+            raise InvalidTokenError("The account is disabled", code="token_revoked")
+        return AuthenticatedUser(
+            id=user.id,
+            email=user.email,
+            role=user.role.value,
+            source="cognito",
+            token_id=token_id if isinstance(token_id, str) else None,
+            session_id=None,
+            expires_at=int(claims["exp"]),
+        )
+
+    # -- one-time tokens --------------------------------------------------------------------
+
+    async def _one_time(self, kind: OneTimeKind, user_id: str, ttl: int) -> str:
+        token = secrets.token_urlsafe(32)
+        await self._state.put_one_time(kind, hash_token(token), user_id, ttl)
+        return token
+
+    async def request_verification(self, user_id: str) -> None:
+        user = await self._repository.get(user_id)
+        if user is None:
+            raise UserNotFoundError("User not found")
+        if user.is_verified:
+            raise AlreadyVerifiedError("The email address is already verified")
+        await self.send_verification(user.id, user.email)
+
+    async def send_verification(self, user_id: str, email: str) -> None:
+        token = await self._one_time(OneTimeKind.VERIFY_EMAIL, user_id, self._verification_ttl)
+        hours = max(1, self._verification_ttl // 3600)
+        await self._outbox.enqueue(
+            OutgoingEmail(
+                to=email,
+                subject="Confirm your email address",
+                text=(
+                    "Confirm your email address by sending this token to "
+                    "POST /api/v1/auth/verify-email:\n\n"
+                    f"token: {token}\n\n"
+                    f"It works once and expires in {hours} hour(s).\n"
+                ),
+                kind="verify_email",
+            )
+        )
+
+    async def verify_email(self, token: str) -> UserDTO:
+        user_id = await self._state.take_one_time(OneTimeKind.VERIFY_EMAIL, hash_token(token))
+        if user_id is None:
+            raise InvalidOneTimeTokenError("The token is invalid, used or expired")
+        updated = await self._repository.update(user_id, {"is_verified": True})
+        await cache_manager.invalidate(user_tag(user_id))
+        return UserDTO.from_user(updated)
+
+    async def forgot_password(self, email: str) -> None:
+        """Same answer whether or not the account exists; a mail only when it does."""
+        user = await self._repository.get_by_email(normalize_email(email))
+        if user is None or not user.is_active or user.password_hash is None:
+            return
+        token = await self._one_time(OneTimeKind.PASSWORD_RESET, user.id, self._reset_ttl)
+        minutes = max(1, self._reset_ttl // 60)
+        await self._outbox.enqueue(
+            OutgoingEmail(
+                to=user.email,
+                subject="Reset your password",
+                text=(
+                    "Someone asked to reset the password of your account. If it was you, send "
+                    "this token with your new password to POST /api/v1/auth/password/reset:\n\n"
+                    f"token: {token}\n\n"
+                    f"It works once and expires in {minutes} minutes. If it was not you, "
+                    "ignore this mail.\n"
+                ),
+                kind="password_reset",
+            )
+        )
+
+    async def reset_password(self, token: str, new_password: str) -> None:
+        token_hash = hash_token(token)
+        user_id = await self._state.peek_one_time(OneTimeKind.PASSWORD_RESET, token_hash)
+        user = await self._repository.get(user_id) if user_id else None
+        if user is None:
+            raise InvalidOneTimeTokenError("The token is invalid, used or expired")
+        # Policy first, so a weak password does not burn the token.
+        check_password_policy(new_password, user.email)
+        if await self._state.take_one_time(OneTimeKind.PASSWORD_RESET, token_hash) != user.id:
+            raise InvalidOneTimeTokenError("The token is invalid, used or expired")
+        password_hash = await self._hasher.hash(new_password)
+        await self._repository.update(user.id, {"password_hash": password_hash})
+        await self._state.revoke_all(user.id)
+        await self._state.clear_login_failures(account_key(user.email_normalized))
+        await cache_manager.invalidate(user_tag(user.id))

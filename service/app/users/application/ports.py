@@ -1,0 +1,65 @@
+"""What the users application needs besides the repository: short-lived auth state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    denied: bool  # the access token's jti is on the deny-list (logout)
+    generation: int  # the user's current session generation (bumped to revoke everything)
+    session_alive: bool  # the refresh family the token belongs to still exists
+
+
+class Rotation(StrEnum):
+    ROTATED = "rotated"
+    MISSING = "missing"  # the family expired or was revoked
+    REUSED = "reused"  # a refresh token that was already used: the family is now revoked
+
+
+class OneTimeKind(StrEnum):
+    VERIFY_EMAIL = "verify"
+    PASSWORD_RESET = "reset"  # noqa: S105 - a key name
+
+
+class AuthStateStore(Protocol):
+    async def session_state(
+        self, user_id: str, token_id: str, session_id: str | None
+    ) -> SessionState: ...
+
+    async def is_denied(self, token_id: str) -> bool: ...
+
+    async def generation(self, user_id: str) -> int: ...
+
+    async def revoke_all(self, user_id: str, *, forget_after: int | None = None) -> None:
+        """Invalidate every token of the user at once (bump the generation)."""
+        ...
+
+    async def deny(self, token_id: str, ttl_seconds: int) -> None: ...
+
+    async def start_session(self, session_id: str, refresh_id: str, ttl_seconds: int) -> None: ...
+
+    async def rotate_session(self, session_id: str, presented: str, new: str) -> Rotation: ...
+
+    async def end_session(self, session_id: str) -> None: ...
+
+    async def login_failures(self, account_key: str) -> tuple[int, int]:
+        """(failures so far, seconds until the window ends)."""
+        ...
+
+    async def record_login_failure(self, account_key: str, window_seconds: int) -> int: ...
+
+    async def clear_login_failures(self, account_key: str) -> None: ...
+
+    async def put_one_time(
+        self, kind: OneTimeKind, token_hash: str, user_id: str, ttl_seconds: int
+    ) -> None: ...
+
+    async def peek_one_time(self, kind: OneTimeKind, token_hash: str) -> str | None: ...
+
+    async def take_one_time(self, kind: OneTimeKind, token_hash: str) -> str | None:
+        """The user id stored under the token, deleting it atomically (single use)."""
+        ...

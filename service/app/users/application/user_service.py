@@ -1,0 +1,259 @@
+"""Profiles, registration and administration of users."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from service.app.users.application.dto import UserDTO, UserPage
+from service.app.users.application.ports import AuthStateStore
+from service.app.users.domain.errors import (
+    EmailTakenError,
+    IdentityTakenError,
+    InvalidCredentialsError,
+    InvalidCursorError,
+    UserNotFoundError,
+)
+from service.app.users.domain.repository import PageAfter, UserFilter, UserRepository
+from service.app.users.domain.user import Role, User, check_password_policy, normalize_email
+from service.core.db.mixins.timestamp import utcnow
+from service.core.helpers.caches import cache_manager
+from service.core.helpers.password import PasswordHasher
+
+logger = logging.getLogger(__name__)
+
+
+def user_tag(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+def encode_cursor(user: UserDTO) -> str:
+    raw = json.dumps({"t": user.created_at.isoformat(), "i": user.id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> PageAfter:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        created_at = datetime.fromisoformat(data["t"])
+        user_id = data["i"]
+    except (binascii.Error, ValueError, KeyError, TypeError) as error:
+        raise InvalidCursorError("The cursor is not one this API returned") from error
+    if not isinstance(user_id, str) or created_at.tzinfo is None:
+        raise InvalidCursorError("The cursor is not one this API returned")
+    return PageAfter(created_at=created_at, id=user_id)
+
+
+class UserService:
+    def __init__(
+        self,
+        *,
+        repository: UserRepository,
+        hasher: PasswordHasher,
+        auth_state: AuthStateStore,
+        cache_ttl_seconds: int,
+        session_ttl_seconds: int,
+    ) -> None:
+        self._repository = repository
+        self._hasher = hasher
+        self._auth_state = auth_state
+        self._session_ttl = session_ttl_seconds
+        # Bound here so the TTL comes from settings; keys are built from `user_id` only.
+        self.get_user: Callable[[str], Awaitable[UserDTO]] = cache_manager.cached(
+            ttl=cache_ttl_seconds, tags=["user:{user_id}"], model=UserDTO
+        )(self._load_user)
+        self.cognito_user_id: Callable[[str], Awaitable[str]] = cache_manager.cached(
+            ttl=cache_ttl_seconds, tags=["cognito:{sub}"]
+        )(self._load_cognito_user_id)
+
+    async def _load_user(self, user_id: str) -> UserDTO:
+        user = await self._repository.get(user_id)
+        if user is None:
+            raise UserNotFoundError("User not found")
+        return UserDTO.from_user(user)
+
+    async def _load_cognito_user_id(self, sub: str) -> str:
+        user = await self._repository.get_by_cognito_sub(sub)
+        if user is None:
+            raise UserNotFoundError("No account linked to this identity")
+        return user.id
+
+    async def _changed(self, user: User) -> UserDTO:
+        await cache_manager.invalidate(user_tag(user.id))
+        return UserDTO.from_user(user)
+
+    async def register(self, *, email: str, password: str, full_name: str) -> UserDTO:
+        check_password_policy(password, email)
+        now = utcnow()
+        user = User(
+            id=str(uuid.uuid4()),
+            email=email.strip(),
+            email_normalized=normalize_email(email),
+            full_name=full_name.strip(),
+            password_hash=await self._hasher.hash(password),
+            role=Role.USER,
+            is_active=True,
+            is_verified=False,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._repository.add(user)
+        return UserDTO.from_user(user)
+
+    async def update_profile(
+        self,
+        user_id: str,
+        *,
+        expected_version: int,
+        full_name: str | None = None,
+        current_password: str | None = None,
+        new_password: str | None = None,
+    ) -> UserDTO:
+        changes: dict[str, Any] = {}
+        if full_name is not None:
+            changes["full_name"] = full_name.strip()
+        if new_password is not None:
+            user = await self._repository.get(user_id)
+            if user is None:
+                raise UserNotFoundError("User not found")
+            check_password_policy(new_password, user.email)
+            check = await self._hasher.verify(user.password_hash, current_password or "")
+            if not check.ok:
+                raise InvalidCredentialsError(
+                    "The current password is wrong", code="wrong_current_password"
+                )
+            changes["password_hash"] = await self._hasher.hash(new_password)
+        updated = await self._repository.update(user_id, changes, expected_version=expected_version)
+        if new_password is not None:
+            # A new password ends every session, including the one that changed it.
+            await self._auth_state.revoke_all(user_id)
+        return await self._changed(updated)
+
+    async def list_users(self, *, limit: int, cursor: str | None, where: UserFilter) -> UserPage:
+        after = decode_cursor(cursor) if cursor else None
+        if where.email_prefix:
+            where = UserFilter(
+                role=where.role,
+                is_active=where.is_active,
+                email_prefix=normalize_email(where.email_prefix),
+            )
+        users = await self._repository.list(limit=limit + 1, after=after, where=where)
+        items = [UserDTO.from_user(u) for u in users[:limit]]
+        next_cursor = encode_cursor(items[-1]) if len(users) > limit else None
+        return UserPage(items=items, next_cursor=next_cursor)
+
+    async def admin_update(
+        self,
+        user_id: str,
+        *,
+        expected_version: int | None,
+        role: Role | None = None,
+        is_active: bool | None = None,
+    ) -> UserDTO:
+        changes: dict[str, Any] = {}
+        if role is not None:
+            changes["role"] = role
+        if is_active is not None:
+            changes["is_active"] = is_active
+        updated = await self._repository.update(user_id, changes, expected_version=expected_version)
+        if changes:
+            # Role and status live in access tokens and sessions: end them at once.
+            await self._auth_state.revoke_all(user_id)
+        return await self._changed(updated)
+
+    async def delete(self, user_id: str) -> None:
+        user = await self._repository.get(user_id)
+        if user is None or not await self._repository.delete(user_id):
+            raise UserNotFoundError("User not found")
+        await self._auth_state.revoke_all(user_id, forget_after=self._session_ttl)
+        tags = [user_tag(user_id)] + ([f"cognito:{user.cognito_sub}"] if user.cognito_sub else [])
+        await cache_manager.invalidate(*tags)
+
+    async def ensure_admin(
+        self,
+        *,
+        email: str,
+        password: str | None,
+        full_name: str = "Administrator",
+    ) -> tuple[UserDTO, bool]:
+        """Promote the account with this email to admin, or create it; (user, created)."""
+        existing = await self._repository.get_by_email(normalize_email(email))
+        if existing is not None:
+            if existing.is_admin and existing.is_active:
+                return UserDTO.from_user(existing), False
+            updated = await self._repository.update(
+                existing.id, {"role": Role.ADMIN, "is_active": True, "is_verified": True}
+            )
+            await self._auth_state.revoke_all(existing.id)
+            return await self._changed(updated), False
+        if password is None:
+            raise ValueError("a password is needed to create the admin account")
+        check_password_policy(password, email)
+        now = utcnow()
+        user = User(
+            id=str(uuid.uuid4()),
+            email=email.strip(),
+            email_normalized=normalize_email(email),
+            full_name=full_name,
+            password_hash=await self._hasher.hash(password),
+            role=Role.ADMIN,
+            is_active=True,
+            is_verified=True,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._repository.add(user)
+        return UserDTO.from_user(user), True
+
+    async def user_for_cognito(self, sub: str, claims: dict[str, Any]) -> UserDTO:
+        """The local account linked to a Cognito `sub`, created on first sight."""
+        try:
+            return await self.get_user(await self.cognito_user_id(sub))
+        except UserNotFoundError:
+            pass
+        email = _cognito_email(sub, claims)
+        now = utcnow()
+        user = User(
+            id=str(uuid.uuid4()),
+            email=email,
+            email_normalized=normalize_email(email),
+            full_name=str(claims.get("name") or claims.get("username") or ""),
+            password_hash=None,  # signs in through Cognito only
+            role=Role.USER,
+            is_active=True,
+            is_verified=True,  # the pool verified the identity
+            created_at=now,
+            updated_at=now,
+            cognito_sub=sub,
+        )
+        try:
+            await self._repository.add(user)
+        except IdentityTakenError:  # a concurrent first request linked it already
+            linked = await self._repository.get_by_cognito_sub(sub)
+            if linked is None:
+                raise
+            return UserDTO.from_user(linked)
+        except EmailTakenError as error:
+            # Never link by email: a pool that lets users pick any address would take over
+            # the local account.
+            raise EmailTakenError(
+                "A local account already uses this email; it cannot be linked automatically"
+            ) from error
+        logger.info("cognito identity linked", extra={"user_id": user.id})
+        await cache_manager.invalidate(f"cognito:{sub}")
+        return UserDTO.from_user(user)
+
+
+def _cognito_email(sub: str, claims: dict[str, Any]) -> str:
+    for name in ("email", "username"):
+        value = claims.get(name)
+        if isinstance(value, str) and "@" in value and len(value) <= 254:
+            return value
+    return f"cognito+{sub}@users.invalid"

@@ -1,0 +1,58 @@
+"""The users module's errors, each with a stable problem `code`."""
+
+from __future__ import annotations
+
+from service.core.exceptions import (
+    BadRequestError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    PreconditionFailedError,
+    PreconditionRequiredError,
+    UnauthorizedError,
+    UnprocessableError,
+)
+
+
+class EmailTakenError(ConflictError):
+    code = "email_taken"
+
+
+class IdentityTakenError(ConflictError):
+    code = "identity_taken"
+
+
+class UserNotFoundError(NotFoundError):
+    code = "user_not_found"
+
+
+class VersionMismatchError(PreconditionFailedError):
+    code = "version_mismatch"
+
+
+class IfMatchRequiredError(PreconditionRequiredError):
+    code = "if_match_required"
+
+
+class WeakPasswordError(UnprocessableError):
+    code = "weak_password"
+
+
+class InvalidCredentialsError(UnauthorizedError):
+    code = "invalid_credentials"
+
+
+class AccountDisabledError(ForbiddenError):
+    code = "account_disabled"
+
+
+class InvalidOneTimeTokenError(BadRequestError):
+    code = "invalid_or_expired_token"
+
+
+class AlreadyVerifiedError(ConflictError):
+    code = "already_verified"
+
+
+class InvalidCursorError(BadRequestError):
+    code = "invalid_cursor"
