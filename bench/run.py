@@ -1,0 +1,373 @@
+"""The service benchmark: `python bench/run.py` (see README, "Benchmarks").
+
+Starts the local stack, the API with its production settings (uvicorn with uvloop and httptools,
+one process, JSON access log to a file) and a bare FastAPI endpoint on an identical server, seeds
+users, then drives load with wrk from a second process, interleaving rounds A B A B. Writes a JSON
+result to bench/results/ and prints the ratios against the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.seed import seed_users  # noqa: E402
+from scripts import stack  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+LUA = ROOT / "bench" / "wrk_report.lua"
+TARGETS = {
+    "me_vs_bare_throughput": (">=", 0.6),
+    "deep_vs_first_page_latency": ("<=", 1.3),
+    "p99_vs_p50_at_64": ("<=", 4.0),
+    "api_peak_rss_mb": ("<", 200.0),
+}
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def peak_rss_mb(self) -> float:
+        """VmHWM: the peak resident set of the process since it started."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmHWM")
+
+
+def _wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+@contextmanager
+def server(
+    name: str, argv: Sequence[str], env: dict[str, str], port: int, probe: str, log: Path
+) -> Iterator[Server]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        try:
+            _wait_http(f"http://127.0.0.1:{port}{probe}")
+            yield Server(name, process, port)
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def wrk(
+    url: str,
+    *,
+    connections: int,
+    seconds: int,
+    headers: dict[str, str] | None = None,
+    method: str | None = None,
+    body: str | None = None,
+    script: Path = LUA,
+) -> dict[str, Any]:
+    argv = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+    ]
+    for key, value in (headers or {}).items():
+        argv += ["-H", f"{key}: {value}"]
+    env = dict(os.environ)
+    if method:
+        env["WRK_METHOD"] = method
+    if body:
+        env["WRK_BODY"] = body
+    output = subprocess.run([*argv, url], capture_output=True, text=True, env=env, check=True)
+    line = next(x for x in output.stdout.splitlines() if x.startswith("WRK_JSON "))
+    result: dict[str, Any] = json.loads(line.removeprefix("WRK_JSON "))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["errors"] = sum(v for k, v in result.items() if k.startswith("errors_"))
+    return result
+
+
+Side = tuple[str, dict[str, Any]]
+
+
+def interleave(
+    a: Side, b: Side, rounds: int, before_a: Callable[[], None] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Rounds A B A B ...: both sides see the same drift of the machine."""
+    runs: dict[str, list[dict[str, Any]]] = {a[0]: [], b[0]: []}
+    for _ in range(rounds):
+        if before_a:
+            before_a()
+        runs[a[0]].append(wrk(**a[1]))
+        runs[b[0]].append(wrk(**b[1]))
+    return runs
+
+
+def drop_cache(redis_url: str, prefix: str) -> None:
+    """Forget every cached entry of this run, so the next round reads only misses."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:cache:*", count=5000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+    finally:
+        client.close()
+
+
+def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "rps": statistics.mean(r["rps"] for r in runs),
+        "p50_ms": statistics.mean(r["p50_us"] for r in runs) / 1000,
+        "p99_ms": statistics.mean(r["p99_us"] for r in runs) / 1000,
+        "errors": sum(r["errors"] for r in runs),
+        "requests": sum(r["requests"] for r in runs),
+        "rounds": runs,
+    }
+
+
+def _http_json(
+    method: str, url: str, body: dict[str, Any] | None = None, token: str | None = None
+) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return json.loads(response.read() or b"null")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=8, help="length of one wrk round")
+    parser.add_argument("--rounds", type=int, default=2, help="A B pairs per comparison")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--deep", type=int, default=15_000, help="users before the deep page")
+    args = parser.parse_args(argv)
+
+    stack_env = stack.up()
+    run = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    database = f"bench_{run.lower()}"
+    env = {
+        **os.environ,
+        **stack_env,
+        "APP_ENV": "prod",
+        "HOST": "127.0.0.1",
+        "MONGODB_DB": database,
+        "REDIS_KEY_PREFIX": f"bench:{run}",
+        "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+        "LOG_LEVEL": "INFO",
+    }
+    api_port, bare_port = stack.free_port(), stack.free_port()
+    python = sys.executable
+    api_argv = [python, "service/main.py", "--env", "prod"]
+    bare_argv = [
+        python,
+        "-m",
+        "uvicorn",
+        "bench.bare_app:app",
+        "--port",
+        str(bare_port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    results: dict[str, Any] = {"run": run, "args": vars(args)}
+    with (
+        server(
+            "api",
+            api_argv,
+            {**env, "PORT": str(api_port)},
+            api_port,
+            "/healthz/ready",
+            RESULTS / f"{run}-api.log",
+        ) as api,
+        server("bare", bare_argv, env, bare_port, "/ok", RESULTS / f"{run}-bare.log") as bare,
+    ):
+        print(f"seeding {args.users} users into {database} ...", flush=True)
+        seeded = asyncio.run(seed_users({**env}, args.users, RESULTS))
+        admin_token = _http_json(
+            "POST",
+            f"{api.base}/api/v1/auth/login",
+            {"email": seeded.admin_email, "password": seeded.password},
+        )["access_token"]
+        user_token = _http_json(
+            "POST",
+            f"{api.base}/api/v1/auth/login",
+            {"email": seeded.user_email, "password": seeded.password},
+        )["access_token"]
+        c, s, rounds = args.connections, args.seconds, args.rounds
+        auth = {"Authorization": f"Bearer {user_token}"}
+        admin = {"Authorization": f"Bearer {admin_token}"}
+
+        print("bare vs /users/me (cache hit) ...", flush=True)
+        _http_json("GET", f"{api.base}/api/v1/users/me", token=user_token)  # warm the cache
+        me = interleave(
+            ("bare", {"url": f"{bare.base}/ok", "connections": c, "seconds": s}),
+            (
+                "me",
+                {
+                    "url": f"{api.base}/api/v1/users/me",
+                    "connections": c,
+                    "seconds": s,
+                    "headers": auth,
+                },
+            ),
+            rounds,
+        )
+        print("/users/{id} miss vs hit ...", flush=True)
+        by_id = interleave(
+            (
+                "id_miss",
+                {
+                    "url": f"{api.base}/api/v1/users/",
+                    "connections": c,
+                    "seconds": s,
+                    "headers": admin,
+                    "script": seeded.miss_script,
+                },
+            ),
+            (
+                "id_hit",
+                {
+                    "url": f"{api.base}/api/v1/users/{seeded.user_id}",
+                    "connections": c,
+                    "seconds": s,
+                    "headers": admin,
+                },
+            ),
+            rounds,
+            before_a=lambda: drop_cache(env["REDIS_URL"], env["REDIS_KEY_PREFIX"]),
+        )
+        print("/users first page vs deep page ...", flush=True)
+        deep_cursor = walk_to_depth(api.base, admin_token, args.deep)
+        pages = interleave(
+            (
+                "first_page",
+                {
+                    "url": f"{api.base}/api/v1/users?limit=50",
+                    "connections": c,
+                    "seconds": s,
+                    "headers": admin,
+                },
+            ),
+            (
+                "deep_page",
+                {
+                    "url": f"{api.base}/api/v1/users?limit=50&cursor={deep_cursor}",
+                    "connections": c,
+                    "seconds": s,
+                    "headers": admin,
+                },
+            ),
+            rounds,
+        )
+        print("POST /auth/login ...", flush=True)
+        login = [
+            wrk(
+                f"{api.base}/api/v1/auth/login",
+                connections=8,
+                seconds=s,
+                method="POST",
+                body=json.dumps({"email": seeded.user_email, "password": seeded.password}),
+            )
+            for _ in range(rounds)
+        ]
+        peak_rss = api.peak_rss_mb()
+
+    scenarios = {**me, **by_id, **pages, "login": login}
+    results["scenarios"] = {name: summary(runs) for name, runs in scenarios.items()}
+    sc = results["scenarios"]
+    ratios = {
+        "me_vs_bare_throughput": sc["me"]["rps"] / sc["bare"]["rps"],
+        "deep_vs_first_page_latency": sc["deep_page"]["p50_ms"] / sc["first_page"]["p50_ms"],
+        "p99_vs_p50_at_64": sc["me"]["p99_ms"] / sc["me"]["p50_ms"],
+        "api_peak_rss_mb": peak_rss,
+        "id_hit_vs_miss_throughput": sc["id_hit"]["rps"] / sc["id_miss"]["rps"],
+    }
+    results["ratios"] = ratios
+    out = RESULTS / f"{run}.json"
+    out.write_text(json.dumps(results, indent=2))
+
+    print(f"\n{'scenario':<12} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for name, row in sc.items():
+        print(
+            f"{name:<12} {row['rps']:>10.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
+            f"{row['errors']:>7}"
+        )
+    print()
+    failed = False
+    for name, value in ratios.items():
+        target = TARGETS.get(name)
+        verdict = ""
+        if target:
+            op, bound = target
+            ok = value >= bound if op == ">=" else value <= bound if op == "<=" else value < bound
+            failed |= not ok
+            verdict = f"target {op} {bound}: {'ok' if ok else 'MISSED'}"
+        print(f"{name:<28} {value:>8.2f}  {verdict}")
+    print(f"\nresults: {out.relative_to(ROOT)}")
+    return 1 if failed else 0
+
+
+def walk_to_depth(base: str, token: str, depth: int) -> str:
+    """The cursor of the page that starts `depth` users in, found by paging like a client."""
+    cursor: str | None = None
+    seen = 0
+    while seen < depth:
+        url = f"{base}/api/v1/users?limit=100" + (f"&cursor={cursor}" if cursor else "")
+        page = _http_json("GET", url, token=token)
+        seen += len(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            raise RuntimeError(f"only {seen} users; cannot reach depth {depth}")
+    assert cursor is not None
+    return cursor
+
+
+if __name__ == "__main__":
+    sys.exit(main())
