@@ -10,6 +10,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.app.container import Container, resolve
+from service.app.files.adapter.input.api.v1.router import files_router
+from service.app.files.adapter.output.repository import (
+    FILE_INDEXES,
+    FILE_QUOTA_LEDGER,
+    FILES,
+    QUOTA_LEDGER_INDEXES,
+)
 from service.app.health.adapter.input.api.router import health_router
 from service.app.users.adapter.input.api.authenticator import TokenAuthenticator
 from service.app.users.adapter.input.api.v1.router import users_api_router
@@ -32,11 +39,12 @@ API_PREFIX = "/api/v1"
 
 def index_plan() -> IndexPlan:
     """Every collection's indexes, gathered from the modules that own them."""
-    return {USERS: USER_INDEXES}
+    return {USERS: USER_INDEXES, FILES: FILE_INDEXES, FILE_QUOTA_LEDGER: QUOTA_LEDGER_INDEXES}
 
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
+    router.include_router(files_router)
     router.include_router(users_api_router())
     return router
 

@@ -1,0 +1,58 @@
+"""An app whose file tasks are recorded (no worker here), with real users who log in."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from dependency_injector import providers
+from fastapi import FastAPI
+
+from service.app.container import Container, resolve
+from service.app.files.application.processing import FileProcessing
+from tests.service.app.files.conftest import QueuedTasks
+
+
+@dataclass
+class FilesApi:
+    http: httpx.AsyncClient
+    tasks: QueuedTasks
+    processing: FileProcessing
+
+    async def run_tasks(self) -> list[tuple[str, str]]:
+        return await self.tasks.run_all(self.processing)
+
+
+@pytest.fixture(scope="module")
+async def files_api(app: FastAPI, client: httpx.AsyncClient) -> AsyncIterator[FilesApi]:
+    """The session app with its file tasks recorded instead of published (tests override
+    providers, never patch modules); services built before are rebuilt around it."""
+    container: Container = app.state.container
+    tasks = QueuedTasks()
+    rebuilt = (container.file_service, container.file_processing)
+    with container.file_tasks.override(providers.Object(tasks)):
+        for provider in rebuilt:
+            provider.reset()
+        try:
+            processing = await resolve(container.file_processing, FileProcessing)
+            yield FilesApi(http=client, tasks=tasks, processing=processing)
+        finally:
+            for provider in rebuilt:
+                provider.reset()
+
+
+async def login_new_user(http: httpx.AsyncClient) -> dict[str, str]:
+    """Register and log in a fresh user; the Authorization header for them."""
+    email = f"files-{uuid.uuid4().hex[:10]}@example.com"
+    password = "correct horse battery staple"
+    registered = await http.post(
+        "/api/v1/auth/register",
+        json={"email": email, "password": password, "full_name": "File Owner"},
+    )
+    assert registered.status_code == 201, registered.text
+    login = await http.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert login.status_code == 200, login.text
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
