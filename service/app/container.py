@@ -10,22 +10,26 @@ from dependency_injector import containers, providers
 
 from service.app.files.adapter.output.repository import MongoFileQuota, MongoFileRepository
 from service.app.files.adapter.output.storage import S3ObjectStorage, build_s3_client
-from service.app.files.adapter.output.task_queue import CeleryFileTasks, publisher_app
+from service.app.files.adapter.output.task_queue import CeleryFileTasks
 from service.app.files.application.file_service import FileService
 from service.app.files.application.policy import FilePolicy
 from service.app.files.application.processing import FileProcessing
 from service.app.health.adapter.output.probes import mongodb_probe, redis_probe
 from service.app.health.application.readiness_service import ReadinessService
 from service.app.users.adapter.input.api.authenticator import TokenAuthenticator
+from service.app.users.adapter.output.celery_email_outbox import CeleryEmailOutbox
 from service.app.users.adapter.output.mongo_user_repository import MongoUserRepository
 from service.app.users.adapter.output.redis_auth_store import RedisAuthStore
 from service.app.users.application.auth_service import AuthService
 from service.app.users.application.user_service import UserService
+from service.core.celery_task import create_celery_app
+from service.core.celery_task.mail import PendingEmailStore
 from service.core.config import Settings
 from service.core.db.database import get_database, mongo_client_resource
 from service.core.db.redis.redis_client import redis_client_resource
 from service.core.helpers.caches import RedisCacheBackend, cache_manager
-from service.core.helpers.mail import LoggingEmailOutbox
+from service.core.helpers.mail.smtp import build_mailer
+from service.core.helpers.metrics import build_metrics_publisher
 from service.core.helpers.password import PasswordHasher
 from service.core.helpers.token import CognitoVerifier, JwtCodec
 
@@ -90,6 +94,15 @@ class Container(containers.DeclarativeContainer):
         timeout_seconds=1.0,
     )
 
+    # Background work: the Celery app this process enqueues with (the worker overrides it with
+    # its own), the mailer the worker delivers through, and operational metrics.
+    celery_app = providers.Singleton(create_celery_app, settings=settings)
+    mailer = providers.Singleton(build_mailer, settings=settings)
+    metrics_publisher = providers.Singleton(build_metrics_publisher, settings=settings)
+    pending_emails = providers.Singleton(
+        PendingEmailStore.from_settings, redis=redis_client, settings=settings
+    )
+
     # Files: one boto3 S3 client per process (thread-safe; its calls run in threads).
     s3_client = providers.Singleton(build_s3_client, settings=settings)
     file_storage = providers.Singleton(
@@ -101,9 +114,8 @@ class Container(containers.DeclarativeContainer):
     file_policy = providers.Singleton(_file_policy, settings=settings)
     file_repository = providers.Singleton(MongoFileRepository, database=database)
     file_quota = providers.Singleton(MongoFileQuota, database=database)
-    file_tasks = providers.Singleton(
-        CeleryFileTasks, app=providers.Singleton(publisher_app, settings.provided.redis_url)
-    )
+    # The core Celery app: its broker key prefix and routes are the ones the worker consumes.
+    file_tasks = providers.Singleton(CeleryFileTasks, app=celery_app)
     file_service = providers.Singleton(
         FileService,
         repository=file_repository,
@@ -121,7 +133,7 @@ class Container(containers.DeclarativeContainer):
     )
 
     # Users and authentication
-    email_outbox = providers.Singleton(LoggingEmailOutbox)
+    email_outbox = providers.Singleton(CeleryEmailOutbox, store=pending_emails, celery=celery_app)
     password_hasher = providers.Singleton(
         PasswordHasher,
         time_cost=settings.provided.password_hash_time_cost,

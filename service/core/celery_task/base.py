@@ -103,7 +103,15 @@ class BaseTask(Task):  # type: ignore[type-arg]
             "retries": int(self.request.retries or 0),
             "failed_at": datetime.now(UTC).isoformat(),
         }
-        logger.error("task failed", extra={k: v for k, v in record.items() if k != "kwargs"})
+        logger.error(
+            "task failed",
+            extra={
+                "task": self.name,
+                "task_id": task_id,
+                "error": record["error"],
+                "retries": record["retries"],
+            },
+        )
         app = self.app
         if not isinstance(app, CeleryApp):
             return

@@ -1,0 +1,39 @@
+"""Per-module Celery settings: each worker-based module gets its own Redis prefix and database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pymongo import MongoClient
+
+from service.core.celery_task import CeleryApp, create_celery_app
+from service.core.config import Settings
+from tests.conftest import make_test_settings
+
+
+def module_settings(
+    stack_env: dict[str, str], run_id: str, name: str, **overrides: object
+) -> Settings:
+    return make_test_settings(
+        stack_env,
+        run_id,
+        redis_key_prefix=f"test:{run_id}:{name}",
+        mongodb_db=f"test_{run_id}_{name}",
+        **overrides,
+    )
+
+
+@contextmanager
+def producer(settings: Settings) -> Iterator[CeleryApp]:
+    """The test's own Celery app (same settings as its worker); drops the module's data after."""
+    app = create_celery_app(settings)
+    try:
+        yield app
+    finally:
+        client = app.backend_redis
+        for key in client.scan_iter(match=f"{settings.redis_key_prefix}:*", count=1000):
+            client.delete(key)
+        with MongoClient(settings.mongodb_url) as mongo:
+            mongo.drop_database(settings.mongodb_db)
+        app.close()
