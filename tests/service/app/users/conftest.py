@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
+from dependency_injector import providers
 from fastapi import FastAPI
 
 from service.app.container import resolve
@@ -80,15 +82,23 @@ async def signed_in_admin(app: FastAPI, client: httpx.AsyncClient) -> Account:
     return Account(admin.id, email, PASSWORD, tokens["access_token"], tokens["refresh_token"])
 
 
-def outbox_of(app: FastAPI) -> LoggingEmailOutbox:
-    outbox = app.state.container.email_outbox()
-    assert isinstance(outbox, LoggingEmailOutbox)
-    return outbox
+@pytest.fixture
+def outbox(app: FastAPI) -> Iterator[LoggingEmailOutbox]:
+    """Mail goes to an in-memory outbox for this test (a provider override, undone after)."""
+    container = app.state.container
+    memory = LoggingEmailOutbox()
+    container.email_outbox.override(providers.Object(memory))
+    container.auth_service.reset()  # rebuilt with the overriding outbox on next use
+    try:
+        yield memory
+    finally:
+        container.email_outbox.reset_override()
+        container.auth_service.reset()
 
 
-def mailed_token(app: FastAPI, to: str, kind: str) -> str:
+def mailed_token(outbox: LoggingEmailOutbox, to: str, kind: str) -> str:
     """The raw token of the newest mail of `kind` to `to` (from its `token: ...` line)."""
-    for message in reversed(outbox_of(app).sent):
+    for message in reversed(outbox.sent):
         if message.to == to and message.kind == kind:
             match = re.search(r"^token: (\S+)$", message.text, re.MULTILINE)
             assert match, message.text
