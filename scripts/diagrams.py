@@ -76,7 +76,9 @@ PLATFORM_AWS_NODES: Final[Mapping[str, AwsNode]] = {
         "network.CloudFront",
         ("AWS::CloudFront::Distribution", "AWS::CloudFront::VpcOrigin"),
     ),
-    "nat": AwsNode("NAT gateway\n(1 dev, 1 per AZ prod)", "network.NATGateway", ("AWS::EC2::NatGateway",)),
+    "nat": AwsNode(
+        "NAT gateway\n(1 dev, 1 per AZ prod)", "network.NATGateway", ("AWS::EC2::NatGateway",)
+    ),
     "alb": AwsNode(
         "internal ALB",
         "network.ElbApplicationLoadBalancer",
@@ -104,7 +106,10 @@ PLATFORM_AWS_NODES: Final[Mapping[str, AwsNode]] = {
     "autoscaling": AwsNode(
         "Application Auto Scaling",
         "compute.ApplicationAutoScaling",
-        ("AWS::ApplicationAutoScaling::ScalableTarget", "AWS::ApplicationAutoScaling::ScalingPolicy"),
+        (
+            "AWS::ApplicationAutoScaling::ScalableTarget",
+            "AWS::ApplicationAutoScaling::ScalingPolicy",
+        ),
     ),
     "documentdb": AwsNode(
         "DocumentDB 5.0\n(TLS, KMS)",
@@ -165,9 +170,10 @@ def _diagrams() -> Any:
     """
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != SCRIPTS_DIR]
     module = sys.modules.get("diagrams")
-    if module is not None and Path(getattr(module, "__file__", "") or "").resolve() == Path(
-        __file__
-    ).resolve():
+    if (
+        module is not None
+        and Path(getattr(module, "__file__", "") or "").resolve() == Path(__file__).resolve()
+    ):
         del sys.modules["diagrams"]
     return import_module("diagrams")
 
@@ -188,14 +194,14 @@ def require_dot() -> str:
 
 
 @contextmanager
-def _diagram(name: str, title: str, outdir: Path, formats: Sequence[str]) -> Iterator[Any]:
+def _diagram(name: str, title: str, outdir: Path) -> Iterator[Any]:
     d = _diagrams()
     with d.Diagram(
         title,
         filename=str(outdir / name),
         direction="LR",
         curvestyle="curved",
-        outformat=list(formats),
+        outformat="png",
         show=False,
         graph_attr=dict(GRAPH_ATTR),
         edge_attr=dict(EDGE_ATTR),
@@ -207,27 +213,30 @@ def _edge(label: str, style: Mapping[str, str]) -> Any:
     return _diagrams().Edge(label=label, **style)
 
 
-def render_serverless_reference(outdir: Path, formats: Sequence[str] = ("png",)) -> None:
-    """AWS's serverless web/mobile reference: its four concerns and one request."""
+def render_serverless_reference(outdir: Path) -> str:
+    """AWS's serverless web/mobile reference: its four concerns and one request.
+
+    Writes ``<outdir>/serverless-reference.png``; returns the Graphviz source.
+    """
     d = _diagrams()
-    from diagrams.aws.compute import Lambda  # type: ignore[import-untyped]
-    from diagrams.aws.database import Dynamodb  # type: ignore[import-untyped]
-    from diagrams.aws.devtools import (  # type: ignore[import-untyped]
+    from diagrams.aws.compute import Lambda
+    from diagrams.aws.database import Dynamodb
+    from diagrams.aws.devtools import (
         Codebuild,
         Codecommit,
         Codepipeline,
     )
-    from diagrams.aws.general import Users  # type: ignore[import-untyped]
-    from diagrams.aws.management import (  # type: ignore[import-untyped]
+    from diagrams.aws.general import Users
+    from diagrams.aws.management import (
         Cloudformation,
         Cloudwatch,
     )
-    from diagrams.aws.network import APIGateway, CloudFront  # type: ignore[import-untyped]
-    from diagrams.aws.security import IAMRole, Cognito  # type: ignore[import-untyped]
-    from diagrams.aws.storage import SimpleStorageServiceS3  # type: ignore[import-untyped]
+    from diagrams.aws.network import APIGateway, CloudFront
+    from diagrams.aws.security import Cognito, IAMRole
+    from diagrams.aws.storage import SimpleStorageServiceS3
 
     title = "AWS serverless web/mobile reference architecture"
-    with _diagram(SERVERLESS_REFERENCE, title, outdir, formats):
+    with _diagram(SERVERLESS_REFERENCE, title, outdir) as diagram:
         clients = Users("Mobile / web clients", nodeid="ext_clients")
         with d.Cluster("Authentication and authorization"):
             cognito = Cognito("Cognito user pool", nodeid="cognito")
@@ -260,6 +269,7 @@ def render_serverless_reference(outdir: Path, formats: Sequence[str] = ("png",))
         repo >> _edge("push", SIDE) >> pipeline >> _edge("", SIDE) >> build
         build >> _edge("deploy", SIDE) >> cfn
         cfn >> _edge("creates", SIDE) >> apigw
+    return str(diagram)
 
 
 def _platform_node(key: str) -> Any:
@@ -267,16 +277,19 @@ def _platform_node(key: str) -> Any:
     return _icon(node.icon)(node.label, nodeid=key)
 
 
-def render_platform(outdir: Path, formats: Sequence[str] = ("png",)) -> None:
+def render_platform(outdir: Path) -> str:
     """This platform: CloudFront + WAF -> internal ALB -> FastAPI/Celery on Fargate ->
-    DocumentDB, ElastiCache and S3, with Cognito tokens accepted by the API."""
+    DocumentDB, ElastiCache and S3, with Cognito tokens accepted by the API.
+
+    Writes ``<outdir>/platform.png``; returns the Graphviz source.
+    """
     d = _diagrams()
-    from diagrams.aws.general import Users  # type: ignore[import-untyped]
-    from diagrams.onprem.network import Internet  # type: ignore[import-untyped]
+    from diagrams.aws.general import Users
+    from diagrams.onprem.network import Internet
 
     n = _platform_node
     title = "biwoco on AWS (one environment, one region)"
-    with _diagram(PLATFORM, title, outdir, formats):
+    with _diagram(PLATFORM, title, outdir) as diagram:
         clients = Users("Mobile / web clients", nodeid="ext_clients")
         cognito = n("cognito")
         with d.Cluster("Edge (global)"):
@@ -334,6 +347,7 @@ def render_platform(outdir: Path, formats: Sequence[str] = ("png",)) -> None:
         watch >> _edge("backlog, CPU, requests/target", SIDE) >> scaling
         api << _edge("task count", SIDE) << scaling
         watch >> _edge("alarms", SIDE) >> sns
+    return str(diagram)
 
 
 RENDERERS: Final = {
@@ -342,25 +356,21 @@ RENDERERS: Final = {
 }
 
 
-def render_all(outdir: Path = IMG_DIR, formats: Sequence[str] = ("png",)) -> list[Path]:
+def render_all(outdir: Path = IMG_DIR) -> list[Path]:
     """Render every diagram into ``outdir``; returns the PNG paths."""
     require_dot()
     outdir.mkdir(parents=True, exist_ok=True)
     for render in RENDERERS.values():
-        render(outdir, formats)
+        render(outdir)
     return [outdir / f"{name}.png" for name in DIAGRAM_NAMES]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--outdir", type=Path, default=IMG_DIR, help="default: docs/img")
-    parser.add_argument(
-        "--dot", action="store_true", help="also write the Graphviz source (<name>.dot)"
-    )
     args = parser.parse_args(argv)
-    formats = ("png", "dot") if args.dot else ("png",)
     try:
-        written = render_all(args.outdir.resolve(), formats)
+        written = render_all(args.outdir.resolve())
     except GraphvizMissingError as exc:
         print(f"diagrams: {exc}", file=sys.stderr)
         return 1
