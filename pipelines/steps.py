@@ -1,0 +1,75 @@
+"""The pipeline's shell steps: build-and-test-and-synthesize, and the smoke test.
+
+The command lists are module constants so that the tests, ``docs/deployment.md`` and the
+buildspec all speak about the same commands.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import pipelines as cdkp
+
+from infra.stage import BiwocoStage
+from pipelines.config import PipelineConfig
+
+# The README's test command: ruff, mypy, import-linter and pytest against the local stack
+# (Redis, FerretDB and moto that scripts/stack.py starts itself; no docker needed).
+TEST_COMMAND = "scripts/test"
+INSTALL_COMMAND = "scripts/bootstrap"
+# Synthesizes every environment and the pipeline; cdk-nag runs as a validation plugin and
+# any unacknowledged finding makes this command fail.
+SYNTH_COMMAND = ".venv/bin/python app.py"
+# Every template of the cloud assembly, including the nested stage assemblies.
+CFN_LINT_COMMAND = ".venv/bin/cfn-lint 'cdk.out/**/*.template.json'"
+
+SYNTH_COMMANDS = (TEST_COMMAND, SYNTH_COMMAND, CFN_LINT_COMMAND)
+
+READINESS_PATH = "/healthz/ready"
+# ~5 minutes of retries: CloudFront and the new tasks may need a moment after a deploy.
+SMOKE_TEST_COMMAND = (
+    "curl --fail --silent --show-error --location --max-time 10"
+    " --retry 20 --retry-delay 15 --retry-all-errors"
+    f' "${{API_URL%/}}{READINESS_PATH}"'
+)
+
+# The standard CodeBuild image (Ubuntu 22.04) has Python 3.12 and Go (>= 1.21, which
+# downloads the toolchain pinned by GOTOOLCHAIN), so scripts/test builds FerretDB there.
+BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+RUNTIME_VERSIONS = {"python": "3.12", "golang": "1.x"}
+CACHE_PATHS = ("/root/.cache/pip/**/*", "/root/.cache/biwoco/**/*", "/root/go/pkg/mod/**/*")
+
+
+def synth_step(config: PipelineConfig, source: cdkp.CodePipelineSource) -> cdkp.CodeBuildStep:
+    """Install, run the README's test command, synthesize (cdk-nag), cfn-lint the result."""
+    return cdkp.CodeBuildStep(
+        "Synth",
+        input=source,
+        install_commands=[INSTALL_COMMAND],
+        commands=list(SYNTH_COMMANDS),
+        primary_output_directory="cdk.out",
+        env={"GOTOOLCHAIN": config.go_toolchain, "CI": "true"},
+        build_environment=codebuild.BuildEnvironment(
+            build_image=BUILD_IMAGE,
+            compute_type=codebuild.ComputeType.MEDIUM,
+            # scripts/test starts Redis, FerretDB and moto as local processes: no docker.
+            privileged=False,
+        ),
+        partial_build_spec=codebuild.BuildSpec.from_object(
+            {
+                "phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}},
+                "cache": {"paths": list(CACHE_PATHS)},
+            }
+        ),
+        cache=codebuild.Cache.local(codebuild.LocalCacheMode.CUSTOM),
+        timeout=Duration.minutes(config.build_timeout_minutes),
+    )
+
+
+def smoke_test_step(stage: BiwocoStage) -> cdkp.ShellStep:
+    """Calls the stage's readiness route through its public CloudFront URL."""
+    return cdkp.ShellStep(
+        "SmokeTest",
+        env_from_cfn_outputs={"API_URL": stage.api_url_output},
+        commands=[SMOKE_TEST_COMMAND],
+    )
