@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from pymongo import MongoClient
 
@@ -24,6 +25,10 @@ def module_settings(
     )
 
 
+def sync_mongo(settings: Settings) -> MongoClient[dict[str, Any]]:
+    return MongoClient(settings.mongodb_url)
+
+
 @contextmanager
 def producer(settings: Settings) -> Iterator[CeleryApp]:
     """The test's own Celery app (same settings as its worker); drops the module's data after."""
@@ -34,6 +39,6 @@ def producer(settings: Settings) -> Iterator[CeleryApp]:
         client = app.backend_redis
         for key in client.scan_iter(match=f"{settings.redis_key_prefix}:*", count=1000):
             client.delete(key)
-        with MongoClient(settings.mongodb_url) as mongo:
+        with sync_mongo(settings) as mongo:
             mongo.drop_database(settings.mongodb_db)
         app.close()

@@ -172,19 +172,22 @@ def celery_beat(env: dict[str, str], log_path: Path, schedule: Path) -> Iterator
 
 
 class RecordingHandler:
-    """aiosmtpd handler: records every accepted mail; `replies` scripts answers to DATA."""
+    """aiosmtpd handler: records accepted mail; `script[rcpt]` lists answers to its DATA."""
 
     def __init__(self) -> None:
         self.accepted: list[Message] = []
-        self.attempts = 0
-        self.replies: list[str] = []
+        self.attempts: dict[str, int] = {}
+        self.script: dict[str, list[str]] = {}
+
+    def accepted_for(self, rcpt: str) -> list[Message]:
+        return [mail for mail in self.accepted if mail["To"] == rcpt]
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.attempts += 1
-        if self.replies:
-            reply = self.replies.pop(0)
-            if not reply.startswith("250"):
-                return reply
+        rcpt = envelope.rcpt_tos[0]
+        self.attempts[rcpt] = self.attempts.get(rcpt, 0) + 1
+        replies = self.script.get(rcpt)
+        if replies:
+            return replies.pop(0)
         content = envelope.original_content or envelope.content or b""
         assert isinstance(content, bytes)
         self.accepted.append(message_from_bytes(content))

@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pymongo import MongoClient
 
 from service.core.celery_task import CeleryApp
 from service.core.config import Settings
-from tests.service.core.celery_task.conftest import module_settings, producer
+from tests.service.core.celery_task.conftest import module_settings, producer, sync_mongo
 from tests.service.core.celery_task.processes import CeleryProcess, celery_env, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -82,7 +81,7 @@ def test_a_task_killed_mid_way_runs_again_and_its_effect_happens_once(
         second.stop()
 
     assert redis.get(f"{probe_key}:deliveries") == b"2"  # it ran again...
-    with MongoClient(celery_settings.mongodb_url) as mongo:
+    with sync_mongo(celery_settings) as mongo:
         document = mongo[celery_settings.mongodb_db]["ops_probes"].find_one({"_id": "kill-1"})
     assert document is not None
     assert document["effects"] == 1  # ...and its effect happened exactly once
