@@ -66,6 +66,7 @@ INCLUDE = (
     # The worker bootstrap: container, per-process event loop and clients, Sentry.
     "service.app.worker",
     "service.app.users.adapter.input.tasks",
+    "service.app.files.adapter.input.tasks",
 )
 
 # Routing by task name; a task routed to a queue that is not declared is refused at send time.
@@ -94,8 +95,10 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "users.delete_unverified_accounts",
             "schedule": timedelta(seconds=settings.unverified_account_cleanup_interval_seconds),
         },
-        # The files module adds "files.expire-pending-uploads" here (task
-        # "files.expire_pending_uploads", every FILES_EXPIRE_SWEEP_INTERVAL_SECONDS).
+        "files.expire-pending-uploads": {
+            "task": "files.expire_pending_uploads",
+            "schedule": timedelta(seconds=settings.files_expire_sweep_interval_seconds),
+        },
     }
 
 

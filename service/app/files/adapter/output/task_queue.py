@@ -9,7 +9,7 @@ from celery import Celery
 FILES_QUEUE = "files"
 PROCESS_TASK = "files.process"
 REMOVE_OBJECT_TASK = "files.remove_object"
-EXPIRE_PENDING_TASK = "files.expire_pending"
+EXPIRE_PENDING_TASK = "files.expire_pending_uploads"
 
 
 class CeleryFileTasks:
@@ -29,8 +29,3 @@ class CeleryFileTasks:
 
     async def remove_object(self, file_id: str) -> None:
         await self._send(REMOVE_OBJECT_TASK, file_id)
-
-
-def publisher_app(broker_url: str) -> Celery:
-    """A publish-only Celery app (used until the core Celery app is wired in)."""
-    return Celery("biwoco-files-publisher", broker=broker_url, set_as_current=False)
