@@ -1,0 +1,236 @@
+"""/api/v1/users: profile with ETag/If-Match, admin listing and administration."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
+
+from service.app.container import resolve
+from tests.service.app.users.conftest import (
+    API,
+    PASSWORD,
+    Account,
+    login,
+    new_email,
+    register,
+    signed_in,
+)
+
+
+async def test_me_returns_the_caller_with_an_etag(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    response = await client.get(f"{API}/users/me", headers=account.headers)
+    assert response.status_code == 200
+    assert response.json()["email"] == account.email
+    assert response.headers["etag"] == '"1"'
+
+
+async def test_me_cache_hit_does_not_touch_mongodb(
+    app: FastAPI, client: httpx.AsyncClient, account: Account
+) -> None:
+    first = await client.get(f"{API}/users/me", headers=account.headers)
+    # Change the stored document behind the API's back: a hit still serves the cached copy.
+    database = await resolve(app.state.container.database, AsyncDatabase)
+    await database["users"].update_one({"_id": account.id}, {"$set": {"full_name": "Sneaked"}})
+    second = await client.get(f"{API}/users/me", headers=account.headers)
+    assert second.json() == first.json()
+    # A write through the API invalidates the user's tag.
+    patch = await client.patch(
+        f"{API}/users/me",
+        json={"full_name": "Renamed"},
+        headers=account.headers | {"If-Match": first.headers["etag"]},
+    )
+    assert patch.status_code == 200
+    third = await client.get(f"{API}/users/me", headers=account.headers)
+    assert third.json()["full_name"] == "Renamed"
+    assert third.headers["etag"] == '"2"'
+
+
+async def test_me_without_token_is_401(client: httpx.AsyncClient) -> None:
+    response = await client.get(f"{API}/users/me")
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_patch_me_with_stale_etag_is_412(client: httpx.AsyncClient, account: Account) -> None:
+    ok = await client.patch(
+        f"{API}/users/me", json={"full_name": "One"}, headers=account.headers | {"If-Match": '"1"'}
+    )
+    assert ok.status_code == 200
+    assert ok.headers["etag"] == '"2"'
+    stale = await client.patch(
+        f"{API}/users/me", json={"full_name": "Two"}, headers=account.headers | {"If-Match": '"1"'}
+    )
+    assert stale.status_code == 412
+    assert stale.json()["code"] == "version_mismatch"
+
+
+async def test_patch_me_without_if_match_is_428(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    response = await client.patch(
+        f"{API}/users/me", json={"full_name": "X"}, headers=account.headers
+    )
+    assert response.status_code == 428
+    assert response.json()["code"] == "if_match_required"
+
+
+async def test_patch_me_changes_the_password_and_ends_sessions(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    response = await client.patch(
+        f"{API}/users/me",
+        json={"current_password": PASSWORD, "new_password": "another long password"},
+        headers=account.headers | {"If-Match": '"1"'},
+    )
+    assert response.status_code == 200
+    assert (await client.get(f"{API}/users/me", headers=account.headers)).status_code == 401
+    assert (await login(client, account.email, "another long password")).status_code == 200
+
+
+async def test_patch_me_with_wrong_current_password_is_401(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    response = await client.patch(
+        f"{API}/users/me",
+        json={"current_password": "not my password", "new_password": "another long password"},
+        headers=account.headers | {"If-Match": '"1"'},
+    )
+    assert response.status_code == 401
+    assert response.json()["code"] == "wrong_current_password"
+
+
+async def test_patch_me_with_weak_new_password_is_422(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    response = await client.patch(
+        f"{API}/users/me",
+        json={"current_password": PASSWORD, "new_password": "short"},
+        headers=account.headers | {"If-Match": '"1"'},
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "weak_password"
+
+
+async def test_list_users_pages_with_a_cursor_and_filters(
+    client: httpx.AsyncClient, admin: Account
+) -> None:
+    prefix = new_email("page").split("@")[0]
+    created = [await register(client, f"{prefix}-{i}@example.com") for i in range(5)]
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, str | int] = {"limit": 2, "email_prefix": prefix.upper()}
+        if cursor:
+            params["cursor"] = cursor
+        page = await client.get(f"{API}/users", params=params, headers=admin.headers)
+        assert page.status_code == 200, page.text
+        body = page.json()
+        seen += [item["id"] for item in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [str(u["id"]) for u in reversed(created)]  # newest first, no repeats
+    admins = await client.get(f"{API}/users", params={"role": "admin"}, headers=admin.headers)
+    assert {u["role"] for u in admins.json()["items"]} == {"admin"}
+
+
+async def test_list_users_with_a_bad_cursor_is_400(
+    client: httpx.AsyncClient, admin: Account
+) -> None:
+    response = await client.get(f"{API}/users", params={"cursor": "!!"}, headers=admin.headers)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_cursor"
+
+
+async def test_list_users_with_a_bad_limit_is_422(
+    client: httpx.AsyncClient, admin: Account
+) -> None:
+    response = await client.get(f"{API}/users", params={"limit": 0}, headers=admin.headers)
+    assert response.status_code == 422
+
+
+async def test_list_users_is_for_admins_only(client: httpx.AsyncClient, account: Account) -> None:
+    response = await client.get(f"{API}/users", headers=account.headers)
+    assert response.status_code == 403
+    assert response.json()["code"] == "admin_required"
+
+
+async def test_admin_changes_role_and_status(
+    client: httpx.AsyncClient, admin: Account, account: Account
+) -> None:
+    response = await client.patch(
+        f"{API}/users/{account.id}", json={"role": "admin"}, headers=admin.headers
+    )
+    assert response.status_code == 200
+    assert response.json()["role"] == "admin"
+    stale = await client.patch(
+        f"{API}/users/{account.id}",
+        json={"is_active": False},
+        headers=admin.headers | {"If-Match": '"1"'},
+    )
+    assert stale.status_code == 412
+    missing = await client.patch(
+        f"{API}/users/no-such-user", json={"is_active": False}, headers=admin.headers
+    )
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "user_not_found"
+
+
+async def test_admin_deletes_a_user(
+    client: httpx.AsyncClient, admin: Account, account: Account
+) -> None:
+    response = await client.delete(f"{API}/users/{account.id}", headers=admin.headers)
+    assert response.status_code == 204
+    assert (await client.get(f"{API}/users/{account.id}", headers=admin.headers)).status_code == 404
+    assert (await client.get(f"{API}/users/me", headers=account.headers)).status_code == 401
+    again = await client.delete(f"{API}/users/{account.id}", headers=admin.headers)
+    assert again.status_code == 404
+
+
+async def test_fifty_concurrent_registrations_of_one_email(client: httpx.AsyncClient) -> None:
+    local = new_email("race")
+    variants = [
+        "".join(c.upper() if (i >> (n % 8)) & 1 else c for n, c in enumerate(local))
+        for i in range(50)
+    ]
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                f"{API}/auth/register",
+                json={"email": email, "password": PASSWORD, "full_name": "Racer"},
+            )
+            for email in variants
+        )
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(201) == 1, statuses
+    assert statuses.count(409) == 49, statuses
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"email_taken"}
+
+
+async def test_twenty_concurrent_patches_with_one_etag(client: httpx.AsyncClient) -> None:
+    account = await signed_in(client)
+    etag = (await client.get(f"{API}/users/me", headers=account.headers)).headers["etag"]
+    responses = await asyncio.gather(
+        *(
+            client.patch(
+                f"{API}/users/me",
+                json={"full_name": f"Writer {i}"},
+                headers=account.headers | {"If-Match": etag},
+            )
+            for i in range(20)
+        )
+    )
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(200) == 1, statuses
+    assert statuses.count(412) == 19, statuses
+    winner = next(r.json() for r in responses if r.status_code == 200)
+    now = await client.get(f"{API}/users/me", headers=account.headers)
+    assert now.json()["full_name"] == winner["full_name"]  # the one accepted write is kept
+    assert now.headers["etag"] == '"2"'
