@@ -1,0 +1,91 @@
+"""The Mongo user repository against FerretDB: the purge of unverified accounts, conditional
+updates and keyset pages."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from fastapi import FastAPI
+
+from service.app.container import resolve
+from service.app.users.adapter.output.mongo_user_repository import MongoUserRepository
+from service.app.users.domain.errors import EmailTakenError, VersionMismatchError
+from service.app.users.domain.repository import PageAfter, UserFilter
+from service.app.users.domain.user import Role, User, normalize_email
+from service.core.db.mixins.timestamp import utcnow
+
+
+def make_user(*, verified: bool, age: timedelta = timedelta(0), email: str | None = None) -> User:
+    created = utcnow() - age
+    email = email or f"repo-{uuid.uuid4().hex[:10]}@example.com"
+    return User(
+        id=str(uuid.uuid4()),
+        email=email,
+        email_normalized=normalize_email(email),
+        full_name="Repo",
+        password_hash=None,
+        role=Role.USER,
+        is_active=True,
+        is_verified=verified,
+        created_at=created,
+        updated_at=created,
+    )
+
+
+@pytest.fixture
+async def repository(app: FastAPI) -> MongoUserRepository:
+    return await resolve(app.state.container.user_repository, MongoUserRepository)
+
+
+async def test_delete_unverified_created_before(repository: MongoUserRepository) -> None:
+    old_unverified = make_user(verified=False, age=timedelta(days=10))
+    old_verified = make_user(verified=True, age=timedelta(days=10))
+    new_unverified = make_user(verified=False)
+    for user in (old_unverified, old_verified, new_unverified):
+        await repository.add(user)
+    deleted = await repository.delete_unverified_created_before(utcnow() - timedelta(days=7))
+    assert deleted >= 1
+    assert await repository.get(old_unverified.id) is None
+    assert await repository.get(old_verified.id) is not None
+    assert await repository.get(new_unverified.id) is not None
+
+
+async def test_add_refuses_a_second_normalized_email(repository: MongoUserRepository) -> None:
+    user = make_user(verified=False)
+    await repository.add(user)
+    with pytest.raises(EmailTakenError):
+        await repository.add(make_user(verified=False, email=user.email.upper()))
+
+
+async def test_update_is_conditional_on_the_version(repository: MongoUserRepository) -> None:
+    user = make_user(verified=False)
+    await repository.add(user)
+    updated = await repository.update(user.id, {"full_name": "New"}, expected_version=1)
+    assert updated.version == 2
+    assert updated.updated_at >= user.updated_at
+    with pytest.raises(VersionMismatchError):
+        await repository.update(user.id, {"full_name": "Lost"}, expected_version=1)
+    stored = await repository.get(user.id)
+    assert stored is not None
+    assert stored.full_name == "New"
+
+
+async def test_keyset_page_breaks_created_at_ties_by_id(repository: MongoUserRepository) -> None:
+    prefix = f"tie-{uuid.uuid4().hex[:8]}"
+    same_time = utcnow()
+    users = []
+    for i in range(4):
+        user = make_user(verified=True, email=f"{prefix}-{i}@example.com")
+        user.created_at = same_time
+        users.append(user)
+        await repository.add(user)
+    where = UserFilter(email_prefix=prefix)
+    first = await repository.list(limit=2, after=None, where=where)
+    last = first[-1]
+    rest = await repository.list(
+        limit=10, after=PageAfter(created_at=last.created_at, id=last.id), where=where
+    )
+    ids = [u.id for u in first + rest]
+    assert ids == sorted((u.id for u in users), reverse=True)
