@@ -139,6 +139,16 @@ PLATFORM_AWS_NODES: Final[Mapping[str, AwsNode]] = {
         ("AWS::Logs::LogGroup", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard"),
     ),
     "sns": AwsNode("SNS alarm topic", "integration.SNS", ("AWS::SNS::Topic",)),
+    "codepipeline": AwsNode(
+        "CodePipeline (CDK Pipelines)\ndev -> approval -> prod",
+        "devtools.Codepipeline",
+        ("AWS::CodePipeline::Pipeline",),
+    ),
+    "codebuild": AwsNode(
+        "CodeBuild\nscripts/test, synth, cfn-lint",
+        "devtools.Codebuild",
+        ("AWS::CodeBuild::Project",),
+    ),
 }
 
 # The request path is drawn bold and numbered; everything else is thin.
@@ -286,6 +296,7 @@ def render_platform(outdir: Path) -> str:
     d = _diagrams()
     from diagrams.aws.general import Users
     from diagrams.onprem.network import Internet
+    from diagrams.onprem.vcs import Git
 
     n = _platform_node
     title = "biwoco on AWS (one environment, one region)"
@@ -315,6 +326,10 @@ def render_platform(outdir: Path) -> str:
             scaling = n("autoscaling")
             watch = n("cloudwatch")
             sns = n("sns")
+        with d.Cluster("Delivery (pipeline account)"):
+            pipeline = n("codepipeline")
+            build = n("codebuild")
+        repo = Git("git repository", nodeid="ext_git")
         outside = Internet("internet: SMTP relay,\nSentry, Cognito JWKS", nodeid="ext_internet")
 
         # One request.
@@ -347,6 +362,11 @@ def render_platform(outdir: Path) -> str:
         watch >> _edge("backlog, CPU, requests/target", SIDE) >> scaling
         api << _edge("task count", SIDE) << scaling
         watch >> _edge("alarms", SIDE) >> sns
+
+        # Delivery.
+        repo >> _edge("git push", SIDE) >> pipeline
+        pipeline >> _edge("test, synth", SIDE) >> build
+        pipeline >> _edge("deploy the Stage", SIDE) >> alb
     return str(diagram)
 
 

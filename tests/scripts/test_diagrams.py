@@ -9,6 +9,8 @@ with ``python scripts/diagrams.py`` and commit ``docs/img``.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import struct
 import subprocess
@@ -18,8 +20,6 @@ from pathlib import Path
 
 import pytest
 
-import infra  # noqa: F401  (Node.js for jsii)
-from infra.application import create_app
 from scripts import diagrams
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -113,15 +113,26 @@ def test_platform_aws_nodes_are_exactly_the_listed_services(tmp_path: Path) -> N
 
 @pytest.fixture(scope="module")
 def synthesized_types(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
-    """Every CloudFormation resource type in every template of every environment, from
-    the same ``create_app`` that ``app.py`` runs (cdk-nag off: it does not change types)."""
+    """Every CloudFormation resource type in every template that ``python app.py`` writes:
+    both environments' stages and the delivery pipeline (with its nested stage assemblies),
+    synthesized offline into a temp outdir, cdk-nag on, exactly as CI and the CLI do."""
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app, _stages = create_app(outdir=str(outdir), nag=False)
-    assembly = app.synth()
+    result = subprocess.run(
+        [sys.executable, str(diagrams.ROOT / "app.py")],
+        cwd=diagrams.ROOT,
+        env={**os.environ, "CDK_OUTDIR": str(outdir)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
     types: set[str] = set()
-    for stack in assembly.stacks_recursively:
-        types.update(r["Type"] for r in stack.template.get("Resources", {}).values())
-    assert types, "synthesis produced no resources"
+    templates = sorted(outdir.rglob("*.template.json"))
+    assert templates, "python app.py wrote no template"
+    for path in templates:
+        resources = json.loads(path.read_text(encoding="utf-8")).get("Resources", {})
+        types.update(r["Type"] for r in resources.values())
     return types
 
 
