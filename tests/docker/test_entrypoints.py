@@ -154,6 +154,8 @@ def test_the_worker_command_consumes_a_task_and_answers_its_healthcheck(
             assert result.get(timeout=60) == "done", tail(log)
     finally:
         worker.stop(timeout=30)
+    # The broker's key prefix covers the control channel too: no other worker answers for it.
+    assert run_check(services()["worker"]["healthcheck"]["test"], env).returncode != 0
 
 
 def test_the_beat_command_starts_and_writes_its_schedule(
