@@ -42,12 +42,12 @@ class Auth(Construct):
             ),
             mfa=mfa,
             mfa_second_factor=(
-                cognito.MfaSecondFactor(otp=True, sms=False)
-                if mfa is not cognito.Mfa.OFF
-                else None
+                cognito.MfaSecondFactor(otp=True, sms=False) if mfa is not cognito.Mfa.OFF else None
             ),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
-            feature_plan=cognito.FeaturePlan.PLUS if auth.threat_protection else cognito.FeaturePlan.ESSENTIALS,
+            feature_plan=cognito.FeaturePlan.PLUS
+            if auth.threat_protection
+            else cognito.FeaturePlan.ESSENTIALS,
             standard_threat_protection_mode=(
                 cognito.StandardThreatProtectionMode.FULL_FUNCTION
                 if auth.threat_protection

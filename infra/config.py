@@ -269,8 +269,7 @@ def _build(cls: type[T], data: Any, where: str) -> T:
     for name, f in fields.items():
         if name not in data:
             has_default = (
-                f.default is not dataclasses.MISSING
-                or f.default_factory is not dataclasses.MISSING
+                f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
             )
             if has_default:
                 continue

@@ -240,12 +240,12 @@ class Observability(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="ECS memory %",
-                left=[a.service.metric_memory_utilization(period=ONE_MIN) for a in service.services],
+                left=[
+                    a.service.metric_memory_utilization(period=ONE_MIN) for a in service.services
+                ],
                 width=8,
             ),
-            cloudwatch.GraphWidget(
-                title="Celery backlog", left=[service.queue_depth], width=8
-            ),
+            cloudwatch.GraphWidget(title="Celery backlog", left=[service.queue_depth], width=8),
         )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(

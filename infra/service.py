@@ -80,9 +80,13 @@ def queue_depth_metric(namespace: str, queue: str, period: Duration) -> cloudwat
     )
 
 
-def total_queue_depth(namespace: str, period: Duration = Duration.minutes(1)) -> cloudwatch.MathExpression:
+def total_queue_depth(
+    namespace: str, period: Duration = Duration.minutes(1)
+) -> cloudwatch.MathExpression:
     """The backlog summed over every Celery queue (a missing datapoint counts as 0)."""
-    metrics = {f"q{i}": queue_depth_metric(namespace, q, period) for i, q in enumerate(CELERY_QUEUES)}
+    metrics = {
+        f"q{i}": queue_depth_metric(namespace, q, period) for i, q in enumerate(CELERY_QUEUES)
+    }
     return cloudwatch.MathExpression(
         expression=" + ".join(f"FILL({k}, 0)" for k in metrics),
         using_metrics=dict(metrics),
@@ -274,8 +278,13 @@ class Service(Construct):
             "worker",
             size=config.service.worker,
             command=[
-                "celery", "-A", CELERY_APP, "worker", "--loglevel=INFO",
-                "-Q", ",".join(CELERY_QUEUES),
+                "celery",
+                "-A",
+                CELERY_APP,
+                "worker",
+                "--loglevel=INFO",
+                "-Q",
+                ",".join(CELERY_QUEUES),
             ],
             desired=config.service.worker.min_tasks,
             min_healthy_percent=100,
@@ -372,7 +381,9 @@ class Service(Construct):
             "Logs",
             log_group_name=f"/biwoco/{self.config.name}/{name}",
             retention=retention_days(self.config.observability.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN if self.config.production else RemovalPolicy.DESTROY,
+            removal_policy=RemovalPolicy.RETAIN
+            if self.config.production
+            else RemovalPolicy.DESTROY,
         )
         task_definition = ecs.FargateTaskDefinition(
             scope,

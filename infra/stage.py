@@ -32,9 +32,7 @@ class BiwocoStage(Stage):
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         self.network_stack = NetworkStack(self, "Network", config=config)
-        self.data_stack = DataStack(
-            self, "Data", config=config, network=self.network_stack.network
-        )
+        self.data_stack = DataStack(self, "Data", config=config, network=self.network_stack.network)
         self.auth_stack = AuthStack(self, "Auth", config=config)
         self.edge_firewall_stack = EdgeFirewallStack(self, "EdgeFirewall", config=config)
         self.service_stack = ServiceStack(

@@ -4,17 +4,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-import infra  # noqa: F401  (Node.js for jsii)
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 from aws_cdk.cx_api import CloudAssembly
+
+import infra  # noqa: F401  (Node.js for jsii)
 from infra.application import create_app
 from infra.stage import BiwocoStage
 
@@ -39,11 +39,11 @@ class Synth:
 
 
 @pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     outdir = tmp_path_factory.mktemp("cdk.out")
     app, stages = create_app(outdir=str(outdir), nag=False)
     assembly = app.synth()
-    yield Synth(app=app, stages=stages, assembly=assembly, outdir=outdir)
+    return Synth(app=app, stages=stages, assembly=assembly, outdir=outdir)
 
 
 _TEMPLATES: dict[tuple[str, str], Template] = {}

@@ -25,7 +25,8 @@ def test_encryption_auth_and_port(raw: Raw, env: str) -> None:
     assert rg["Engine"] == "valkey"
     # The AUTH token is a dynamic reference to the generated secret, never a literal.
     token = str(rg["AuthToken"])
-    assert "{{resolve:secretsmanager:" in token and "CacheAuthToken" in token
+    assert "{{resolve:secretsmanager:" in token
+    assert "CacheAuthToken" in token
 
 
 def test_prod_is_multi_az_with_failover(raw: Raw) -> None:

@@ -23,14 +23,19 @@ def test_cdk_json_has_dev_and_prod() -> None:
 def test_dev_and_prod_differ_where_the_issue_says() -> None:
     c = load_configs()
     dev, prod = c["dev"], c["prod"]
-    assert len(dev.availability_zones) == 2 and dev.network.nat_gateways == 1
-    assert len(prod.availability_zones) == 3 and prod.network.nat_gateways == 3
-    assert prod.production and not dev.production
+    assert len(dev.availability_zones) == 2
+    assert dev.network.nat_gateways == 1
+    assert len(prod.availability_zones) == 3
+    assert prod.network.nat_gateways == 3
+    assert prod.production
+    assert not dev.production
     assert prod.auth.mfa == "REQUIRED"
     assert prod.service.api.min_tasks >= 2
-    assert prod.cache.multi_az and not dev.cache.multi_az
+    assert prod.cache.multi_az
+    assert not dev.cache.multi_az
     assert dev.account != prod.account
-    assert prod.edge.domain is not None and dev.edge.domain is None
+    assert prod.edge.domain is not None
+    assert dev.edge.domain is None
 
 
 def test_unknown_key_is_an_error() -> None:

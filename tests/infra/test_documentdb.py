@@ -29,7 +29,10 @@ def test_encrypted_tls_and_audited(template: Tpl, env: str) -> None:
     )
     t.has_resource_properties(
         "AWS::DocDB::DBClusterParameterGroup",
-        {"Family": "docdb5.0", "Parameters": Match.object_like({"tls": "enabled", "audit_logs": "enabled"})},
+        {
+            "Family": "docdb5.0",
+            "Parameters": Match.object_like({"tls": "enabled", "audit_logs": "enabled"}),
+        },
     )
 
 
@@ -78,5 +81,8 @@ def test_exported_logs_have_retention(template: Tpl, env: str) -> None:
     for kind in ("audit", "profiler"):
         t.has_resource_properties(
             "AWS::Logs::LogGroup",
-            {"LogGroupName": f"/aws/docdb/biwoco-{env}-docdb/{kind}", "RetentionInDays": Match.any_value()},
+            {
+                "LogGroupName": f"/aws/docdb/biwoco-{env}-docdb/{kind}",
+                "RetentionInDays": Match.any_value(),
+            },
         )

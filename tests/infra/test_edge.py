@@ -32,7 +32,13 @@ def test_api_is_not_cached_and_https_only(raw: Raw, env: str) -> None:
     assert behavior["CachePolicyId"] == CACHING_DISABLED
     assert behavior["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST_HEADER
     assert set(behavior["AllowedMethods"]) == {
-        "GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"
+        "GET",
+        "HEAD",
+        "OPTIONS",
+        "PUT",
+        "PATCH",
+        "POST",
+        "DELETE",
     }
 
 

@@ -36,8 +36,11 @@ def test_data_subnets_are_isolated(raw: Raw) -> None:
     data_tables = {
         k
         for k, v in tables.items()
-        if any(t["Value"].endswith(tuple(f"dataSubnet{i}" for i in range(1, 4)))
-               for t in v["Properties"]["Tags"] if t["Key"] == "Name")
+        if any(
+            t["Value"].endswith(tuple(f"dataSubnet{i}" for i in range(1, 4)))
+            for t in v["Properties"]["Tags"]
+            if t["Key"] == "Name"
+        )
     }
     assert len(data_tables) == 3
     for route in routes.values():

@@ -17,10 +17,22 @@ Tpl = Callable[[str, str], Template]
 Raw = Callable[[str, str], dict[str, Any]]
 
 PLAIN_ENV = {
-    "APP_ENV", "MONGODB_URL", "MONGODB_DB", "MONGODB_TLS_CA_FILE", "REDIS_URL", "S3_BUCKET",
-    "S3_REGION", "S3_KMS_KEY_ID", "COGNITO_REGION", "COGNITO_USER_POOL_ID",
-    "COGNITO_APP_CLIENT_IDS", "METRICS_NAMESPACE", "CLOUDWATCH_METRICS_ENABLED",
-    "SENTRY_ENVIRONMENT", "CORS_ORIGINS", "CELERY_BEAT_SCHEDULE_FILE",
+    "APP_ENV",
+    "MONGODB_URL",
+    "MONGODB_DB",
+    "MONGODB_TLS_CA_FILE",
+    "REDIS_URL",
+    "S3_BUCKET",
+    "S3_REGION",
+    "S3_KMS_KEY_ID",
+    "COGNITO_REGION",
+    "COGNITO_USER_POOL_ID",
+    "COGNITO_APP_CLIENT_IDS",
+    "METRICS_NAMESPACE",
+    "CLOUDWATCH_METRICS_ENABLED",
+    "SENTRY_ENVIRONMENT",
+    "CORS_ORIGINS",
+    "CELERY_BEAT_SCHEDULE_FILE",
 }
 SECRETS = {"MONGODB_USERNAME", "MONGODB_PASSWORD", "REDIS_PASSWORD", "JWT_SECRET_KEY", "SENTRY_DSN"}
 
@@ -65,7 +77,11 @@ def test_one_image_built_from_the_repository_dockerfile(synth: Synth, raw: Raw) 
     # Each account has its own asset repository, but the image (its content hash) is one.
     assert len(tags) == 1, "api, worker and beat of both environments share one image"
     manifest = json.loads(
-        (synth.outdir / "assembly-dev" / f"{synth.stack('dev', 'service').artifact_id}.assets.json").read_text()
+        (
+            synth.outdir
+            / "assembly-dev"
+            / f"{synth.stack('dev', 'service').artifact_id}.assets.json"
+        ).read_text()
     )
     (docker,) = manifest["dockerImages"].values()
     assert docker["source"]["dockerFile"] == "Dockerfile"
@@ -84,11 +100,20 @@ def test_commands(raw: Raw, env: str) -> None:
     assert c["api"]["Command"] == ["python", "service/main.py", "--env", env]
     assert c["api"]["PortMappings"] == [{"ContainerPort": 8000, "Protocol": "tcp"}]
     assert c["worker"]["Command"] == [
-        "celery", "-A", "service.core.celery_task", "worker", "--loglevel=INFO",
-        "-Q", "default,email,files",
+        "celery",
+        "-A",
+        "service.core.celery_task",
+        "worker",
+        "--loglevel=INFO",
+        "-Q",
+        "default,email,files",
     ]
     assert c["beat"]["Command"] == [
-        "celery", "-A", "service.core.celery_task", "beat", "--loglevel=INFO"
+        "celery",
+        "-A",
+        "service.core.celery_task",
+        "beat",
+        "--loglevel=INFO",
     ]
     assert "/healthz/live" in " ".join(c["api"]["HealthCheck"]["Command"])
 
@@ -108,7 +133,8 @@ def test_settings_contract_env_and_secrets(raw: Raw, env: str) -> None:
         assert plain["CLOUDWATCH_METRICS_ENABLED"] == "true"
         assert plain["CELERY_BEAT_SCHEDULE_FILE"] == "/tmp/celerybeat-schedule"
         url = json.dumps(plain["MONGODB_URL"])
-        assert url.startswith('{"Fn::Join"') and "mongodb://" in url
+        assert url.startswith('{"Fn::Join"')
+        assert "mongodb://" in url
         assert "tls=true&replicaSet=rs0&readPreference=secondaryPreferred&retryWrites=false" in url
         assert "rediss://" in json.dumps(plain["REDIS_URL"])
         # Secrets come from Secrets Manager (by ARN, with a JSON key for DocumentDB).
@@ -116,7 +142,9 @@ def test_settings_contract_env_and_secrets(raw: Raw, env: str) -> None:
         assert ":username::" in json.dumps(secrets["MONGODB_USERNAME"])
         assert ":password::" in json.dumps(secrets["MONGODB_PASSWORD"])
         assert c["ReadonlyRootFilesystem"] is True
-        assert c["MountPoints"] == [{"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}]
+        assert c["MountPoints"] == [
+            {"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}
+        ]
         assert c["LogConfiguration"]["LogDriver"] == "awslogs"
 
 
@@ -124,7 +152,8 @@ def test_settings_contract_env_and_secrets(raw: Raw, env: str) -> None:
 def test_circuit_breaker_with_rollback_everywhere(raw: Raw, env: str) -> None:
     for name, svc in _services(raw, env).items():
         assert svc["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {
-            "Enable": True, "Rollback": True
+            "Enable": True,
+            "Rollback": True,
         }, name
         assert svc["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
 
@@ -150,9 +179,9 @@ def test_prod_runs_at_least_two_api_tasks(raw: Raw) -> None:
 def test_api_autoscaling_on_cpu_and_requests(raw: Raw, env: str) -> None:
     policies = resources_of(raw(env, "service"), "AWS::ApplicationAutoScaling::ScalingPolicy")
     metric_types = {
-        p["Properties"]["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"][
-            "PredefinedMetricType"
-        ]
+        p["Properties"]["TargetTrackingScalingPolicyConfiguration"][
+            "PredefinedMetricSpecification"
+        ]["PredefinedMetricType"]
         for p in policies.values()
         if p["Properties"]["PolicyType"] == "TargetTrackingScaling"
     }
@@ -164,12 +193,14 @@ def test_worker_scales_on_the_celery_backlog(raw: Raw, env: str) -> None:
     tpl = raw(env, "service")
     assert "LoadBalancers" not in _services(raw, env)["worker"]
     steps = [
-        p for p in resources_of(tpl, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+        p
+        for p in resources_of(tpl, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
         if p["Properties"]["PolicyType"] == "StepScaling"
     ]
     assert len(steps) == 2  # scale out and scale in
     scaling_alarms = [
-        a["Properties"] for a in resources_of(tpl, "AWS::CloudWatch::Alarm").values()
+        a["Properties"]
+        for a in resources_of(tpl, "AWS::CloudWatch::Alarm").values()
         if "QueueDepth" in json.dumps(a["Properties"].get("AlarmActions", ""))
         or "QueueDepth" in json.dumps(a["Properties"].get("AlarmDescription", ""))
     ]
@@ -181,7 +212,11 @@ def test_worker_scales_on_the_celery_backlog(raw: Raw, env: str) -> None:
     ]
     assert {m["MetricName"] for m in queue_metrics} == {"CeleryQueueDepth"}
     assert {m["Namespace"] for m in queue_metrics} == {f"Biwoco/{env}"}
-    assert {d["Value"] for m in queue_metrics for d in m["Dimensions"]} == {"default", "email", "files"}
+    assert {d["Value"] for m in queue_metrics for d in m["Dimensions"]} == {
+        "default",
+        "email",
+        "files",
+    }
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -203,7 +238,9 @@ def _all_ingress(raw: Raw, env: str) -> list[dict[str, Any]]:
         tpl = raw(env, stack)
         for sg in resources_of(tpl, "AWS::EC2::SecurityGroup").values():
             rules += sg["Properties"].get("SecurityGroupIngress", [])
-        rules += [r["Properties"] for r in resources_of(tpl, "AWS::EC2::SecurityGroupIngress").values()]
+        rules += [
+            r["Properties"] for r in resources_of(tpl, "AWS::EC2::SecurityGroupIngress").values()
+        ]
     return rules
 
 
@@ -245,7 +282,9 @@ def test_only_app_tasks_reach_the_data_ports(raw: Raw, env: str) -> None:
     sgs = resources_of(tpl, "AWS::EC2::SecurityGroup")
     app_sgs = {k for k in sgs if k.startswith(("ServiceApiSg", "ServiceWorkerSg", "ServiceBeatSg"))}
     assert len(app_sgs) == 3
-    ingress = [r["Properties"] for r in resources_of(tpl, "AWS::EC2::SecurityGroupIngress").values()]
+    ingress = [
+        r["Properties"] for r in resources_of(tpl, "AWS::EC2::SecurityGroupIngress").values()
+    ]
     by_port: dict[int, set[str]] = {}
     for rule in ingress:
         if "SourcePrefixListId" in rule:
@@ -266,7 +305,8 @@ def test_task_role_has_exactly_the_service_permissions(raw: Raw, env: str) -> No
     roles = resources_of(tpl, "AWS::IAM::Role")
     (task_role_id,) = [k for k in roles if k.startswith("ServiceTaskRole")]
     (policy,) = [
-        p["Properties"] for p in resources_of(tpl, "AWS::IAM::Policy").values()
+        p["Properties"]
+        for p in resources_of(tpl, "AWS::IAM::Policy").values()
         if p["Properties"]["Roles"] == [{"Ref": task_role_id}]
     ]
     statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}

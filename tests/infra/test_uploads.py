@@ -24,7 +24,8 @@ BLOCK_ALL = {
 def _uploads(raw: Raw, env: str) -> dict[str, Any]:
     buckets = resources_of(raw(env, "data"), "AWS::S3::Bucket")
     (bucket,) = [b for k, b in buckets.items() if k.startswith("UploadsBucket")]
-    return bucket["Properties"]
+    props: dict[str, Any] = bucket["Properties"]
+    return props
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -38,7 +39,8 @@ def test_every_bucket_blocks_public_access(raw: Raw, env: str) -> None:
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_uploads_bucket(raw: Raw, env: str) -> None:
     props = _uploads(raw, env)
-    assert props["BucketName"] == f"biwoco-{env}-uploads-{'111111111111' if env == 'dev' else '222222222222'}-ap-southeast-1"
+    account = "111111111111" if env == "dev" else "222222222222"
+    assert props["BucketName"] == f"biwoco-{env}-uploads-{account}-ap-southeast-1"
     rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
     assert "KMSMasterKeyID" in rule["ServerSideEncryptionByDefault"]

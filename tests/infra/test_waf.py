@@ -16,7 +16,9 @@ Raw = Callable[[str, str], dict[str, Any]]
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_web_acl_is_global_with_managed_groups_and_rate_limit(raw: Raw, synth: Synth, env: str) -> None:
+def test_web_acl_is_global_with_managed_groups_and_rate_limit(
+    raw: Raw, synth: Synth, env: str
+) -> None:
     assert synth.stack(env, "edge_firewall").region == GLOBAL_REGION
     acl = only(raw(env, "edge_firewall"), "AWS::WAFv2::WebACL")["Properties"]
     assert acl["Scope"] == "CLOUDFRONT"
