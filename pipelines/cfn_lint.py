@@ -49,11 +49,21 @@ def stack_templates(assembly_dir: Path) -> Iterator[StackTemplate]:
             yield StackTemplate(path=assembly_dir / props["templateFile"], region=region)
 
 
-def lint_assembly(assembly_dir: Path) -> tuple[int, list[str]]:
-    """``(number of templates, lines)``; an error's line starts with ``error:``."""
+def lint_assembly(
+    assembly_dir: Path, include: tuple[str, ...] | None = None
+) -> tuple[int, list[str]]:
+    """``(number of templates, lines)``; an error's line starts with ``error:``.
+
+    ``include`` keeps only templates whose path (relative to ``assembly_dir``) starts
+    with one of the given prefixes.
+    """
     lines: list[str] = []
     count = 0
     for tpl in stack_templates(assembly_dir):
+        if include is not None and not tpl.path.relative_to(assembly_dir).as_posix().startswith(
+            include
+        ):
+            continue
         count += 1
         matches = lint(tpl.path.read_text("utf-8"), config=ManualArgs(regions=[tpl.region]))
         for m in matches:

@@ -161,8 +161,12 @@ class PipelineStack(Stack):
             )
         # CodeBuild's standard project policy: log streams in the project's own log group
         # and report groups named after the project, both created at run time.
+        # (The per-asset projects share the asset roles, acknowledged below.)
+        assets = self._child("Assets")
         for project in pipeline.node.find_all():
-            if isinstance(project, codebuild.CfnProject):
+            if isinstance(project, codebuild.CfnProject) and not project.node.path.startswith(
+                assets.node.path + "/"
+            ):
                 logical_id = self.get_logical_id(project)
                 for finding in (
                     f"Resource::arn:aws:logs:{self.region}:{self.account}:log-group:"
@@ -200,9 +204,9 @@ class PipelineStack(Stack):
         acknowledge(
             inner.role,
             "AwsSolutions-IAM5[Resource::*]",
-            "KMS use of the us-east-1 replication bucket's key, which the pipeline role can "
-            "only reference by its alias across regions; the key policy limits it to the "
-            "pipeline.",
+            "KMS actions on the us-east-1 replication bucket's key, which the pipeline can "
+            "reference only through a cross-region alias (IAM cannot scope a grant to an "
+            "alias); the role is assumable only by CodePipeline.",
         )
         self_mutation_role = self._child("UpdatePipeline", "SelfMutation", "Role")
         acknowledge(

@@ -20,8 +20,9 @@ INSTALL_COMMAND = "scripts/bootstrap"
 # Synthesizes every environment and the pipeline; cdk-nag runs as a validation plugin and
 # any unacknowledged finding makes this command fail.
 SYNTH_COMMAND = ".venv/bin/python app.py"
-# Every template of the cloud assembly, including the nested stage assemblies.
-CFN_LINT_COMMAND = ".venv/bin/cfn-lint 'cdk.out/**/*.template.json'"
+# cfn-lint on every template of the assembly (nested stage assemblies included), each
+# for its own region (pipelines/cfn_lint.py); any error fails the build.
+CFN_LINT_COMMAND = ".venv/bin/python -m pipelines.cfn_lint cdk.out"
 
 SYNTH_COMMANDS = (TEST_COMMAND, SYNTH_COMMAND, CFN_LINT_COMMAND)
 
