@@ -30,7 +30,16 @@ class Environment(StrEnum):
 
 # Values that mark a secret as "not really set": the local defaults below and common stand-ins.
 PLACEHOLDER_SECRETS = frozenset(
-    {"", "changeme", "change-me", "changethis", "secret", "local-development-only-secret-key"}
+    {
+        "",
+        "changeme",
+        "change-me",
+        "changethis",
+        "replace-me",
+        "replaceme",
+        "secret",
+        "local-development-only-secret-key",
+    }
 )
 _LOCAL_JWT_SECRET = "local-development-only-secret-key"  # noqa: S105 - refused outside local/test
 
@@ -242,6 +251,15 @@ class Settings(BaseSettings):
     @property
     def metrics_namespace_name(self) -> str:
         return self.metrics_namespace or f"Biwoco/{self.app_env.value}"
+
+    @field_validator("sentry_dsn", mode="after")
+    @classmethod
+    def _placeholder_dsn_disables_sentry(cls, value: SecretStr | None) -> SecretStr | None:
+        # The deployed secret starts as a placeholder until the team creates a Sentry project;
+        # that must not stop the service, so it means "no Sentry" (init_sentry logs a warning).
+        if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+            return None
+        return value
 
     @property
     def cognito_issuer(self) -> str | None:

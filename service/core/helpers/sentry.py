@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sentry_sdk
@@ -14,6 +15,8 @@ from sentry_sdk.integrations.starlette import StarletteIntegration
 
 from service.core.config import Settings
 
+logger = logging.getLogger(__name__)
+
 
 def init_sentry(
     settings: Settings,
@@ -23,6 +26,8 @@ def init_sentry(
 ) -> bool:
     """Initialise Sentry when a DSN is configured; returns whether it was."""
     if settings.sentry_dsn is None:
+        if settings.app_env.is_deployed:
+            logger.warning("SENTRY_DSN is not set: errors are logged but not reported to Sentry")
         return False
     sentry_sdk.init(
         dsn=settings.sentry_dsn.get_secret_value(),

@@ -71,3 +71,15 @@ def test_cognito_issuer_and_jwks_follow_the_pool() -> None:
     assert settings.cognito_issuer == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_A"
     assert settings.cognito_jwks == settings.cognito_issuer + "/.well-known/jwks.json"
     assert load_settings("test").cognito_issuer is None
+
+
+@pytest.mark.parametrize("dsn", ["replace-me", "", "changeme"])
+def test_a_placeholder_sentry_dsn_means_no_sentry(dsn: str) -> None:
+    assert load_settings("prod", jwt_secret_key=REAL_SECRET, sentry_dsn=dsn).sentry_dsn is None
+
+
+def test_a_real_sentry_dsn_is_kept() -> None:
+    dsn = "https://public@o1.ingest.sentry.io/2"
+    settings = load_settings("prod", jwt_secret_key=REAL_SECRET, sentry_dsn=dsn)
+    assert settings.sentry_dsn is not None
+    assert settings.sentry_dsn.get_secret_value() == dsn
