@@ -20,17 +20,16 @@ from service.app.files.adapter.output.repository import (
 from service.app.health.adapter.input.api.router import health_router
 from service.app.users.adapter.input.api.authenticator import TokenAuthenticator
 from service.app.users.adapter.input.api.v1.router import users_api_router
-from service.app.users.adapter.output.mongo_user_repository import COLLECTION as USERS
-from service.app.users.adapter.output.mongo_user_repository import USER_INDEXES
+from service.app.users.adapter.output.mongo_user_repository import USERS_INDEX_PLAN
 from service.app.users.application.bootstrap import bootstrap_admin
 from service.app.users.application.user_service import UserService
 from service.core.config import Settings, get_settings
 from service.core.db.database import IndexPlan, ensure_indexes
 from service.core.fastapi.dependencies import register_authenticator
 from service.core.fastapi.exception_handlers import register_exception_handlers
-from service.core.fastapi.openapi import install_problem_openapi
 from service.core.fastapi.middleware.request_limits import RequestLimitsMiddleware
 from service.core.fastapi.middleware.response_middleware import ResponseMiddleware
+from service.core.fastapi.openapi import install_problem_openapi
 from service.core.helpers.caches import RedisCacheBackend, cache_manager
 from service.core.helpers.sentry import init_sentry
 
@@ -39,7 +38,7 @@ API_PREFIX = "/api/v1"
 
 def index_plan() -> IndexPlan:
     """Every collection's indexes, gathered from the modules that own them."""
-    return {USERS: USER_INDEXES, FILES: FILE_INDEXES, FILE_QUOTA_LEDGER: QUOTA_LEDGER_INDEXES}
+    return {**USERS_INDEX_PLAN, FILES: FILE_INDEXES, FILE_QUOTA_LEDGER: QUOTA_LEDGER_INDEXES}
 
 
 def api_router() -> APIRouter:

@@ -14,7 +14,7 @@ from typing import TextIO
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.app.container import Container, resolve
-from service.app.users.adapter.output.mongo_user_repository import COLLECTION, USER_INDEXES
+from service.app.users.adapter.output.mongo_user_repository import USERS_INDEX_PLAN
 from service.app.users.application.dto import UserDTO
 from service.app.users.application.user_service import UserService
 from service.app.users.domain.user import normalize_email
@@ -43,9 +43,7 @@ async def create_admin(
     container = Container(settings=settings)
     await container.init_resources()  # type: ignore[misc]
     try:
-        await ensure_indexes(
-            await resolve(container.database, AsyncDatabase), {COLLECTION: USER_INDEXES}
-        )
+        await ensure_indexes(await resolve(container.database, AsyncDatabase), USERS_INDEX_PLAN)
         users = await resolve(container.user_service, UserService)
         exists = await container.user_repository().get_by_email(normalize_email(email))
         return await users.ensure_admin(

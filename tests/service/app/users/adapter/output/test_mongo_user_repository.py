@@ -3,6 +3,7 @@ updates and keyset pages."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -89,3 +90,35 @@ async def test_keyset_page_breaks_created_at_ties_by_id(repository: MongoUserRep
     )
     ids = [u.id for u in first + rest]
     assert ids == sorted((u.id for u in users), reverse=True)
+
+
+async def test_concurrent_conditional_updates_have_exactly_one_winner(
+    repository: MongoUserRepository,
+) -> None:
+    """FerretDB runs findAndModify as read-then-write; the claimed versions decide the race."""
+    for _ in range(5):
+        user = make_user(verified=True)
+        await repository.add(user)
+
+        async def write(i: int, user_id: str = user.id) -> str | None:
+            try:
+                await repository.update(user_id, {"full_name": f"w{i}"}, expected_version=1)
+            except VersionMismatchError:
+                return None
+            return f"w{i}"
+
+        results = await asyncio.gather(*(write(i) for i in range(20)))
+        winners = [r for r in results if r is not None]
+        assert len(winners) == 1, results
+        stored = await repository.get(user.id)
+        assert stored is not None
+        assert (stored.full_name, stored.version) == (winners[0], 2)
+
+
+async def test_concurrent_unconditional_updates_all_land(repository: MongoUserRepository) -> None:
+    user = make_user(verified=True)
+    await repository.add(user)
+    await asyncio.gather(*(repository.update(user.id, {"full_name": f"w{i}"}) for i in range(10)))
+    stored = await repository.get(user.id)
+    assert stored is not None
+    assert stored.version == 11
