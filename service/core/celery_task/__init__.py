@@ -69,16 +69,18 @@ INCLUDE = (
     "service.app.files.adapter.input.tasks",
 )
 
-# Routing by task name; a task routed to a queue that is not declared is refused at send time.
-TASK_ROUTES: dict[str, dict[str, str]] = {
-    "mail.*": {"queue": "email"},
-    "files.*": {"queue": "files"},
-}
-
-# Redis transport: lower number, higher priority. Work is sent at DEFAULT_PRIORITY; the
-# queue-depth probe jumps the backlog it measures.
+# Redis transport: lower number, higher priority. Work is sent at DEFAULT_PRIORITY (the routes
+# carry it, so `send_task` by name gets it too); the queue-depth reading jumps the backlog it
+# measures.
 DEFAULT_PRIORITY = 6
 URGENT_PRIORITY = 0
+
+# Routing by task name; a task routed to a queue that is not declared is refused at send time.
+TASK_ROUTES: dict[str, dict[str, str | int]] = {
+    "mail.*": {"queue": "email", "priority": DEFAULT_PRIORITY},
+    "files.*": {"queue": "files", "priority": DEFAULT_PRIORITY},
+    "*": {"queue": "default", "priority": DEFAULT_PRIORITY},
+}
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:

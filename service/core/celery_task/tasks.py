@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Any
-
-from kombu.exceptions import ChannelError
 
 from service.core.celery_task import QUEUES, app
 from service.core.celery_task.base import BaseTask
@@ -61,16 +60,12 @@ def send_email(self: BaseTask, email_id: str) -> str:
 
 
 def queue_depths() -> dict[str, int]:
-    """Messages waiting in each queue (all priorities); reserved messages are not counted."""
-    depths: dict[str, int] = {}
+    """Messages waiting in each queue, all priority levels summed; reserved ones not counted."""
     with app.connection_for_read() as connection:
-        channel: Any = connection.default_channel  # kombu's virtual (Redis) channel
-        for queue in QUEUES:
-            try:
-                depths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
-            except ChannelError:  # Redis deletes an empty list: the queue is empty
-                depths[queue] = 0
-    return depths
+        # kombu's Redis channel: `_size` sums the queue's priority lists under the key prefix
+        # (a passive queue_declare answers 404 for a queue that exists without bindings).
+        channel: Any = connection.default_channel
+        return {queue: int(channel._size(queue)) for queue in QUEUES}
 
 
 @app.task(base=BaseTask, bind=True, name="ops.publish_queue_depth", ignore_result=True)
@@ -97,8 +92,9 @@ async def run_probe(
     await services.redis.expire(deliveries, 24 * 3600)
 
     async def effect() -> None:
-        await services.database["ops_probes"].update_one(
-            {"_id": batch or probe_id}, {"$inc": {"effects": 1}}, upsert=True
+        # Not idempotent by itself (a new document each time): the ledger makes it happen once.
+        await services.database["ops_probes"].insert_one(
+            {"probe_id": probe_id, "batch": batch, "at": datetime.now(UTC)}
         )
 
     await effect_ledger(services).once(f"probe:{probe_id}", effect)
