@@ -14,7 +14,10 @@ from typing import TextIO
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.app.container import Container, resolve
-from service.app.users.adapter.output.mongo_user_repository import USERS_INDEX_PLAN
+from service.app.users.adapter.output.mongo_user_repository import (
+    USERS_INDEX_PLAN,
+    MongoUserRepository,
+)
 from service.app.users.application.dto import UserDTO
 from service.app.users.application.user_service import UserService
 from service.app.users.domain.user import normalize_email
@@ -43,9 +46,16 @@ async def create_admin(
     container = Container(settings=settings)
     await container.init_resources()  # type: ignore[misc]
     try:
-        await ensure_indexes(await resolve(container.database, AsyncDatabase), USERS_INDEX_PLAN)
+        database = await resolve(container.database, AsyncDatabase)
+        # One index per createIndexes call: FerretDB 1.24 drops the connection (a panic) when
+        # one call re-creates two or more indexes that already exist, as they do here whenever
+        # the API has started once against this database.
+        for collection, models in USERS_INDEX_PLAN.items():
+            for model in models:
+                await ensure_indexes(database, {collection: [model]})
         users = await resolve(container.user_service, UserService)
-        exists = await container.user_repository().get_by_email(normalize_email(email))
+        repository = await resolve(container.user_repository, MongoUserRepository)
+        exists = await repository.get_by_email(normalize_email(email))
         return await users.ensure_admin(
             email=email, full_name=full_name, password=None if exists else password()
         )

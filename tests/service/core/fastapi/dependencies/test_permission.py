@@ -1,0 +1,110 @@
+"""CurrentPrincipal and the permission classes on an app of their own, with an Authenticator
+registered the way the service registers its own (core never imports the app)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import httpx
+import pytest
+from fastapi import Depends, FastAPI
+
+from service.core.exceptions import UnauthorizedError
+from service.core.fastapi.dependencies import (
+    Authenticator,
+    CurrentPrincipal,
+    IsAdmin,
+    IsSelf,
+    Principal,
+    RequireAdmin,
+    RequirePermissions,
+    SelfOrAdmin,
+    register_authenticator,
+)
+from service.core.fastapi.exception_handlers import register_exception_handlers
+
+PEOPLE = {
+    "alice-token": Principal(id="alice", email="alice@example.com", role="user"),
+    "root-token": Principal(id="root", email="root@example.com", role="admin"),
+}
+
+
+AdminAndSelf = Annotated[Principal, Depends(RequirePermissions(IsAdmin() & IsSelf("user_id")))]
+
+
+class TableAuthenticator:
+    """Tokens from a table: the contract under test is the dependency, not token crypto."""
+
+    async def authenticate(self, token: str) -> Principal:
+        if token not in PEOPLE:
+            raise UnauthorizedError("unknown token", code="invalid_token")
+        return PEOPLE[token]
+
+
+def build() -> FastAPI:
+    app = FastAPI()
+    register_exception_handlers(app)
+    authenticator = TableAuthenticator()
+    assert isinstance(authenticator, Authenticator)
+    register_authenticator(app, authenticator)
+
+    @app.get("/me")
+    async def me(principal: CurrentPrincipal) -> dict[str, str]:
+        return {"id": principal.id}
+
+    @app.get("/admin")
+    async def admin(principal: RequireAdmin) -> dict[str, str]:
+        return {"id": principal.id}
+
+    @app.get("/users/{user_id}")
+    async def user(user_id: str, principal: SelfOrAdmin) -> dict[str, str]:
+        return {"id": user_id}
+
+    @app.get("/strict/{user_id}")
+    async def strict(user_id: str, _: AdminAndSelf) -> dict[str, str]:
+        return {"id": user_id}
+
+    return app
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=build())
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_current_principal(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/me", headers=auth("alice-token"))).json() == {"id": "alice"}
+    missing = await http.get("/me")
+    assert missing.status_code == 401
+    assert missing.json()["code"] == "not_authenticated"
+    basic = await http.get("/me", headers={"Authorization": "Basic YTpi"})
+    assert basic.json()["code"] == "not_authenticated"
+    unknown = await http.get("/me", headers=auth("nope"))
+    assert unknown.json()["code"] == "invalid_token"
+
+
+async def test_require_admin(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/admin", headers=auth("root-token"))).status_code == 200
+    denied = await http.get("/admin", headers=auth("alice-token"))
+    assert denied.status_code == 403
+    assert denied.json()["code"] == "admin_required"
+
+
+async def test_self_or_admin_hides_strangers_behind_404(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/users/alice", headers=auth("alice-token"))).status_code == 200
+    assert (await http.get("/users/alice", headers=auth("root-token"))).status_code == 200
+    stranger = await http.get("/users/bob", headers=auth("alice-token"))
+    assert stranger.status_code == 404
+
+
+async def test_permissions_compose_with_and(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/strict/root", headers=auth("root-token"))).status_code == 200
+    assert (await http.get("/strict/alice", headers=auth("root-token"))).status_code == 403
+    assert (await http.get("/strict/alice", headers=auth("alice-token"))).status_code == 403
