@@ -15,11 +15,10 @@ from service.core.celery_task.runtime import runtime
 logger = logging.getLogger(__name__)
 
 
-async def delete_unverified_accounts_older_than(max_age: timedelta) -> int:
-    container = worker_container()
-    provided = container.user_repository()
-    repository: UserRepository = await provided if inspect.isawaitable(provided) else provided
-    cutoff = datetime.now(UTC) - max_age
+async def delete_unverified_accounts_older_than(
+    repository: UserRepository, max_age: timedelta, *, now: datetime | None = None
+) -> int:
+    cutoff = (now or datetime.now(UTC)) - max_age
     deleted = await repository.delete_unverified_created_before(cutoff)
     logger.info(
         "unverified accounts removed", extra={"deleted": deleted, "cutoff": cutoff.isoformat()}
@@ -27,8 +26,14 @@ async def delete_unverified_accounts_older_than(max_age: timedelta) -> int:
     return deleted
 
 
+async def _delete_unverified_accounts(max_age: timedelta) -> int:
+    provided = worker_container().user_repository()
+    repository: UserRepository = await provided if inspect.isawaitable(provided) else provided
+    return await delete_unverified_accounts_older_than(repository, max_age)
+
+
 @app.task(base=BaseTask, bind=True, name="users.delete_unverified_accounts")
 def delete_unverified_accounts(self: BaseTask) -> int:
     """Idempotent by nature: a second run finds nothing more to delete."""
     days = self.service_settings.unverified_account_max_age_days
-    return runtime.run(delete_unverified_accounts_older_than(timedelta(days=days)))
+    return runtime.run(_delete_unverified_accounts(timedelta(days=days)))

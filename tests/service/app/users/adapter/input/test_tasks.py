@@ -1,0 +1,78 @@
+"""Accounts left unverified for UNVERIFIED_ACCOUNT_MAX_AGE_DAYS are removed by a periodic task;
+verified accounts and recent ones stay. Checked in-process and through a real worker."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
+
+from service.app.container import resolve
+from service.app.users.adapter.input.tasks import delete_unverified_accounts_older_than
+from service.core.celery_task import CeleryApp, create_celery_app
+from service.core.config import Settings
+from tests.service.app.users.conftest import new_email, register
+from tests.service.core.celery_task.processes import celery_env, celery_worker
+
+pytestmark = pytest.mark.integration
+
+
+async def accounts(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:
+    """Three accounts: old and unverified, old but verified, recent and unverified."""
+    ids = {}
+    for kind in ("old_unverified", "old_verified", "recent_unverified"):
+        ids[kind] = str((await register(client, new_email(kind)))["id"])
+    database = await resolve(app.state.container.database, AsyncDatabase)
+    old = datetime.now(UTC) - timedelta(days=30)
+    await database["users"].update_one(
+        {"_id": ids["old_unverified"]}, {"$set": {"created_at": old}}
+    )
+    await database["users"].update_one(
+        {"_id": ids["old_verified"]}, {"$set": {"created_at": old, "is_verified": True}}
+    )
+    return ids
+
+
+async def remaining(app: FastAPI, ids: dict[str, str]) -> set[str]:
+    database = await resolve(app.state.container.database, AsyncDatabase)
+    found = database["users"].find({"_id": {"$in": list(ids.values())}}, {"_id": 1})
+    by_id = {value: key for key, value in ids.items()}
+    return {by_id[document["_id"]] async for document in found}
+
+
+async def test_old_unverified_accounts_are_removed(app: FastAPI, client: httpx.AsyncClient) -> None:
+    ids = await accounts(app, client)
+    provided = app.state.container.user_repository()
+    repository = await provided if inspect.isawaitable(provided) else provided
+
+    deleted = await delete_unverified_accounts_older_than(repository, timedelta(days=7))
+
+    assert deleted >= 1
+    assert await remaining(app, ids) == {"old_verified", "recent_unverified"}
+    # Running again removes nothing more of these.
+    await delete_unverified_accounts_older_than(repository, timedelta(days=7))
+    assert await remaining(app, ids) == {"old_verified", "recent_unverified"}
+
+
+@pytest.fixture(scope="module")
+def worker_app(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryApp]:
+    """A real worker on the API's own settings (same database)."""
+    log = tmp_path_factory.mktemp("users-tasks") / "worker.log"
+    with celery_worker(celery_env(settings), log):
+        yield create_celery_app(settings)
+
+
+async def test_the_worker_runs_the_cleanup_task(
+    app: FastAPI, client: httpx.AsyncClient, worker_app: CeleryApp
+) -> None:
+    ids = await accounts(app, client)
+    result = worker_app.send_task("users.delete_unverified_accounts")
+    deleted = result.get(timeout=60)
+    assert isinstance(deleted, int)
+    assert deleted >= 1
+    assert await remaining(app, ids) == {"old_verified", "recent_unverified"}
