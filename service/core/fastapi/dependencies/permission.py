@@ -1,10 +1,9 @@
 """The authenticated principal and small composable permissions used as FastAPI dependencies.
 
-    @router.get("/things")
-    async def things(principal: CurrentPrincipal): ...         # any authenticated user
-    async def admin_only(principal: RequireAdmin): ...         # 403 unless admin
-    async def read(user_id: str, principal: SelfOrAdmin): ... # 404 unless self or admin
-    Depends(RequirePermissions(IsAdmin() | IsSelf("owner_id")))  # compose with | and &
+Endpoint parameters: `principal: CurrentPrincipal` (any authenticated caller), `RequireAdmin`
+(403 unless admin), `SelfOrAdmin` (404 unless the `user_id` path parameter is the caller, or
+the caller is an admin). Compose others with `&` and `|`, e.g.
+`Depends(RequirePermissions(IsAdmin() | IsSelf("owner_id")))`.
 """
 
 from __future__ import annotations
