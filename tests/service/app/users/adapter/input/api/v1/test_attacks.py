@@ -41,17 +41,24 @@ def forged(settings: Settings, claims: dict[str, object], **codec: str) -> str:
         "audience": settings.jwt_audience,
         **codec,
     }
-    return (
-        JwtCodec(**values)
-        .encode(  # type: ignore[arg-type]
-            subject=str(claims["sub"]),
-            token_type=TokenType(str(claims["type"])),
-            ttl_seconds=int(claims.get("ttl", 300)),  # type: ignore[call-overload]
-            claims={k: v for k, v in claims.items() if k in ("email", "role", "sid", "gen")},
-            now=int(claims.get("now", time.time())),  # type: ignore[call-overload]
-        )
-        .token
+    signer = JwtCodec(
+        key_id=values["key_id"],
+        secret=values["secret"],
+        issuer=values["issuer"],
+        audience=values["audience"],
     )
+    ttl = claims.get("ttl", 300)
+    now = claims.get("now", int(time.time()))
+    assert isinstance(ttl, int)
+    assert isinstance(now, int)
+    issued = signer.encode(
+        subject=str(claims["sub"]),
+        token_type=TokenType(str(claims["type"])),
+        ttl_seconds=ttl,
+        claims={k: v for k, v in claims.items() if k in ("email", "role", "sid", "gen")},
+        now=now,
+    )
+    return issued.token
 
 
 async def me(client: httpx.AsyncClient, token: str) -> httpx.Response:
