@@ -50,8 +50,17 @@ def get_database(client: MongoClient, name: str) -> Database:
 
 
 async def ensure_indexes(database: Database, plan: IndexPlan) -> None:
-    """Create every planned index; create_indexes is idempotent for identical specs."""
+    """Create every planned index that is missing; a restart on existing data changes nothing.
+
+    Existing indexes are listed first and each missing one is created on its own: FerretDB 1.24
+    panics when one createIndexes command repeats two or more indexes that already exist.
+    """
     for collection, indexes in plan.items():
-        if indexes:
-            names = await database[collection].create_indexes(list(indexes))
-            logger.info("indexes ensured", extra={"collection": collection, "indexes": names})
+        existing = {index["name"] async for index in await database[collection].list_indexes()}
+        created = []
+        for index in indexes:
+            name = index.document["name"]
+            if name not in existing:
+                await database[collection].create_indexes([index])
+                created.append(name)
+        logger.info("indexes ensured", extra={"collection": collection, "created": created})
