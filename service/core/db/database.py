@@ -63,4 +63,4 @@ async def ensure_indexes(database: Database, plan: IndexPlan) -> None:
             if name not in existing:
                 await database[collection].create_indexes([index])
                 created.append(name)
-        logger.info("indexes ensured", extra={"collection": collection, "created": created})
+        logger.info("indexes ensured", extra={"collection": collection, "indexes_created": created})
