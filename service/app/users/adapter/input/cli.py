@@ -46,13 +46,7 @@ async def create_admin(
     container = Container(settings=settings)
     await container.init_resources()  # type: ignore[misc]
     try:
-        database = await resolve(container.database, AsyncDatabase)
-        # One index per createIndexes call: FerretDB 1.24 drops the connection (a panic) when
-        # one call re-creates two or more indexes that already exist, as they do here whenever
-        # the API has started once against this database.
-        for collection, models in USERS_INDEX_PLAN.items():
-            for model in models:
-                await ensure_indexes(database, {collection: [model]})
+        await ensure_indexes(await resolve(container.database, AsyncDatabase), USERS_INDEX_PLAN)
         users = await resolve(container.user_service, UserService)
         repository = await resolve(container.user_repository, MongoUserRepository)
         exists = await repository.get_by_email(normalize_email(email))
