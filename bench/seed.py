@@ -15,6 +15,7 @@ from service.app.users.adapter.output.mongo_user_repository import (
     to_document,
 )
 from service.app.users.domain.user import Role, User, normalize_email
+from service.core.db.database import ensure_indexes
 from service.core.helpers.password import PasswordHasher
 
 LUA_REPORT = Path(__file__).resolve().parent / "wrk_report.lua"
@@ -73,7 +74,7 @@ async def seed_users(env: dict[str, str], count: int, results_dir: Path) -> Seed
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(env["MONGODB_URL"])
     try:
         collection = client[env["MONGODB_DB"]][COLLECTION]
-        await collection.create_indexes(USER_INDEXES)
+        await ensure_indexes(client[env["MONGODB_DB"]], {COLLECTION: USER_INDEXES})
         for offset in range(0, count, 1000):
             await collection.insert_many([to_document(u) for u in users[offset : offset + 1000]])
     finally:

@@ -19,7 +19,7 @@ from service.app.files.adapter.output.repository import (
 )
 from service.app.health.adapter.input.api.router import health_router
 from service.app.users.adapter.input.api.authenticator import TokenAuthenticator
-from service.app.users.adapter.input.api.v1.router import users_api_router
+from service.app.users.adapter.input.api.v1.router import users_api_routers
 from service.app.users.adapter.output.mongo_user_repository import USERS_INDEX_PLAN
 from service.app.users.application.bootstrap import bootstrap_admin
 from service.app.users.application.user_service import UserService
@@ -41,11 +41,10 @@ def index_plan() -> IndexPlan:
     return {**USERS_INDEX_PLAN, FILES: FILE_INDEXES, FILE_QUOTA_LEDGER: QUOTA_LEDGER_INDEXES}
 
 
-def api_router() -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX)
-    router.include_router(files_router)
-    router.include_router(users_api_router())
-    return router
+def api_routers() -> list[APIRouter]:
+    """The modules' routers, included one level deep under API_PREFIX: FastAPI matches nested
+    routers level by level, scanning each twice, so depth costs on every request."""
+    return [*users_api_routers(), files_router]
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -72,6 +71,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # Tracing is Sentry's job here; with FastAPI's OpenTelemetry hooks off, no request pays
+        # for asking whether they are configured.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.container = container
     app.state.settings = settings
@@ -93,5 +95,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # Added last, so outermost: every response, including a 413 or a 500, gets its headers.
     app.add_middleware(ResponseMiddleware, hsts=settings.app_env.is_deployed)
     app.include_router(health_router)
-    app.include_router(api_router())
+    for router in api_routers():
+        app.include_router(router, prefix=API_PREFIX)
     return app

@@ -107,9 +107,12 @@ class Settings(BaseSettings):
     cognito_jwks_url: str | None = None
 
     # Users and authentication
-    password_hash_time_cost: int = Field(default=3, ge=1)
-    password_hash_memory_kib: int = Field(default=65_536, ge=8 * 1024)
-    password_hash_parallelism: int = Field(default=4, ge=1)
+    # argon2id at OWASP's baseline (19 MiB, 2 passes, 1 lane): each concurrent hash holds its
+    # memory, and the API's budget is under 200 MB per process. Stored hashes made with other
+    # parameters are upgraded at the next login.
+    password_hash_time_cost: int = Field(default=2, ge=1)
+    password_hash_memory_kib: int = Field(default=19_456, ge=8 * 1024)
+    password_hash_parallelism: int = Field(default=1, ge=1)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=900, ge=1)
     email_verification_ttl_seconds: int = Field(default=24 * 3600, ge=60)

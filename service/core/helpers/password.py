@@ -32,9 +32,9 @@ class PasswordHasher:
     def __init__(
         self,
         *,
-        time_cost: int = 3,
-        memory_cost_kib: int = 65_536,
-        parallelism: int = 4,
+        time_cost: int = 2,
+        memory_cost_kib: int = 19_456,
+        parallelism: int = 1,
         max_workers: int | None = None,
     ) -> None:
         self._argon2 = Argon2Hasher(

@@ -1,7 +1,9 @@
 """JWT utilities: the service's own access and refresh tokens, and Cognito access tokens.
 
 Own tokens are HS256 with a key id (`kid`) in the header; the current key signs, previous keys
-still verify during a rotation. Decoding pins the algorithm and requires every registered claim.
+still verify during a rotation. Decoding pins the algorithm and requires every registered claim;
+a token's verified claims are remembered (bounded) so a client's repeated requests skip the
+signature check, while expiry is checked every time.
 Cognito tokens are RS256, verified with the pool's JWKS (fetched once, cached, refetched at most
 once per `min_refresh_seconds` when an unknown `kid` shows up, so garbage tokens cannot make the
 service hammer the JWKS endpoint).
@@ -29,6 +31,8 @@ ALGORITHM = "HS256"
 COGNITO_ALGORITHM = "RS256"
 REQUIRED_CLAIMS = ("sub", "jti", "iat", "exp", "iss", "aud", "type")
 LEEWAY_SECONDS = 5
+# Verified tokens kept per process (~1 KiB each): the hot path skips re-verifying signatures.
+VERIFIED_CACHE_SIZE = 10_000
 
 
 class InvalidTokenError(UnauthorizedError):
@@ -89,6 +93,9 @@ class JwtCodec:
     ) -> None:
         self._key_id = key_id
         self._keys = {**(previous_keys or {}), key_id: secret}
+        # Verified claims by exact token string. A token is immutable and its signature is
+        # checked once; expiry is checked on every use, revocation by the caller (in Redis).
+        self._verified: dict[str, dict[str, Any]] = {}
         self.issuer = issuer
         self.audience = audience
 
@@ -128,6 +135,23 @@ class JwtCodec:
         return IssuedToken(token=token, claims=payload)
 
     def decode(self, token: str, expected_type: TokenType) -> dict[str, Any]:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                # Drop the oldest entry (dicts keep insertion order): a bounded FIFO.
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = claims
+        elif claims["exp"] + LEEWAY_SECONDS < time.time():
+            del self._verified[token]
+            raise InvalidTokenError("Token expired", code="token_expired")
+        if claims.get("type") != expected_type.value:
+            raise InvalidTokenError(
+                f"An {expected_type.value} token is required", code="wrong_token_type"
+            )
+        return dict(claims)
+
+    def _verify(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
@@ -149,10 +173,6 @@ class JwtCodec:
             raise InvalidTokenError("Token expired", code="token_expired") from error
         except jwt.PyJWTError as error:
             raise InvalidTokenError("Invalid token") from error
-        if claims.get("type") != expected_type.value:
-            raise InvalidTokenError(
-                f"An {expected_type.value} token is required", code="wrong_token_type"
-            )
         return claims
 
 

@@ -96,3 +96,37 @@ def test_garbage_is_refused() -> None:
     for token in ("", "abc", "a.b.c", "eyJhbGciOiJub25lIn0.e30."):
         with pytest.raises(InvalidTokenError):
             codec().decode(token, TokenType.ACCESS)
+
+
+def test_a_remembered_token_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = codec()
+    issued = tokens.encode(subject="u1", token_type=TokenType.ACCESS, ttl_seconds=60)
+    assert tokens.decode(issued.token, TokenType.ACCESS)["sub"] == "u1"  # verified, remembered
+    later = time.time() + 3600
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(InvalidTokenError) as raised:
+        tokens.decode(issued.token, TokenType.ACCESS)
+    assert raised.value.code == "token_expired"
+
+
+def test_a_remembered_token_keeps_its_type_check_and_its_claims_are_not_shared() -> None:
+    tokens = codec()
+    issued = tokens.encode(subject="u1", token_type=TokenType.REFRESH, ttl_seconds=60)
+    first = tokens.decode(issued.token, TokenType.REFRESH)
+    first["sub"] = "someone-else"
+    assert tokens.decode(issued.token, TokenType.REFRESH)["sub"] == "u1"
+    with pytest.raises(InvalidTokenError) as raised:
+        tokens.decode(issued.token, TokenType.ACCESS)
+    assert raised.value.code == "wrong_token_type"
+
+
+def test_a_tampered_copy_of_a_remembered_token_is_verified_and_refused() -> None:
+    tokens = codec()
+    issued = tokens.encode(subject="u1", token_type=TokenType.ACCESS, ttl_seconds=60)
+    tokens.decode(issued.token, TokenType.ACCESS)
+    header, payload, signature = issued.token.split(".")
+    forged = ".".join(
+        [header, payload, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")]
+    )
+    with pytest.raises(InvalidTokenError):
+        tokens.decode(forged, TokenType.ACCESS)

@@ -242,8 +242,6 @@ async def delete_user(user_id: str, _: RequireAdmin, users: Users) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def users_api_router() -> APIRouter:
-    router = APIRouter()
-    router.include_router(auth_router)
-    router.include_router(users_router)
-    return router
+def users_api_routers() -> list[APIRouter]:
+    """The module's routers, hot read path first (the app includes them under /api/v1)."""
+    return [users_router, auth_router]
