@@ -55,14 +55,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await container.init_resources()  # type: ignore[misc]
-        cache_manager.init(await resolve(container.cache_backend, RedisCacheBackend))
+        cache_backend = await resolve(container.cache_backend, RedisCacheBackend)
+        cache_manager.init(cache_backend)
         await ensure_indexes(await resolve(container.database, AsyncDatabase), index_plan())
         register_authenticator(app, await resolve(container.authenticator, TokenAuthenticator))
         await bootstrap_admin(await resolve(container.user_service, UserService), settings)
         try:
             yield
         finally:
-            cache_manager.reset()
+            cache_manager.release(cache_backend)
             await container.shutdown_resources()  # type: ignore[misc]
 
     app = FastAPI(

@@ -28,16 +28,27 @@ _UNBOUND_NAMES = frozenset({"self", "cls"})
 
 class CacheManager:
     def __init__(self, key_maker: KeyMaker | None = None) -> None:
-        self._backend: CacheBackend | None = None
+        # Backends in the order they were given; the newest serves. A process normally has one;
+        # an app started and stopped beside it (a test's private app) gives its own back on exit.
+        self._backends: list[CacheBackend] = []
         self._key_maker = key_maker or FunctionKeyMaker()
 
+    @property
+    def _backend(self) -> CacheBackend | None:
+        return self._backends[-1] if self._backends else None
+
     def init(self, backend: CacheBackend, key_maker: KeyMaker | None = None) -> None:
-        self._backend = backend
+        self._backends.append(backend)
         if key_maker is not None:
             self._key_maker = key_maker
 
+    def release(self, backend: CacheBackend) -> None:
+        """Stop using `backend`; the one given before it (if any) serves again."""
+        if backend in self._backends:
+            self._backends.remove(backend)
+
     def reset(self) -> None:
-        self._backend = None
+        self._backends.clear()
 
     async def invalidate(self, *tags: str) -> None:
         if self._backend is None:

@@ -138,3 +138,27 @@ def test_keys_differ_by_function_and_by_value() -> None:
     assert maker.make(one, {"a": 1}) != maker.make(two, {"a": 1})
     assert maker.make(one, {"a": 1}) != maker.make(one, {"a": "1"})
     assert maker.make(one, {"a": 1, "b": 2}) == maker.make(one, {"b": 2, "a": 1})
+
+
+async def test_releasing_a_later_backend_gives_the_earlier_one_back(redis: Redis) -> None:
+    manager = CacheManager()
+    first = RedisCacheBackend(redis, prefix=f"test:{uuid.uuid4().hex}")
+    manager.init(first, FunctionKeyMaker(prefix=f"test:{uuid.uuid4().hex}"))
+    source = Source()
+    read = make_cached(manager, source)
+    await read("a", 1)
+    await read("a", 1)
+    assert len(source.calls) == 1
+    # another app in the same process brings its own backend (here one that cannot connect)
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    second = RedisCacheBackend(unreachable, prefix="elsewhere")
+    manager.init(second)
+    await read("a", 1)
+    assert len(source.calls) == 2  # served by the newest backend, which falls through
+    manager.release(second)
+    await read("a", 1)
+    assert len(source.calls) == 2  # the first backend serves again: a hit
+    manager.release(first)
+    await read("a", 1)
+    assert len(source.calls) == 3  # no backend: straight to the source
+    await unreachable.aclose()

@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.app.container import resolve
-from service.core.helpers.caches import RedisCacheBackend, cache_manager
 from tests.service.app.users.conftest import (
     API,
     PASSWORD,
@@ -33,9 +32,6 @@ async def test_me_returns_the_caller_with_an_etag(
 async def test_me_cache_hit_does_not_touch_mongodb(
     app: FastAPI, client: httpx.AsyncClient, account: Account
 ) -> None:
-    # The cache manager is process-wide and a private app's shutdown resets it: give it this
-    # app's backend again, whatever ran before.
-    cache_manager.init(await resolve(app.state.container.cache_backend, RedisCacheBackend))
     first = await client.get(f"{API}/users/me", headers=account.headers)
     # Change the stored document behind the API's back: a hit still serves the cached copy.
     database = await resolve(app.state.container.database, AsyncDatabase)
