@@ -18,6 +18,7 @@ from service.app.files.domain.entity import (
     StoredFile,
 )
 from service.app.files.domain.ports import PageCursor, QuotaVerdict
+from service.core.db.claimed_writes import ClaimedWrites
 from service.core.db.database import Database, Document
 from service.core.db.mixins.timestamp import TimestampMixin
 
@@ -88,22 +89,12 @@ _VISIBLE = [status.value for status in VISIBLE_STATUSES]
 
 
 class MongoFileRepository(TimestampMixin):
-    """File documents, changed only through claimed versions.
-
-    Every write to a file first inserts a claim `{file_id}:{version}` into `file_writes`
-    holding the exact changes, then applies them with the version bumped. A unique `_id` insert
-    is atomic everywhere (DocumentDB and FerretDB alike), so of concurrent writers on one
-    version exactly one wins. (FerretDB 1.24 applies `update` and `findAndModify` as
-    read-then-write, so their filters alone do not decide a race there.) A claim whose update
-    never landed (a crash in between) is applied by the next writer: the claim is a write-ahead
-    record, so nothing is lost and the file never wedges.
-    """
-
-    _ATTEMPTS = 20
+    """File documents, changed only through claimed versions (`service/core/db/claimed_writes`,
+    claims in `file_writes`), so of concurrent writers on one version exactly one wins."""
 
     def __init__(self, database: Database) -> None:
         self._files = database[FILES]
-        self._writes = database[FILE_WRITES]
+        self._writes = ClaimedWrites(self._files, database[FILE_WRITES], owner_field="file_id")
 
     async def add(self, file: StoredFile) -> None:
         await self._files.insert_one(_to_document(file))
@@ -118,50 +109,14 @@ class MongoFileRepository(TimestampMixin):
         )
         return _from_document(document) if document else None
 
-    async def _current(self, file_id: str) -> Document | None:
-        """The document with any claimed-but-unapplied write rolled forward."""
-        while True:
-            document = await self._files.find_one({"_id": file_id})
-            if document is None:
-                return None
-            version = document["version"]
-            claim = await self._writes.find_one({"_id": f"{file_id}:{version}"})
-            if claim is None:
-                return document
-            await self._apply(file_id, version, claim["changes"])
-
-    async def _apply(self, file_id: str, version: int, changes: Document) -> None:
-        # Only the claim's changes, with the version it claimed bumped: applying twice is
-        # harmless (the second finds the version moved on or writes the same values).
-        await self._files.update_one(
-            {"_id": file_id, "version": version}, {"$set": {**changes, "version": version + 1}}
-        )
-
     async def _write(
         self, file_id: str, allowed: Callable[[StoredFile], bool], changes: Document
     ) -> StoredFile | None:
         """Apply `changes` if `allowed(current)`; the state before it, or None if refused."""
-        for _ in range(self._ATTEMPTS):
-            document = await self._current(file_id)
-            if document is None:
-                return None
-            before = _from_document(document)
-            if not allowed(before):
-                return None
-            try:
-                await self._writes.insert_one(
-                    {
-                        "_id": f"{file_id}:{before.version}",
-                        "file_id": file_id,
-                        "changes": changes,
-                        "claimed_at": changes["updated_at"],
-                    }
-                )
-            except DuplicateKeyError:
-                continue  # another writer has this version: re-read and decide again
-            await self._apply(file_id, before.version, changes)
-            return before
-        raise RuntimeError(f"file {file_id}: no write won in {self._ATTEMPTS} attempts")
+        before = await self._writes.write(
+            file_id, changes, lambda document: allowed(_from_document(document))
+        )
+        return _from_document(before) if before is not None else None
 
     async def transition(
         self,

@@ -3,13 +3,9 @@
 Inside the DocumentDB/FerretDB subset: unique and compound indexes only, no transactions, no
 collation (a lower-cased `email_normalized` instead), optimistic concurrency on `version`.
 
-Writes go through claimed versions: a writer first inserts `{user_id}:{version}` into
-`user_writes` (holding its exact changes), then applies them with the version bumped. The
-unique `_id` insert is the one atomic step everywhere; FerretDB 1.24 runs `findAndModify` and
-`update` as read-then-write (measured here: 20 concurrent `find_one_and_update({_id, version:
-1})` gave up to 15 "winners"), so a version filter alone does not decide a race. A claim whose
-update never landed (a crash in between) is rolled forward by the next reader or writer. This
-is the protocol `service/app/files` uses for file documents.
+Writes go through claimed versions (`service/core/db/claimed_writes.py`, claims in
+`user_writes`): FerretDB 1.24 runs `update` as read-then-write, so a version filter alone does
+not decide a race; a unique claim insert does.
 """
 
 from __future__ import annotations
@@ -30,12 +26,12 @@ from service.app.users.domain.errors import (
 )
 from service.app.users.domain.repository import PageAfter, UserFilter
 from service.app.users.domain.user import Role, User
+from service.core.db.claimed_writes import ClaimedWrites, claim_indexes
 from service.core.db.database import Database, Document
 from service.core.db.mixins.timestamp import TimestampMixin
 
 COLLECTION = "users"
 WRITES = "user_writes"
-_ATTEMPTS = 20
 
 # Kept in step with docs/data-model.md (a test compares them).
 USER_INDEXES: list[IndexModel] = [
@@ -54,7 +50,7 @@ USER_INDEXES: list[IndexModel] = [
     IndexModel([("is_verified", ASCENDING), ("created_at", ASCENDING)], name="unverified_purge"),
 ]
 # Write claims: looked up by `_id`; removed with their user.
-USER_WRITE_INDEXES: list[IndexModel] = [IndexModel([("user_id", ASCENDING)], name="user_id")]
+USER_WRITE_INDEXES: list[IndexModel] = claim_indexes("user_id")
 USERS_INDEX_PLAN: dict[str, list[IndexModel]] = {
     COLLECTION: USER_INDEXES,
     WRITES: USER_WRITE_INDEXES,
@@ -107,7 +103,7 @@ def _duplicate_error(error: DuplicateKeyError) -> Exception:
 class MongoUserRepository(TimestampMixin):
     def __init__(self, database: Database) -> None:
         self._users = database[COLLECTION]
-        self._writes = database[WRITES]
+        self._writes = ClaimedWrites(self._users, database[WRITES], owner_field="user_id")
 
     async def add(self, user: User) -> None:
         try:
@@ -115,26 +111,8 @@ class MongoUserRepository(TimestampMixin):
         except DuplicateKeyError as error:
             raise _duplicate_error(error) from error
 
-    async def _current(self, user_id: str) -> Document | None:
-        """The document with any claimed-but-unapplied write rolled forward."""
-        while True:
-            document = await self._users.find_one({"_id": user_id})
-            if document is None:
-                return None
-            version = document["version"]
-            claim = await self._writes.find_one({"_id": f"{user_id}:{version}"})
-            if claim is None:
-                return document
-            await self._apply(user_id, version, claim["changes"])
-
-    async def _apply(self, user_id: str, version: int, changes: Document) -> None:
-        # The version is set, not incremented: applying a claim twice is harmless.
-        await self._users.update_one(
-            {"_id": user_id, "version": version}, {"$set": {**changes, "version": version + 1}}
-        )
-
     async def get(self, user_id: str) -> User | None:
-        document = await self._current(user_id)
+        document = await self._writes.current(user_id)
         return from_document(document) if document else None
 
     async def get_by_email(self, email_normalized: str) -> User | None:
@@ -151,33 +129,21 @@ class MongoUserRepository(TimestampMixin):
         values: Document = self.stamp_updated(
             {k: (v.value if isinstance(v, Role) else v) for k, v in changes.items()}
         )
-        for _ in range(_ATTEMPTS):
-            document = await self._current(user_id)
-            if document is None:
-                raise UserNotFoundError("User not found")
-            version = document["version"]
-            if expected_version is not None and version != expected_version:
+
+        def at_expected_version(document: Document) -> bool:
+            # A writer that lost this version to another re-reads a newer one and lands here.
+            if expected_version is not None and document["version"] != expected_version:
                 raise VersionMismatchError("The user was changed since it was read")
-            try:
-                await self._writes.insert_one(
-                    {
-                        "_id": f"{user_id}:{version}",
-                        "user_id": user_id,
-                        "changes": values,
-                        "claimed_at": values["updated_at"],
-                    }
-                )
-            except DuplicateKeyError:
-                if expected_version is not None:  # another writer won this version
-                    raise VersionMismatchError("The user was changed since it was read") from None
-                continue
-            await self._apply(user_id, version, values)
-            return from_document({**document, **values, "version": version + 1})
-        raise RuntimeError(f"user {user_id}: no write won in {_ATTEMPTS} attempts")
+            return True
+
+        before = await self._writes.write(user_id, values, at_expected_version)
+        if before is None:
+            raise UserNotFoundError("User not found")
+        return from_document(ClaimedWrites.after(before, values))
 
     async def delete(self, user_id: str) -> bool:
         result = await self._users.delete_one({"_id": user_id})
-        await self._writes.delete_many({"user_id": user_id})
+        await self._writes.forget([user_id])
         return result.deleted_count == 1
 
     async def list(self, *, limit: int, after: PageAfter | None, where: UserFilter) -> list[User]:
@@ -206,5 +172,5 @@ class MongoUserRepository(TimestampMixin):
         if not ids:
             return 0
         result = await self._users.delete_many({"_id": {"$in": ids}, **query})
-        await self._writes.delete_many({"user_id": {"$in": ids}})
+        await self._writes.forget(ids)
         return result.deleted_count
