@@ -14,7 +14,9 @@ from service.app.users.adapter.output.mongo_user_repository import (
     USER_INDEXES,
     to_document,
 )
-from service.app.users.domain.user import Role, User, normalize_email
+from service.app.users.application.dto import UserDTO
+from service.app.users.application.user_service import encode_cursor
+from service.app.users.domain.user import Role, User
 from service.core.db.database import ensure_indexes
 from service.core.helpers.password import PasswordHasher
 
@@ -29,21 +31,19 @@ class Seeded:
     user_id: str
     ids: list[str]
     miss_script: Path
+    deep_cursor: str
+    deep_first_email: str
 
 
 def _user(index: int, role: Role, password_hash: str, at: datetime) -> User:
-    email = f"bench-{index:06d}@example.com"
-    return User(
+    return User.new(
         id=str(uuid.uuid4()),
-        email=email,
-        email_normalized=normalize_email(email),
+        email=f"bench-{index:06d}@example.com",
         full_name=f"Bench User {index}",
         password_hash=password_hash,
         role=role,
-        is_active=True,
         is_verified=True,
-        created_at=at,
-        updated_at=at,
+        now=at,
     )
 
 
@@ -62,7 +62,7 @@ def write_miss_script(ids: list[str], path: Path) -> Path:
     return path
 
 
-async def seed_users(env: dict[str, str], count: int, results_dir: Path) -> Seeded:
+async def seed_users(env: dict[str, str], count: int, results_dir: Path, depth: int = 0) -> Seeded:
     password = "bench-password-1"  # noqa: S105 - a throwaway local benchmark account
     # One real argon2id hash for everybody: 20,000 hashes would take minutes and prove nothing.
     password_hash = PasswordHasher().hash_sync(password)
@@ -80,6 +80,10 @@ async def seed_users(env: dict[str, str], count: int, results_dir: Path) -> Seed
     finally:
         await client.close()
     ids = [u.id for u in users[1:]]
+    # The listing is newest first: the page `depth` users deep starts after the user at
+    # position depth - 1, and its cursor is exactly the one the API would have returned there.
+    newest_first = users[::-1]
+    after = newest_first[max(depth, 1) - 1]
     return Seeded(
         password=password,
         admin_email=users[0].email,
@@ -87,4 +91,6 @@ async def seed_users(env: dict[str, str], count: int, results_dir: Path) -> Seed
         user_id=users[1].id,
         ids=ids,
         miss_script=write_miss_script(ids, results_dir / "miss.lua"),
+        deep_cursor=encode_cursor(UserDTO.from_user(after)),
+        deep_first_email=newest_first[min(depth, count - 1)].email,
     )

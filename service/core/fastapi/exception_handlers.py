@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -47,26 +48,24 @@ async def http_error_handler(_: Request, error: Exception) -> Response:
     return problem_response(error.status_code, detail=detail, headers=error.headers)
 
 
-async def database_unavailable_handler(_: Request, error: Exception) -> Response:
+def _store_unavailable_handler(
+    code: str, detail: str
+) -> Callable[[Request, Exception], Awaitable[Response]]:
     # A store outage is the client's 503 (retry later), not a bug: no traceback, no Sentry event.
-    logger.warning("database unavailable", extra={"error": type(error).__name__})
-    return problem_response(
-        503,
-        code="database_unavailable",
-        detail="The database is unavailable; retry later",
-        headers={"Retry-After": "5"},
-    )
+    async def handler(_: Request, error: Exception) -> Response:
+        logger.warning("store unavailable", extra={"code": code, "error": type(error).__name__})
+        return problem_response(503, code=code, detail=detail, headers={"Retry-After": "5"})
+
+    return handler
 
 
-async def redis_unavailable_handler(_: Request, error: Exception) -> Response:
-    # Reached only where Redis is required (token revocation checks): fail closed.
-    logger.warning("redis unavailable", extra={"error": type(error).__name__})
-    return problem_response(
-        503,
-        code="redis_unavailable",
-        detail="A required service is unavailable; retry later",
-        headers={"Retry-After": "5"},
-    )
+database_unavailable_handler = _store_unavailable_handler(
+    "database_unavailable", "The database is unavailable; retry later"
+)
+# Reached only where Redis is required (token revocation checks): fail closed.
+redis_unavailable_handler = _store_unavailable_handler(
+    "redis_unavailable", "A required service is unavailable; retry later"
+)
 
 
 def register_exception_handlers(app: FastAPI) -> None:

@@ -92,17 +92,14 @@ class UserService:
     async def register(self, *, email: str, password: str, full_name: str) -> UserDTO:
         check_password_policy(password, email)
         now = utcnow()
-        user = User(
+        user = User.new(
             id=str(uuid.uuid4()),
-            email=email.strip(),
-            email_normalized=normalize_email(email),
+            email=email,
             full_name=full_name.strip(),
             password_hash=await self._hasher.hash(password),
             role=Role.USER,
-            is_active=True,
             is_verified=False,
-            created_at=now,
-            updated_at=now,
+            now=now,
         )
         await self._repository.add(user)
         return UserDTO.from_user(user)
@@ -197,17 +194,14 @@ class UserService:
             raise ValueError("a password is needed to create the admin account")
         check_password_policy(password, email)
         now = utcnow()
-        user = User(
+        user = User.new(
             id=str(uuid.uuid4()),
-            email=email.strip(),
-            email_normalized=normalize_email(email),
+            email=email,
             full_name=full_name,
             password_hash=await self._hasher.hash(password),
             role=Role.ADMIN,
-            is_active=True,
             is_verified=True,
-            created_at=now,
-            updated_at=now,
+            now=now,
         )
         await self._repository.add(user)
         return UserDTO.from_user(user), True
@@ -220,17 +214,14 @@ class UserService:
             pass
         email = _cognito_email(sub, claims)
         now = utcnow()
-        user = User(
+        user = User.new(
             id=str(uuid.uuid4()),
             email=email,
-            email_normalized=normalize_email(email),
             full_name=str(claims.get("name") or claims.get("username") or ""),
             password_hash=None,  # signs in through Cognito only
             role=Role.USER,
-            is_active=True,
             is_verified=True,  # the pool verified the identity
-            created_at=now,
-            updated_at=now,
+            now=now,
             cognito_sub=sub,
         )
         try:

@@ -50,3 +50,31 @@ class User:
     @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        id: str,
+        email: str,
+        full_name: str,
+        password_hash: str | None,
+        role: Role,
+        is_verified: bool,
+        now: datetime,
+        cognito_sub: str | None = None,
+    ) -> User:
+        """A new, active account at version 1, its email kept as given and normalized."""
+        return cls(
+            id=id,
+            email=email.strip(),
+            email_normalized=normalize_email(email),
+            full_name=full_name,
+            password_hash=password_hash,
+            role=role,
+            is_active=True,
+            is_verified=is_verified,
+            created_at=now,
+            updated_at=now,
+            cognito_sub=cognito_sub,
+        )
