@@ -46,6 +46,29 @@ async def resolve(provider: Callable[[], Any], expected: type[T]) -> T:
     return value
 
 
+async def settle(container: containers.Container) -> None:
+    """After start-up: build every singleton, then let providers answer synchronously.
+
+    Providers that depend on async resources answer with awaitables ("async mode"), so every
+    injection of one cost a future and a gathered task per request. Once the resources are up
+    and the singletons built, nothing is left to wait for. `unsettle` before shutting down.
+    """
+    singleton: providers.Provider[Any]
+    for singleton in container.traverse(types=[providers.Singleton]):
+        built = singleton()
+        if inspect.isawaitable(built):
+            await built
+    provider: providers.Provider[Any]
+    for provider in container.traverse():
+        provider.disable_async_mode()
+
+
+def unsettle(container: containers.Container) -> None:
+    provider: providers.Provider[Any]
+    for provider in container.traverse():
+        provider.reset_async_mode()
+
+
 def _cache_prefix(settings: Settings) -> str:
     return f"{settings.redis_key_prefix}:cache"
 

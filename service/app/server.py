@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service.app.container import Container, resolve
+from service.app.container import Container, resolve, settle, unsettle
 from service.app.files.adapter.input.api.v1.router import files_router
 from service.app.files.adapter.output.repository import (
     FILE_INDEXES,
@@ -60,11 +61,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         await ensure_indexes(await resolve(container.database, AsyncDatabase), index_plan())
         register_authenticator(app, await resolve(container.authenticator, TokenAuthenticator))
         await bootstrap_admin(await resolve(container.user_service, UserService), settings)
+        await settle(container)
         try:
             yield
         finally:
             cache_manager.release(cache_backend)
-            await container.shutdown_resources()  # type: ignore[misc]
+            unsettle(container)
+            closing = container.shutdown_resources()
+            if inspect.isawaitable(closing):  # None when no resource was started
+                await closing
 
     app = FastAPI(
         title="biwoco API",

@@ -1,13 +1,14 @@
 # No `from __future__ import annotations` in router modules: dependency-injector reads the
-# Annotated[..., Depends(Provide[...])] markers from real annotations.
+# Annotated[..., Depends(Inject[...])] markers from real annotations.
 from typing import Annotated
 
-from dependency_injector.wiring import Provide, inject
+from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends
 
 from service.app.container import Container
 from service.app.health.application.readiness_service import ReadinessService
 from service.core.exceptions import ServiceUnavailableError
+from service.core.fastapi.dependencies.injection import Inject
 
 health_router = APIRouter(prefix="/healthz", tags=["health"])
 
@@ -24,7 +25,7 @@ async def live() -> dict[str, str]:
 )
 @inject
 async def ready(
-    readiness: Annotated[ReadinessService, Depends(Provide[Container.readiness_service])],
+    readiness: Annotated[ReadinessService, Depends(Inject[Container.readiness_service])],
 ) -> dict[str, object]:
     report = await readiness.check()
     if not report.ready:

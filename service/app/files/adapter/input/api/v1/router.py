@@ -1,8 +1,8 @@
 # No `from __future__ import annotations` in router modules: dependency-injector reads the
-# Annotated[..., Depends(Provide[...])] markers from real annotations.
+# Annotated[..., Depends(Inject[...])] markers from real annotations.
 from typing import Annotated, Any
 
-from dependency_injector.wiring import Provide, inject
+from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from service.app.container import Container
@@ -15,10 +15,11 @@ from service.app.files.adapter.input.api.v1.schemas import (
 )
 from service.app.files.application.file_service import FileService
 from service.core.fastapi.dependencies import CurrentPrincipal
+from service.core.fastapi.dependencies.injection import Inject
 
 files_router = APIRouter(prefix="/files", tags=["files"])
 
-Files = Annotated[FileService, Depends(Provide[Container.file_service])]
+Files = Annotated[FileService, Depends(Inject[Container.file_service])]
 FileId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {

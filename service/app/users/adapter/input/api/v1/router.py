@@ -1,10 +1,10 @@
 # No `from __future__ import annotations` in router modules: dependency-injector reads the
-# Annotated[..., Depends(Provide[...])] markers from real annotations.
+# Annotated[..., Depends(Inject[...])] markers from real annotations.
 """The users API: /api/v1/auth/* and /api/v1/users/*."""
 
 from typing import Annotated
 
-from dependency_injector.wiring import Provide, inject
+from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from service.app.container import Container
@@ -30,9 +30,10 @@ from service.app.users.domain.errors import IfMatchRequiredError, VersionMismatc
 from service.app.users.domain.repository import UserFilter
 from service.app.users.domain.user import Role
 from service.core.fastapi.dependencies import CurrentPrincipal, RequireAdmin, SelfOrAdmin
+from service.core.fastapi.dependencies.injection import Inject
 
-Users = Annotated[UserService, Depends(Provide[Container.user_service])]
-Auth = Annotated[AuthService, Depends(Provide[Container.auth_service])]
+Users = Annotated[UserService, Depends(Inject[Container.user_service])]
+Auth = Annotated[AuthService, Depends(Inject[Container.auth_service])]
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
