@@ -24,8 +24,7 @@ COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; extra = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['service']; print('\n'.join(extra))" > requirements.txt \
     && pip wheel --wheel-dir /wheels --requirement requirements.txt --constraint constraints.txt \
     && python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-index --find-links /wheels \
-        --requirement requirements.txt --constraint constraints.txt \
+    && /opt/venv/bin/pip install --no-index /wheels/*.whl \
     && /opt/venv/bin/pip uninstall --yes pip
 
 # ---------------------------------------------------------------------------------------------
