@@ -23,6 +23,7 @@ from service.app.container import Container, resolve
 from service.core.celery_task import app as celery_app
 from service.core.celery_task.runtime import WorkerServices, runtime
 from service.core.config import Settings
+from service.core.helpers.caches import RedisCacheBackend, cache_manager
 from service.core.helpers.sentry import init_sentry
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ async def open_services() -> WorkerServices:
     settings = worker_settings()
     container = build_worker_container(settings)
     await container.init_resources()  # type: ignore[misc]
+    # Writes made by tasks invalidate cached reads exactly as the API's writes do.
+    cache_manager.init(await resolve(container.cache_backend, RedisCacheBackend))
     _container = container
     return WorkerServices(
         settings=settings,
@@ -68,6 +71,7 @@ async def close_services() -> None:
     global _container
     container, _container = _container, None
     if container is not None:
+        cache_manager.release(await resolve(container.cache_backend, RedisCacheBackend))
         await container.shutdown_resources()  # type: ignore[misc]
 
 

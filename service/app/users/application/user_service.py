@@ -169,8 +169,19 @@ class UserService:
         user = await self._repository.get(user_id)
         if user is None or not await self._repository.delete(user_id):
             raise UserNotFoundError("User not found")
-        await self._auth_state.revoke_all(user_id, forget_after=self._session_ttl)
-        tags = [user_tag(user_id)] + ([f"cognito:{user.cognito_sub}"] if user.cognito_sub else [])
+        await self._forget(user)
+
+    async def delete_unverified_created_before(self, cutoff: datetime) -> int:
+        """The periodic purge: accounts left unverified since before `cutoff` are removed, and
+        their tokens and cached reads go with them, as for any deletion."""
+        removed = await self._repository.delete_unverified_created_before(cutoff)
+        for user in removed:
+            await self._forget(user)
+        return len(removed)
+
+    async def _forget(self, user: User) -> None:
+        await self._auth_state.revoke_all(user.id, forget_after=self._session_ttl)
+        tags = [user_tag(user.id)] + ([f"cognito:{user.cognito_sub}"] if user.cognito_sub else [])
         await cache_manager.invalidate(*tags)
 
     async def ensure_admin(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -49,6 +49,6 @@ class UserRepository(Protocol):
         self, *, limit: int, after: PageAfter | None, where: UserFilter
     ) -> list[User]: ...
 
-    async def delete_unverified_created_before(self, cutoff: datetime) -> int:
-        """Remove accounts still unverified that were created before `cutoff`; their count."""
+    async def delete_unverified_created_before(self, cutoff: datetime) -> Sequence[User]:
+        """Remove accounts still unverified that were created before `cutoff`; those removed."""
         ...

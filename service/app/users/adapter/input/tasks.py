@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from datetime import UTC, datetime, timedelta
 
-from service.app.users.domain.repository import UserRepository
+from service.app.container import resolve
+from service.app.users.application.user_service import UserService
 from service.app.worker import worker_container
 from service.core.celery_task import app
 from service.core.celery_task.base import BaseTask
@@ -16,10 +16,10 @@ logger = logging.getLogger(__name__)
 
 
 async def delete_unverified_accounts_older_than(
-    repository: UserRepository, max_age: timedelta, *, now: datetime | None = None
+    users: UserService, max_age: timedelta, *, now: datetime | None = None
 ) -> int:
     cutoff = (now or datetime.now(UTC)) - max_age
-    deleted = await repository.delete_unverified_created_before(cutoff)
+    deleted = await users.delete_unverified_created_before(cutoff)
     logger.info(
         "unverified accounts removed", extra={"deleted": deleted, "cutoff": cutoff.isoformat()}
     )
@@ -27,9 +27,8 @@ async def delete_unverified_accounts_older_than(
 
 
 async def _delete_unverified_accounts(max_age: timedelta) -> int:
-    provided = worker_container().user_repository()
-    repository: UserRepository = await provided if inspect.isawaitable(provided) else provided
-    return await delete_unverified_accounts_older_than(repository, max_age)
+    users = await resolve(worker_container().user_service, UserService)
+    return await delete_unverified_accounts_older_than(users, max_age)
 
 
 @app.task(base=BaseTask, bind=True, name="users.delete_unverified_accounts")

@@ -11,7 +11,7 @@ not decide a race; a unique claim insert does.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -166,11 +166,14 @@ class MongoUserRepository(TimestampMixin):
         )
         return [from_document(document) async for document in cursor]
 
-    async def delete_unverified_created_before(self, cutoff: datetime) -> int:
+    async def delete_unverified_created_before(self, cutoff: datetime) -> Sequence[User]:
         query = {"is_verified": False, "created_at": {"$lt": cutoff}}
-        ids = [document["_id"] async for document in self._users.find(query, {"_id": 1})]
-        if not ids:
-            return 0
-        result = await self._users.delete_many({"_id": {"$in": ids}, **query})
-        await self._writes.forget(ids)
-        return result.deleted_count
+        found = [from_document(document) async for document in self._users.find(query)]
+        removed: list[User] = []
+        for user in found:
+            # One by one, still unverified: an account verified meanwhile stays.
+            result = await self._users.delete_one({"_id": user.id, **query})
+            if result.deleted_count:
+                removed.append(user)
+        await self._writes.forget([user.id for user in removed])
+        return removed

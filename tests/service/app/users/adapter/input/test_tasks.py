@@ -3,7 +3,6 @@ verified accounts and recent ones stay. Checked in-process and through a real wo
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -14,9 +13,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from service.app.container import resolve
 from service.app.users.adapter.input.tasks import delete_unverified_accounts_older_than
+from service.app.users.application.user_service import UserService
 from service.core.celery_task import CeleryApp, create_celery_app
 from service.core.config import Settings
-from tests.service.app.users.conftest import new_email, register
+from tests.service.app.users.conftest import API, bearer, login, new_email, register
 from tests.service.core.celery_task.processes import celery_env, celery_worker
 
 pytestmark = pytest.mark.integration
@@ -47,16 +47,32 @@ async def remaining(app: FastAPI, ids: dict[str, str]) -> set[str]:
 
 async def test_old_unverified_accounts_are_removed(app: FastAPI, client: httpx.AsyncClient) -> None:
     ids = await accounts(app, client)
-    provided = app.state.container.user_repository()
-    repository = await provided if inspect.isawaitable(provided) else provided
+    users = await resolve(app.state.container.user_service, UserService)
 
-    deleted = await delete_unverified_accounts_older_than(repository, timedelta(days=7))
+    deleted = await delete_unverified_accounts_older_than(users, timedelta(days=7))
 
     assert deleted >= 1
     assert await remaining(app, ids) == {"old_verified", "recent_unverified"}
     # Running again removes nothing more of these.
-    await delete_unverified_accounts_older_than(repository, timedelta(days=7))
+    await delete_unverified_accounts_older_than(users, timedelta(days=7))
     assert await remaining(app, ids) == {"old_verified", "recent_unverified"}
+
+
+async def test_a_purged_accounts_tokens_and_cached_profile_go_with_it(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    user = await register(client)
+    token = (await login(client, str(user["email"]))).json()["access_token"]
+    assert (await client.get(f"{API}/users/me", headers=bearer(token))).status_code == 200
+    database = await resolve(app.state.container.database, AsyncDatabase)
+    await database["users"].update_one(
+        {"_id": user["id"]}, {"$set": {"created_at": datetime.now(UTC) - timedelta(days=30)}}
+    )
+    users = await resolve(app.state.container.user_service, UserService)
+    assert await delete_unverified_accounts_older_than(users, timedelta(days=7)) >= 1
+    after = await client.get(f"{API}/users/me", headers=bearer(token))
+    assert after.status_code == 401
+    assert after.json()["code"] == "token_revoked"
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,8 @@ async def test_delete_unverified_created_before(repository: MongoUserRepository)
     for user in (old_unverified, old_verified, new_unverified):
         await repository.add(user)
     deleted = await repository.delete_unverified_created_before(utcnow() - timedelta(days=7))
-    assert deleted >= 1
+    assert old_unverified.id in {user.id for user in deleted}
+    assert not {old_verified.id, new_unverified.id} & {user.id for user in deleted}
     assert await repository.get(old_unverified.id) is None
     assert await repository.get(old_verified.id) is not None
     assert await repository.get(new_unverified.id) is not None
