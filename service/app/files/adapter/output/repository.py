@@ -20,6 +20,7 @@ from service.app.files.domain.entity import (
 from service.app.files.domain.ports import PageCursor, QuotaVerdict
 from service.core.db.claimed_writes import ClaimedWrites
 from service.core.db.database import Database, Document
+from service.core.db.keyset import newest_first_page
 from service.core.db.mixins.timestamp import TimestampMixin
 
 FILES = "files"
@@ -151,17 +152,9 @@ class MongoFileRepository(TimestampMixin):
         self, owner_id: str, *, limit: int, after: PageCursor | None
     ) -> list[StoredFile]:
         query: Document = {"owner_id": owner_id, "status": {"$in": _VISIBLE}}
-        if after is not None:
-            query["$or"] = [
-                {"created_at": {"$lt": after.created_at}},
-                {"created_at": after.created_at, "_id": {"$lt": after.id}},
-            ]
-        cursor = (
-            self._files.find(query)
-            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-            .limit(limit)
-        )
-        return [_from_document(document) async for document in cursor]
+        position = (after.created_at, after.id) if after is not None else None
+        documents = await newest_first_page(self._files, query, limit=limit, after=position)
+        return [_from_document(document) for document in documents]
 
     async def pending_expired(self, *, now: datetime, limit: int) -> list[StoredFile]:
         cursor = (

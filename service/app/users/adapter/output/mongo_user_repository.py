@@ -28,6 +28,7 @@ from service.app.users.domain.repository import PageAfter, UserFilter
 from service.app.users.domain.user import Role, User
 from service.core.db.claimed_writes import ClaimedWrites, claim_indexes
 from service.core.db.database import Database, Document
+from service.core.db.keyset import newest_first_page
 from service.core.db.mixins.timestamp import TimestampMixin
 
 COLLECTION = "users"
@@ -154,17 +155,9 @@ class MongoUserRepository(TimestampMixin):
             query["is_active"] = where.is_active
         if where.email_prefix:
             query["email_normalized"] = {"$regex": "^" + re.escape(where.email_prefix)}
-        if after is not None:
-            query["$or"] = [
-                {"created_at": {"$lt": after.created_at}},
-                {"created_at": after.created_at, "_id": {"$lt": after.id}},
-            ]
-        cursor = (
-            self._users.find(query)
-            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-            .limit(limit)
-        )
-        return [from_document(document) async for document in cursor]
+        position = (after.created_at, after.id) if after is not None else None
+        documents = await newest_first_page(self._users, query, limit=limit, after=position)
+        return [from_document(document) for document in documents]
 
     async def delete_unverified_created_before(self, cutoff: datetime) -> Sequence[User]:
         query = {"is_verified": False, "created_at": {"$lt": cutoff}}

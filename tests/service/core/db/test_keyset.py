@@ -1,0 +1,61 @@
+"""Keyset pages against the real FerretDB, with many rows sharing one timestamp."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from service.core.config import Settings
+from service.core.db.database import Database, build_mongo_client
+from service.core.db.keyset import newest_first_page
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    client = build_mongo_client(settings)
+    db = client.get_database(f"{settings.mongodb_db}_keyset_{uuid.uuid4().hex[:6]}")
+    yield db
+    await client.drop_database(db.name)
+    await client.close()
+
+
+async def walk(database: Database, limit: int, query: dict[str, object]) -> list[str]:
+    seen: list[str] = []
+    after = None
+    while True:
+        page = await newest_first_page(database["items"], query, limit=limit, after=after)
+        seen += [row["_id"] for row in page]
+        if len(page) < limit:
+            return seen
+        after = (page[-1]["created_at"], page[-1]["_id"])
+
+
+@pytest.mark.parametrize("limit", [1, 3, 4, 50])
+async def test_pages_visit_every_row_once_in_order_even_across_ties(
+    database: Database, limit: int
+) -> None:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        {"_id": f"a{i:02d}", "created_at": base + timedelta(seconds=i), "k": i % 2}
+        for i in range(6)
+    ]
+    # seven rows share one timestamp: pages must split them without repeating or losing any
+    rows += [
+        {"_id": f"t{i:02d}", "created_at": base + timedelta(seconds=3), "k": i % 2}
+        for i in range(7)
+    ]
+    await database["items"].insert_many(rows)
+    expected = [
+        row["_id"] for row in sorted(rows, key=lambda r: (r["created_at"], r["_id"]), reverse=True)
+    ]
+    assert await walk(database, limit, {}) == expected
+    odd = [i for i in expected if next(r for r in rows if r["_id"] == i)["k"] == 1]
+    assert await walk(database, limit, {"k": 1}) == odd
+
+
+async def test_the_page_filter_owns_created_at(database: Database) -> None:
+    with pytest.raises(ValueError, match="created_at"):
+        await newest_first_page(database["items"], {"created_at": 1}, limit=1, after=None)
