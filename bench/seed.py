@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from pymongo import AsyncMongoClient
@@ -18,6 +18,7 @@ from service.app.users.application.dto import UserDTO
 from service.app.users.application.user_service import encode_cursor
 from service.app.users.domain.user import Role, User
 from service.core.db.database import ensure_indexes
+from service.core.db.mixins.timestamp import utcnow
 from service.core.helpers.password import PasswordHasher
 
 LUA_REPORT = Path(__file__).resolve().parent / "wrk_report.lua"
@@ -66,7 +67,8 @@ async def seed_users(env: dict[str, str], count: int, results_dir: Path, depth: 
     password = "bench-password-1"  # noqa: S105 - a throwaway local benchmark account
     # One real argon2id hash for everybody: 20,000 hashes would take minutes and prove nothing.
     password_hash = PasswordHasher().hash_sync(password)
-    start = datetime.now(UTC) - timedelta(days=1)
+    # Millisecond timestamps, as MongoDB stores them: the deep cursor equals a stored position.
+    start = utcnow() - timedelta(days=1)
     users = [
         _user(i, Role.ADMIN if i == 0 else Role.USER, password_hash, start + timedelta(seconds=i))
         for i in range(count)

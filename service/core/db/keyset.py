@@ -30,6 +30,8 @@ async def newest_first_page(
     if after is None:
         return await collection.find(query).sort(NEWEST_FIRST).limit(limit).to_list()
     created_at, last_id = after
+    # BSON dates hold milliseconds: compare ties as the database stored them.
+    created_at = created_at.replace(microsecond=created_at.microsecond // 1000 * 1000)
     ranged = {**query, "created_at": {"$lte": created_at}}
     wanted = limit
     while True:

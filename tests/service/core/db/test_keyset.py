@@ -59,3 +59,15 @@ async def test_pages_visit_every_row_once_in_order_even_across_ties(
 async def test_the_page_filter_owns_created_at(database: Database) -> None:
     with pytest.raises(ValueError, match="created_at"):
         await newest_first_page(database["items"], {"created_at": 1}, limit=1, after=None)
+
+
+async def test_a_position_finer_than_milliseconds_matches_the_stored_row(
+    database: Database,
+) -> None:
+    base = datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)
+    await database["items"].insert_many(
+        [{"_id": f"r{i}", "created_at": base - timedelta(seconds=i)} for i in range(3)]
+    )
+    after = (base.replace(microsecond=123456), "r0")  # the row r0, in microseconds
+    page = await newest_first_page(database["items"], {}, limit=5, after=after)
+    assert [row["_id"] for row in page] == ["r1", "r2"]
