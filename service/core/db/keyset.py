@@ -33,7 +33,8 @@ async def newest_first_page(
     # BSON dates hold milliseconds: compare ties as the database stored them.
     created_at = created_at.replace(microsecond=created_at.microsecond // 1000 * 1000)
     ranged = {**query, "created_at": {"$lte": created_at}}
-    wanted = limit
+    # The row the position was taken from comes back first (unless deleted since): one extra.
+    wanted = limit + 1
     while True:
         rows = await collection.find(ranged).sort(NEWEST_FIRST).limit(wanted).to_list()
         fresh = [r for r in rows if not (r["created_at"] == created_at and r["_id"] >= last_id)]
