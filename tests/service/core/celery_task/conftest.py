@@ -42,3 +42,11 @@ def producer(settings: Settings) -> Iterator[CeleryApp]:
         with sync_mongo(settings) as mongo:
             mongo.drop_database(settings.mongodb_db)
         app.close()
+
+
+def queue_of(settings: Settings, task: str) -> str:
+    """The queue the app routes a task name to."""
+    app = create_celery_app(settings)
+    route = app.amqp.router.route({}, task)
+    name: str = route["queue"].name
+    return name

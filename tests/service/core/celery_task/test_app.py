@@ -22,13 +22,7 @@ from service.core.celery_task.errors import (
 )
 from service.core.config import Settings
 from service.core.helpers.mail import PermanentMailError, TransientMailError
-
-
-def queue_of(settings: Settings, task: str) -> str:
-    app = create_celery_app(settings)
-    route = app.amqp.router.route({}, task)
-    name: str = route["queue"].name
-    return name
+from tests.service.core.celery_task.conftest import queue_of
 
 
 def test_explicit_queues_and_routing_by_task_name(settings: Settings) -> None:
