@@ -47,9 +47,6 @@ class CacheManager:
         if backend in self._backends:
             self._backends.remove(backend)
 
-    def reset(self) -> None:
-        self._backends.clear()
-
     async def invalidate(self, *tags: str) -> None:
         if self._backend is None:
             return
