@@ -28,6 +28,7 @@ from service.core.config import Settings, get_settings
 from service.core.db.database import IndexPlan, ensure_indexes
 from service.core.fastapi.dependencies import register_authenticator
 from service.core.fastapi.exception_handlers import register_exception_handlers
+from service.core.fastapi.middleware.cache_scope import CacheScopeMiddleware
 from service.core.fastapi.middleware.request_limits import RequestLimitsMiddleware
 from service.core.fastapi.middleware.response_middleware import ResponseMiddleware
 from service.core.fastapi.openapi import install_problem_openapi
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
             expose_headers=["ETag", "X-Request-ID", "Retry-After"],
         )
+    app.add_middleware(CacheScopeMiddleware)
     app.add_middleware(
         RequestLimitsMiddleware,
         max_bytes=settings.max_request_body_bytes,

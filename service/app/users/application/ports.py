@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +28,14 @@ class OneTimeKind(StrEnum):
 
 class AuthStateStore(Protocol):
     async def session_state(
-        self, user_id: str, token_id: str, session_id: str | None
-    ) -> SessionState: ...
+        self,
+        user_id: str,
+        token_id: str,
+        session_id: str | None,
+        also_read: Sequence[str] = (),
+    ) -> tuple[SessionState, list[Any]]:
+        """The token's revocation state, and the values of `also_read` from the same trip."""
+        ...
 
     async def is_denied(self, token_id: str) -> bool: ...
 

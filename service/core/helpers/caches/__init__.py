@@ -1,5 +1,11 @@
 from service.core.helpers.caches.base import CacheBackend, CacheUnavailableError, KeyMaker, Lookup
-from service.core.helpers.caches.cache_manager import CacheManager, cache_manager, cached
+from service.core.helpers.caches.cache_manager import (
+    CacheManager,
+    PlannedLookup,
+    cache_manager,
+    cached,
+    request_scope,
+)
 from service.core.helpers.caches.cache_tag import CacheTag
 from service.core.helpers.caches.key_maker import FunctionKeyMaker
 from service.core.helpers.caches.redis_backend import RedisCacheBackend
@@ -12,7 +18,9 @@ __all__ = [
     "FunctionKeyMaker",
     "KeyMaker",
     "Lookup",
+    "PlannedLookup",
     "RedisCacheBackend",
     "cache_manager",
     "cached",
+    "request_scope",
 ]

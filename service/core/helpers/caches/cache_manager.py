@@ -2,6 +2,11 @@
 
 A cache outage never becomes an error: lookups and stores that fail are logged and the source
 is used. Invalidation failures are logged as errors; entries then live at most their TTL.
+
+Batched lookups: code that is about to make a round trip of its own can read a cached call's
+keys in the same batch (`plan`, then `prefetched` with the values it read); within the current
+request scope (`request_scope`) the cached call then uses that lookup instead of its own trip.
+An invalidation in the scope drops every prefetched lookup, so none outlives a write.
 """
 
 from __future__ import annotations
@@ -9,12 +14,16 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from typing import ParamSpec, TypeVar
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
 
 from pydantic import BaseModel
 
-from service.core.helpers.caches.base.backend import CacheBackend, CacheUnavailableError
+from service.core.helpers.caches.base.backend import CacheBackend, CacheUnavailableError, Lookup
 from service.core.helpers.caches.base.key_maker import KeyMaker
 from service.core.helpers.caches.cache_tag import CacheTag
 from service.core.helpers.caches.key_maker import FunctionKeyMaker
@@ -24,6 +33,26 @@ logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 _UNBOUND_NAMES = frozenset({"self", "cls"})
+# Lookups read ahead in the current request, by cache key; None outside a request scope.
+_prefetched: ContextVar[dict[str, Lookup] | None] = ContextVar("cache_prefetched", default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedLookup:
+    key: str
+    tags: list[str]
+    # What to read, in this order, and hand back to `prefetched`.
+    read_keys: list[str]
+
+
+@contextmanager
+def request_scope() -> Iterator[None]:
+    """Prefetched lookups live at most as long as this scope (one request)."""
+    token = _prefetched.set({})
+    try:
+        yield
+    finally:
+        _prefetched.reset(token)
 
 
 class CacheManager:
@@ -32,6 +61,10 @@ class CacheManager:
         # an app started and stopped beside it (a test's private app) gives its own back on exit.
         self._backends: list[CacheBackend] = []
         self._key_maker = key_maker or FunctionKeyMaker()
+        # cached function -> its (key, tags) for given arguments
+        self._plans: weakref.WeakKeyDictionary[
+            Callable[..., Any], Callable[..., tuple[str, list[str]]]
+        ] = weakref.WeakKeyDictionary()
 
     @property
     def _backend(self) -> CacheBackend | None:
@@ -47,7 +80,27 @@ class CacheManager:
         if backend in self._backends:
             self._backends.remove(backend)
 
+    def plan(
+        self, cached_function: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> PlannedLookup | None:
+        """The keys the call `cached_function(*args, **kwargs)` would read; None when there is
+        nothing to batch (no backend, not a cached function, or outside a request scope)."""
+        backend, plan = self._backend, self._plans.get(cached_function)
+        if backend is None or plan is None or _prefetched.get() is None:
+            return None
+        key, tags = plan(*args, **kwargs)
+        return PlannedLookup(key=key, tags=tags, read_keys=backend.lookup_keys(key, tags))
+
+    def prefetched(self, planned: PlannedLookup, values: Sequence[Any]) -> None:
+        """Hand over the values read for `planned.read_keys`; the call will not read them again."""
+        table, backend = _prefetched.get(), self._backend
+        if table is not None and backend is not None:
+            table[planned.key] = backend.lookup_from(values)
+
     async def invalidate(self, *tags: str) -> None:
+        table = _prefetched.get()
+        if table:
+            table.clear()
         if self._backend is None:
             return
         try:
@@ -68,18 +121,24 @@ class CacheManager:
         def decorate(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             signature = inspect.signature(function)
 
+            def plan(*args: Any, **kwargs: Any) -> tuple[str, list[str]]:
+                bound = signature.bind(*args, **kwargs)
+                bound.apply_defaults()
+                arguments = {k: v for k, v in bound.arguments.items() if k not in _UNBOUND_NAMES}
+                return self._key_maker.make(function, arguments), [
+                    t.render(arguments) for t in templates
+                ]
+
             @functools.wraps(function)
             async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
                 backend = self._backend
                 if backend is None:
                     return await function(*args, **kwargs)
-                bound = signature.bind(*args, **kwargs)
-                bound.apply_defaults()
-                arguments = {k: v for k, v in bound.arguments.items() if k not in _UNBOUND_NAMES}
-                key = self._key_maker.make(function, arguments)
-                rendered = [t.render(arguments) for t in templates]
+                key, rendered = plan(*args, **kwargs)
+                table = _prefetched.get()
+                ahead = table.pop(key, None) if table else None
                 try:
-                    lookup = await backend.lookup(key, rendered)
+                    lookup = ahead or await backend.lookup(key, rendered)
                 except CacheUnavailableError as error:
                     logger.warning(
                         "cache lookup failed; using the source", extra={"error": str(error)}
@@ -95,6 +154,7 @@ class CacheManager:
                     logger.warning("cache store failed", extra={"error": str(error)})
                 return value
 
+            self._plans[wrapper] = plan
             return wrapper
 
         return decorate

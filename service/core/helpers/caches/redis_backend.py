@@ -32,17 +32,24 @@ class RedisCacheBackend(CacheBackend):
     def _tag_key(self, tag: str) -> str:
         return f"{self._prefix}:tag:{tag}"
 
-    async def lookup(self, key: str, tags: Sequence[str]) -> Lookup:
-        try:
-            raw, *stamps = await self._redis.mget([key, *(self._tag_key(t) for t in tags)])
-        except (RedisError, OSError) as error:
-            raise CacheUnavailableError(str(error)) from error
+    def lookup_keys(self, key: str, tags: Sequence[str]) -> list[str]:
+        return [key, *(self._tag_key(t) for t in tags)]
+
+    def lookup_from(self, values: Sequence[Any]) -> Lookup:
+        raw, *stamps = values
         current = [s.decode() if isinstance(s, bytes) else s for s in stamps]
         if raw is not None:
             entry = json.loads(raw)
             if entry["s"] == current:
                 return Lookup(hit=True, value=entry["v"])
         return Lookup(hit=False, stamp=current)
+
+    async def lookup(self, key: str, tags: Sequence[str]) -> Lookup:
+        try:
+            values = await self._redis.mget(self.lookup_keys(key, tags))
+        except (RedisError, OSError) as error:
+            raise CacheUnavailableError(str(error)) from error
+        return self.lookup_from(values)
 
     async def store(
         self, key: str, value: Any, *, ttl: int, tags: Sequence[str], stamp: Any

@@ -10,7 +10,12 @@ import pytest
 from redis.asyncio import Redis
 
 from scripts.stack import free_port, start_redis
-from service.core.helpers.caches import CacheManager, FunctionKeyMaker, RedisCacheBackend
+from service.core.helpers.caches import (
+    CacheManager,
+    FunctionKeyMaker,
+    RedisCacheBackend,
+    request_scope,
+)
 
 
 class Source:
@@ -162,3 +167,39 @@ async def test_releasing_a_later_backend_gives_the_earlier_one_back(redis: Redis
     await read("a", 1)
     assert len(source.calls) == 3  # no backend: straight to the source
     await unreachable.aclose()
+
+
+async def test_a_prefetched_lookup_replaces_the_calls_own_round_trip(
+    manager: CacheManager, redis: Redis
+) -> None:
+    source = Source()
+    read = make_cached(manager, source)
+    assert manager.plan(read, "a", 1) is None  # outside a request scope: nothing to batch
+    with request_scope():
+        await read("a", 1)  # stored
+        planned = manager.plan(read, "a", 1)
+        assert planned is not None
+        values = await redis.mget(planned.read_keys)  # read with "someone else's" batch
+        await redis.delete(planned.key)  # so only the prefetched values can still hit
+        manager.prefetched(planned, values)
+        assert await read("a", 1) == {"user": "a", "page": 1, "version": 1}
+        assert len(source.calls) == 1
+        await read("a", 1)  # consumed: this one looks up itself, misses, and reloads
+        assert len(source.calls) == 2
+
+
+async def test_an_invalidation_drops_prefetched_lookups(
+    manager: CacheManager, redis: Redis
+) -> None:
+    source = Source()
+    read = make_cached(manager, source)
+    with request_scope():
+        await read("a", 1)
+        planned = manager.plan(read, "a", 1)
+        assert planned is not None
+        manager.prefetched(planned, await redis.mget(planned.read_keys))
+        source.version = 2
+        await manager.invalidate("user:a")  # a write in the same request
+        assert (await read("a", 1))["version"] == 2
+    with request_scope():
+        assert manager.plan(read, "a", 1) is not None

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
+from redis.asyncio import Redis
 
+from scripts.stack import free_port, start_redis
 from service.app.container import resolve
+from tests.conftest import make_test_settings, private_app
 from tests.service.app.users.conftest import (
     API,
     PASSWORD,
@@ -234,3 +238,35 @@ async def test_twenty_concurrent_patches_with_one_etag(client: httpx.AsyncClient
     now = await client.get(f"{API}/users/me", headers=account.headers)
     assert now.json()["full_name"] == winner["full_name"]  # the one accepted write is kept
     assert now.headers["etag"] == '"2"'
+
+
+async def test_a_cached_me_costs_one_redis_round_trip(
+    stack_env: dict[str, str], run_id: str, tmp_path: Path
+) -> None:
+    """Revocation state and the cached profile are read in one MGET (the hot path)."""
+    redis = start_redis(free_port(), tmp_path)
+    settings = make_test_settings(stack_env, run_id + "-one-trip", redis_url=redis.url)
+    try:
+        async with private_app(settings) as (_, http):
+            account = await signed_in(http)
+            assert (await http.get(f"{API}/users/me", headers=account.headers)).status_code == 200
+            probe = Redis.from_url(redis.url)
+
+            async def calls() -> dict[str, int]:
+                stats = await probe.info("commandstats")
+                return {
+                    name: entry["calls"]
+                    for name, entry in stats.items()
+                    if name not in ("cmdstat_info", "cmdstat_ping")
+                }
+
+            before = await calls()
+            for _ in range(10):
+                response = await http.get(f"{API}/users/me", headers=account.headers)
+                assert response.status_code == 200
+            after = await calls()
+            await probe.aclose()
+            spent = {name: n - before.get(name, 0) for name, n in after.items()}
+            assert {name: n for name, n in spent.items() if n} == {"cmdstat_mget": 10}
+    finally:
+        redis.stop()
