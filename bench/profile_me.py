@@ -30,6 +30,7 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--no-profile", action="store_true", help="only measure req/s")
     parser.add_argument("--path", default="/api/v1/users/me")
+    parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     port = stack.free_port()
@@ -64,10 +65,16 @@ def main() -> int:
             {"email": seeded.user_email, "password": seeded.password},
         )["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        wrk(f"{base}{args.path}", connections=32, seconds=1, headers=headers)  # warm up
-        result = wrk(f"{base}{args.path}", connections=32, seconds=args.seconds, headers=headers)
+        wrk(f"{base}{args.path}", connections=args.connections, seconds=1, headers=headers)
+        result = wrk(
+            f"{base}{args.path}",
+            connections=args.connections,
+            seconds=args.seconds,
+            headers=headers,
+        )
         print(
             f"{result['rps']:.0f} req/s, p50 {result['p50_us'] / 1000:.2f} ms, "
+            f"p99 {result['p99_us'] / 1000:.2f} ms, "
             f"errors {result['errors']}"
         )
     finally:

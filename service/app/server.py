@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -63,6 +64,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         register_authenticator(app, await resolve(container.authenticator, TokenAuthenticator))
         await bootstrap_admin(await resolve(container.user_service, UserService), settings)
         await settle(container)
+        # Start-up objects (modules, routes, clients) move out of the collector's way: later
+        # full collections scan only what requests allocate, which trims tail latency.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
