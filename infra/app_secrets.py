@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, SecretValue
+from aws_cdk import SecretValue
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -23,7 +23,7 @@ class AppSecrets(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvConfig) -> None:
         super().__init__(scope, construct_id)
-        removal = RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY
+        removal = config.removal_policy
         self.jwt_secret_key = secretsmanager.Secret(
             self,
             "JwtSecretKey",

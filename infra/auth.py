@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
@@ -54,7 +54,7 @@ class Auth(Construct):
                 else None
             ),
             deletion_protection=config.production,
-            removal_policy=RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY,
+            removal_policy=config.removal_policy,
         )
         self.app_client = self.user_pool.add_client(
             "AppClient",

@@ -35,7 +35,7 @@ class Cache(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         cache = config.cache
-        removal = RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY
+        removal = config.removal_policy
         self.port = cache.port
         self.replication_group_id = f"{config.prefix}-cache"
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from aws_cdk import RemovalPolicy
+
 CONTEXT_KEY = "biwoco"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = REPO_ROOT / "cdk.json"
@@ -212,6 +214,11 @@ class EnvConfig:
     @property
     def metrics_namespace(self) -> str:
         return f"Biwoco/{self.name}"
+
+    @property
+    def removal_policy(self) -> RemovalPolicy:
+        """Stateful resources outlive a deleted stack in production, not in other envs."""
+        return RemovalPolicy.RETAIN if self.production else RemovalPolicy.DESTROY
 
 
 T = TypeVar("T")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_docdb as docdb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
@@ -32,7 +32,7 @@ class DocumentDb(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         db = config.documentdb
-        removal = RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY
+        removal = config.removal_policy
         self.port = db.port
 
         self.parameter_group = docdb.ClusterParameterGroup(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -35,7 +35,7 @@ class LogsBucket(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
-            removal_policy=RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY,
+            removal_policy=config.removal_policy,
             auto_delete_objects=False,
         )
         acknowledge(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -31,7 +30,7 @@ class Network(Construct):
             self,
             "FlowLogs",
             retention=retention_days(config.network.flow_log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY,
+            removal_policy=config.removal_policy,
         )
         self.vpc = ec2.Vpc(
             self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
@@ -381,9 +381,7 @@ class Service(Construct):
             "Logs",
             log_group_name=f"/biwoco/{self.config.name}/{name}",
             retention=retention_days(self.config.observability.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN
-            if self.config.production
-            else RemovalPolicy.DESTROY,
+            removal_policy=self.config.removal_policy,
         )
         task_definition = ecs.FargateTaskDefinition(
             scope,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -28,7 +28,7 @@ class Uploads(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.config = config
-        removal = RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY
+        removal = config.removal_policy
         self.key = kms.Key(
             self,
             "Key",

@@ -6,7 +6,7 @@ web ACLs of scope ``CLOUDFRONT`` and ACM certificates from that region.
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
@@ -84,7 +84,7 @@ class EdgeFirewall(Construct):
             # WAF requires the name to start with aws-waf-logs-.
             log_group_name=f"aws-waf-logs-{config.prefix}",
             retention=retention_days(config.observability.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY,
+            removal_policy=config.removal_policy,
         )
         self.logging = wafv2.CfnLoggingConfiguration(
             self,
