@@ -33,12 +33,24 @@ logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 _UNBOUND_NAMES = frozenset({"self", "cls"})
-# Lookups read ahead in the current request, by cache key; None outside a request scope.
-_prefetched: ContextVar[dict[str, Lookup] | None] = ContextVar("cache_prefetched", default=None)
+# Lookups read ahead in the current request, by the call they were planned for (so the call
+# finds its lookup without building its key a second time); None outside a request scope.
+CallKey = tuple[Callable[..., Any], tuple[Any, ...], tuple[tuple[str, Any], ...]]
+Prefetched = tuple[str, list[str], Lookup]
+_prefetched: ContextVar[dict[CallKey, Prefetched] | None] = ContextVar(
+    "cache_prefetched", default=None
+)
+
+
+def _call_key(
+    function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> CallKey:
+    return (function, args, tuple(sorted(kwargs.items())))
 
 
 @dataclass(frozen=True, slots=True)
 class PlannedLookup:
+    call: CallKey
     key: str
     tags: list[str]
     # What to read, in this order, and hand back to `prefetched`.
@@ -89,13 +101,18 @@ class CacheManager:
         if backend is None or plan is None or _prefetched.get() is None:
             return None
         key, tags = plan(*args, **kwargs)
-        return PlannedLookup(key=key, tags=tags, read_keys=backend.lookup_keys(key, tags))
+        return PlannedLookup(
+            call=_call_key(cached_function, args, kwargs),
+            key=key,
+            tags=tags,
+            read_keys=backend.lookup_keys(key, tags),
+        )
 
     def prefetched(self, planned: PlannedLookup, values: Sequence[Any]) -> None:
         """Hand over the values read for `planned.read_keys`; the call will not read them again."""
         table, backend = _prefetched.get(), self._backend
         if table is not None and backend is not None:
-            table[planned.key] = backend.lookup_from(values)
+            table[planned.call] = (planned.key, planned.tags, backend.lookup_from(values))
 
     async def invalidate(self, *tags: str) -> None:
         table = _prefetched.get()
@@ -134,16 +151,19 @@ class CacheManager:
                 backend = self._backend
                 if backend is None:
                     return await function(*args, **kwargs)
-                key, rendered = plan(*args, **kwargs)
                 table = _prefetched.get()
-                ahead = table.pop(key, None) if table else None
-                try:
-                    lookup = ahead or await backend.lookup(key, rendered)
-                except CacheUnavailableError as error:
-                    logger.warning(
-                        "cache lookup failed; using the source", extra={"error": str(error)}
-                    )
-                    return await function(*args, **kwargs)
+                ahead = table.pop(_call_key(wrapper, args, kwargs), None) if table else None
+                if ahead is not None:
+                    key, rendered, lookup = ahead
+                else:
+                    key, rendered = plan(*args, **kwargs)
+                    try:
+                        lookup = await backend.lookup(key, rendered)
+                    except CacheUnavailableError as error:
+                        logger.warning(
+                            "cache lookup failed; using the source", extra={"error": str(error)}
+                        )
+                        return await function(*args, **kwargs)
                 if lookup.hit:
                     return model.model_validate(lookup.value) if model else lookup.value  # type: ignore[return-value]
                 value = await function(*args, **kwargs)
