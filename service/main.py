@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from service.core.config import Environment, load_settings
-from service.core.logging import configure_logging
+from service.core.logging import configure_logging, logging_config
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,7 +52,8 @@ def serve(env: str | None) -> None:
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         access_log=False,
-        log_config=None,
+        # Applied in every server process (workers do not inherit the parent's set-up).
+        log_config=logging_config(settings.log_level),
         server_header=False,
     )
 

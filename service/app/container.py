@@ -26,8 +26,10 @@ from service.core.celery_task import create_celery_app
 from service.core.celery_task.mail import PendingEmailStore
 from service.core.config import Settings
 from service.core.db.database import get_database, mongo_client_resource
+from service.core.db.redis.near_cache import build_near_cache
 from service.core.db.redis.redis_client import redis_client_resource
 from service.core.helpers.caches import RedisCacheBackend, cache_manager
+from service.core.helpers.caches.key_maker import FunctionKeyMaker
 from service.core.helpers.mail.smtp import build_mailer
 from service.core.helpers.metrics import build_metrics_publisher
 from service.core.helpers.password import PasswordHasher
@@ -73,8 +75,19 @@ def _cache_prefix(settings: Settings) -> str:
     return f"{settings.redis_key_prefix}:cache"
 
 
+def _cache_entry_prefix(settings: Settings) -> str:
+    return f"{_cache_prefix(settings)}:entry"
+
+
 def _auth_prefix(settings: Settings) -> str:
     return f"{settings.redis_key_prefix}:auth"
+
+
+def _near_cache_prefixes(settings: Settings) -> tuple[str, ...]:
+    return (
+        *RedisAuthStore.revocation_prefixes(_auth_prefix(settings)),
+        RedisCacheBackend.tracked_prefix(_cache_prefix(settings)),
+    )
 
 
 def _file_policy(settings: Settings) -> FilePolicy:
@@ -101,11 +114,23 @@ class Container(containers.DeclarativeContainer):
     )
     redis_client = providers.Resource(redis_client_resource, settings=settings)
 
+    # Hot auth and cache keys kept in the process, invalidated by Redis; the API starts it.
+    redis_near_cache = providers.Singleton(
+        build_near_cache,
+        redis=redis_client,
+        settings=settings,
+        prefixes=providers.Callable(_near_cache_prefixes, settings),
+    )
+
     cache_manager = providers.Object(cache_manager)
+    cache_key_maker = providers.Singleton(
+        FunctionKeyMaker, prefix=providers.Callable(_cache_entry_prefix, settings)
+    )
     cache_backend = providers.Singleton(
         RedisCacheBackend,
         redis=redis_client,
         prefix=providers.Callable(_cache_prefix, settings),
+        near_cache=redis_near_cache,
     )
 
     readiness_service = providers.Singleton(
@@ -167,7 +192,10 @@ class Container(containers.DeclarativeContainer):
     cognito_verifier = providers.Singleton(CognitoVerifier.from_settings, settings)
     user_repository = providers.Singleton(MongoUserRepository, database=database)
     auth_state = providers.Singleton(
-        RedisAuthStore, redis=redis_client, prefix=providers.Callable(_auth_prefix, settings)
+        RedisAuthStore,
+        redis=redis_client,
+        prefix=providers.Callable(_auth_prefix, settings),
+        near_cache=redis_near_cache,
     )
     user_service = providers.Singleton(
         UserService,

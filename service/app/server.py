@@ -27,6 +27,7 @@ from service.app.users.application.bootstrap import bootstrap_admin
 from service.app.users.application.user_service import UserService
 from service.core.config import Settings, get_settings
 from service.core.db.database import IndexPlan, ensure_indexes
+from service.core.db.redis.near_cache import RedisNearCache
 from service.core.fastapi.dependencies import register_authenticator
 from service.core.fastapi.exception_handlers import register_exception_handlers
 from service.core.fastapi.middleware.cache_scope import CacheScopeMiddleware
@@ -34,6 +35,7 @@ from service.core.fastapi.middleware.request_limits import RequestLimitsMiddlewa
 from service.core.fastapi.middleware.response_middleware import ResponseMiddleware
 from service.core.fastapi.openapi import install_problem_openapi
 from service.core.helpers.caches import RedisCacheBackend, cache_manager
+from service.core.helpers.caches.base.key_maker import KeyMaker
 from service.core.helpers.sentry import init_sentry
 
 API_PREFIX = "/api/v1"
@@ -59,7 +61,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await container.init_resources()  # type: ignore[misc]
         cache_backend = await resolve(container.cache_backend, RedisCacheBackend)
-        cache_manager.init(cache_backend)
+        cache_manager.init(cache_backend, await resolve(container.cache_key_maker, KeyMaker))
+        near_cache = await resolve(container.redis_near_cache, RedisNearCache)
+        await near_cache.start()
         await ensure_indexes(await resolve(container.database, AsyncDatabase), index_plan())
         register_authenticator(app, await resolve(container.authenticator, TokenAuthenticator))
         await bootstrap_admin(await resolve(container.user_service, UserService), settings)
@@ -71,6 +75,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         try:
             yield
         finally:
+            await near_cache.stop()
             cache_manager.release(cache_backend)
             unsettle(container)
             closing = container.shutdown_resources()

@@ -24,6 +24,7 @@ from service.core.celery_task import app as celery_app
 from service.core.celery_task.runtime import WorkerServices, runtime
 from service.core.config import Settings
 from service.core.helpers.caches import RedisCacheBackend, cache_manager
+from service.core.helpers.caches.base.key_maker import KeyMaker
 from service.core.helpers.sentry import init_sentry
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,10 @@ async def open_services() -> WorkerServices:
     container = build_worker_container(settings)
     await container.init_resources()  # type: ignore[misc]
     # Writes made by tasks invalidate cached reads exactly as the API's writes do.
-    cache_manager.init(await resolve(container.cache_backend, RedisCacheBackend))
+    cache_manager.init(
+        await resolve(container.cache_backend, RedisCacheBackend),
+        await resolve(container.cache_key_maker, KeyMaker),
+    )
     _container = container
     return WorkerServices(
         settings=settings,

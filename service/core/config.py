@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     redis_key_prefix: str = "biwoco"
     redis_timeout_seconds: float = Field(default=1.0, gt=0)
     redis_max_connections: int = Field(default=200, ge=1)
+    # Process-local copies of the hot auth and cache keys, invalidated by Redis (see
+    # service/core/db/redis/near_cache.py); 0 turns the near cache off.
+    redis_near_cache_max_entries: int = Field(default=10_000, ge=0)
+    redis_near_cache_max_age_seconds: float = Field(default=30.0, gt=0)
 
     # Tokens
     jwt_secret_key: SecretStr = SecretStr(_LOCAL_JWT_SECRET)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.config
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from service.core.access_log import access_log
 from service.core.request_context import current_request_id
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is logged.
@@ -35,14 +37,32 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+class JsonStdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """JSON lines on stdout; the access log (`service.core.access_log`) writes to it too."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+        self.setFormatter(JsonFormatter())
+        access_log.attach(sys.stdout)
+
+
+def logging_config(level: str = "INFO") -> dict[str, Any]:
+    """The `logging.config.dictConfig` of every process (uvicorn applies it in each worker)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"stdout": {"()": JsonStdoutHandler}},
+        "root": {"level": level.upper(), "handlers": ["stdout"]},
+        "loggers": {
+            # Our own middleware writes the access line; uvicorn's would be a second one.
+            "uvicorn.access": {"handlers": [], "propagate": False, "level": "CRITICAL"},
+            **{
+                name: {"handlers": [], "propagate": True}
+                for name in ("uvicorn", "uvicorn.error", "celery")
+            },
+        },
+    }
+
+
 def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    for noisy in ("uvicorn.access",):
-        logging.getLogger(noisy).disabled = True
-    for name in ("uvicorn", "uvicorn.error", "celery"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
+    logging.config.dictConfig(logging_config(level))

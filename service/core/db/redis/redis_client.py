@@ -13,7 +13,9 @@ from redis.backoff import ExponentialBackoff
 from service.core.config import Settings
 
 
-def build_redis_client(settings: Settings) -> Redis:
+def build_redis_client(settings: Settings, *, tracking_listener: bool = False) -> Redis:
+    """The process's client; with `tracking_listener`, the one-connection RESP2 client of the
+    near cache's invalidation listener (no retries: a lost connection must be seen, not healed)."""
     password = settings.redis_password.get_secret_value() if settings.redis_password else None
     tls: dict[str, Any] = {}
     if settings.redis_url.startswith("rediss://"):
@@ -26,10 +28,12 @@ def build_redis_client(settings: Settings) -> Redis:
         password=password,
         socket_timeout=settings.redis_timeout_seconds,
         socket_connect_timeout=settings.redis_timeout_seconds,
-        health_check_interval=30,
-        max_connections=settings.redis_max_connections,
+        health_check_interval=0 if tracking_listener else 30,
+        max_connections=1 if tracking_listener else settings.redis_max_connections,
         # A single short retry rides out a failover without hiding an outage.
-        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=1),
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=0 if tracking_listener else 1),
+        # Invalidations arrive as plain pub/sub messages on RESP2.
+        protocol=2 if tracking_listener else None,
         **tls,
     )
 

@@ -13,10 +13,10 @@ import sentry_sdk
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.core.access_log import access_log
 from service.core.fastapi.problem import problem_response
 from service.core.request_context import accept_or_generate, bind_request_id, unbind_request_id
 
-access_logger = logging.getLogger("biwoco.access")
 error_logger = logging.getLogger("biwoco.error")
 
 _SECURITY_HEADERS = (
@@ -81,15 +81,12 @@ class ResponseMiddleware:
             await problem_response(500, code="internal_error")(scope, receive, send_with_headers)
         finally:
             route = scope.get("route")
-            access_logger.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    # The route template, not the raw path: no ids or tokens from URLs in logs.
-                    "route": getattr(route, "path", None) or "<unmatched>",
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started_at) * 1000, 2),
-                },
+            access_log(
+                request_id=request_id,
+                method=scope["method"],
+                # The route template, not the raw path: no ids or tokens from URLs in logs.
+                route=getattr(route, "path", None) or "<unmatched>",
+                status=status,
+                duration_ms=round((time.perf_counter() - started_at) * 1000, 2),
             )
             unbind_request_id(token)

@@ -16,6 +16,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from service.core.db.redis.near_cache import RedisNearCache
 from service.core.helpers.caches.base.backend import CacheBackend, CacheUnavailableError, Lookup
 
 # Tag stamps outlive every entry (entries' TTL is capped below this), so an expired stamp can
@@ -25,9 +26,22 @@ MAX_ENTRY_TTL_SECONDS = 24 * 3600
 
 
 class RedisCacheBackend(CacheBackend):
-    def __init__(self, redis: Redis, prefix: str = "cache") -> None:
+    def __init__(
+        self, redis: Redis, prefix: str = "cache", near_cache: RedisNearCache | None = None
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
+        # Entries and tag stamps are read through it; this backend's writes forget their keys.
+        self._near = (
+            near_cache
+            if near_cache is not None
+            else RedisNearCache(redis, [self.tracked_prefix(prefix)])
+        )
+
+    @staticmethod
+    def tracked_prefix(prefix: str) -> str:
+        """Every key of the cache (entries and tag stamps) starts with this."""
+        return f"{prefix}:"
 
     def _tag_key(self, tag: str) -> str:
         return f"{self._prefix}:tag:{tag}"
@@ -46,7 +60,7 @@ class RedisCacheBackend(CacheBackend):
 
     async def lookup(self, key: str, tags: Sequence[str]) -> Lookup:
         try:
-            values = await self._redis.mget(self.lookup_keys(key, tags))
+            values = await self._near.mget(self.lookup_keys(key, tags))
         except (RedisError, OSError) as error:
             raise CacheUnavailableError(str(error)) from error
         return self.lookup_from(values)
@@ -59,6 +73,8 @@ class RedisCacheBackend(CacheBackend):
             await self._redis.set(key, entry, ex=min(ttl, MAX_ENTRY_TTL_SECONDS))
         except (RedisError, OSError) as error:
             raise CacheUnavailableError(str(error)) from error
+        finally:
+            self._near.forget([key])
 
     async def invalidate_tags(self, *tags: str) -> None:
         if not tags:
@@ -70,9 +86,13 @@ class RedisCacheBackend(CacheBackend):
                 await pipe.execute()
         except (RedisError, OSError) as error:
             raise CacheUnavailableError(str(error)) from error
+        finally:
+            self._near.forget([self._tag_key(tag) for tag in tags])
 
     async def delete(self, key: str) -> None:
         try:
             await self._redis.delete(key)
         except (RedisError, OSError) as error:
             raise CacheUnavailableError(str(error)) from error
+        finally:
+            self._near.forget([key])

@@ -13,6 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from service.app.users.application.ports import OneTimeKind, Rotation, SessionState
+from service.core.db.redis.near_cache import RedisNearCache
 
 # KEYS[1] = session key; ARGV[1] = presented refresh jti; ARGV[2] = the new one.
 # 1 rotated, 0 missing, -1 reused (and the whole family is deleted).
@@ -35,10 +36,21 @@ def _text(value: bytes | str | None) -> str | None:
 
 
 class RedisAuthStore:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, near_cache: RedisNearCache | None = None) -> None:
         self._redis = redis
         self._prefix = prefix
         self._rotate = redis.register_script(_ROTATE)
+        # The revocation keys every request reads; this store's writes to them forget them.
+        self._near = (
+            near_cache
+            if near_cache is not None
+            else RedisNearCache(redis, self.revocation_prefixes(prefix))
+        )
+
+    @staticmethod
+    def revocation_prefixes(prefix: str) -> tuple[str, ...]:
+        """The keys `session_state` reads: tracked by the near cache."""
+        return (f"{prefix}:deny:", f"{prefix}:gen:", f"{prefix}:session:")
 
     def _deny(self, token_id: str) -> str:
         return f"{self._prefix}:deny:{token_id}"
@@ -65,7 +77,7 @@ class RedisAuthStore:
         keys = [self._deny(token_id), self._generation(user_id)]
         if session_id is not None:
             keys.append(self._session(session_id))
-        values = await self._redis.mget([*keys, *also_read])
+        values = await self._near.mget([*keys, *also_read])
         state = SessionState(
             denied=values[0] is not None,
             generation=int(values[1] or 0),
@@ -85,19 +97,24 @@ class RedisAuthStore:
             if forget_after is not None:
                 pipe.expire(self._generation(user_id), forget_after)
             await pipe.execute()
+        self._near.forget([self._generation(user_id)])
 
     async def deny(self, token_id: str, ttl_seconds: int) -> None:
         await self._redis.set(self._deny(token_id), "1", ex=ttl_seconds)
+        self._near.forget([self._deny(token_id)])
 
     async def start_session(self, session_id: str, refresh_id: str, ttl_seconds: int) -> None:
         await self._redis.set(self._session(session_id), refresh_id, ex=ttl_seconds)
+        self._near.forget([self._session(session_id)])
 
     async def rotate_session(self, session_id: str, presented: str, new: str) -> Rotation:
         result = await self._rotate(keys=[self._session(session_id)], args=[presented, new])
+        self._near.forget([self._session(session_id)])
         return _ROTATION[int(result)]
 
     async def end_session(self, session_id: str) -> None:
         await self._redis.delete(self._session(session_id))
+        self._near.forget([self._session(session_id)])
 
     async def login_failures(self, account_key: str) -> tuple[int, int]:
         async with self._redis.pipeline(transaction=False) as pipe:

@@ -1,0 +1,93 @@
+"""The access line of every request, written straight to the log stream.
+
+Same JSON object as a `biwoco.access` record through `JsonFormatter`, without the logging
+machinery: a LogRecord, caller lookup, formatter and a flush per line cost about 25
+microseconds, a tenth of a cached authenticated request. Lines are flushed once per event-loop
+iteration, so a burst of requests shares one write to the stream.
+
+Until `attach` is called (tests, tools) each line goes through the `biwoco.access` logger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import TextIO
+
+logger = logging.getLogger("biwoco.access")
+
+
+class AccessLog:
+    def __init__(self) -> None:
+        self._stream: TextIO | None = None
+        self._flush_pending = False
+        self._second = -1
+        self._second_text = ""
+        self._routes: dict[str, str] = {}
+
+    def attach(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def detach(self) -> None:
+        self._flush()
+        self._stream = None
+
+    def __call__(
+        self, *, request_id: str, method: str, route: str, status: int, duration_ms: float
+    ) -> None:
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        stream = self._stream
+        if stream is None:
+            logger.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": duration_ms,
+                },
+            )
+            return
+        # The request id is a validated token or a uuid hex, the method an HTTP token: only the
+        # route template can need escaping (done once per template).
+        route_json = self._routes.get(route)
+        if route_json is None:
+            route_json = self._routes[route] = json.dumps(route)
+        line = (
+            f'{{"time": "{self._now()}", "level": "INFO", "logger": "biwoco.access", '
+            f'"message": "request", "request_id": "{request_id}", "method": "{method}", '
+            f'"route": {route_json}, "status": {status}, "duration_ms": {duration_ms}}}\n'
+        )
+        try:
+            stream.write(line)
+        except (OSError, ValueError):  # a closed or broken stream: the logging path reports it
+            logger.info("request", extra={"route": route, "status": status})
+            return
+        if not self._flush_pending:
+            self._flush_pending = True
+            try:
+                asyncio.get_running_loop().call_soon(self._flush)
+            except RuntimeError:  # no loop: write through
+                self._flush()
+
+    def _now(self) -> str:
+        """ISO 8601 UTC with milliseconds, the date part formatted once per second."""
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._second_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._second_text}.{int((now - second) * 1000):03d}+00:00"
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        if self._stream is not None:
+            self._stream.flush()
+
+
+access_log = AccessLog()
