@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
 from scripts.stack import free_port
-from service.app.container import Container, resolve
+from service.app.container import resolve
 from service.app.server import create_app
 from service.core.config import Settings, load_settings
 
@@ -76,16 +76,6 @@ def settings(stack_env: dict[str, str], run_id: str) -> Settings:
     return make_test_settings(stack_env, run_id)
 
 
-# dependency-injector wiring is per module, so the last container created wins it. Tests that
-# build a private app (for example against a Redis they stop) give the wiring back afterwards.
-_session_containers: list[Container] = []
-
-
-def _rewire_session_container() -> None:
-    if _session_containers:
-        _session_containers[-1].wire(packages=["service.app"])
-
-
 async def _drop_test_data(application: FastAPI, settings: Settings) -> None:
     database = await resolve(application.state.container.database, AsyncDatabase)
     await database.client.drop_database(database.name)
@@ -103,24 +93,19 @@ def http_client(application: FastAPI) -> httpx.AsyncClient:
 async def private_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """An app of its own (own container and resources), for tests that break its stores."""
     application = create_app(settings)
-    try:
-        async with (
-            application.router.lifespan_context(application),
-            http_client(application) as http,
-        ):
-            yield application, http
-    finally:
-        _rewire_session_container()
+    async with (
+        application.router.lifespan_context(application),
+        http_client(application) as http,
+    ):
+        yield application, http
 
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
-    _session_containers.append(application.state.container)
     async with application.router.lifespan_context(application):
         yield application
         await _drop_test_data(application, settings)
-    _session_containers.remove(application.state.container)
 
 
 @pytest.fixture(scope="session")

@@ -104,8 +104,6 @@ def _file_policy(settings: Settings) -> FilePolicy:
 
 
 class Container(containers.DeclarativeContainer):
-    wiring_config = containers.WiringConfiguration(packages=["service.app"])
-
     settings = providers.Dependency(instance_of=Settings)
 
     mongo_client = providers.Resource(mongo_client_resource, settings=settings)

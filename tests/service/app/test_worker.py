@@ -21,7 +21,6 @@ from service.app import worker
 from service.core.celery_task import create_celery_app
 from service.core.celery_task.runtime import WorkerRuntime
 from service.core.config import Settings
-from tests.conftest import _rewire_session_container
 from tests.service.core.celery_task.conftest import module_settings, producer
 from tests.service.core.celery_task.processes import celery_env, celery_worker, wait_for
 from tests.service.core.helpers.test_sentry import CapturingTransport
@@ -50,12 +49,8 @@ def test_one_loop_and_one_set_of_clients_serve_every_task() -> None:
         assert not runtime.started
 
     # A worker process has no running loop; neither does this thread.
-    try:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pool.submit(exercise).result(timeout=60)
-    finally:
-        # The worker's container wired the routers; give the wiring back to the session app.
-        _rewire_session_container()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(exercise).result(timeout=60)
 
 
 def test_sentry_is_initialised_with_the_celery_integration_and_beat_monitoring(

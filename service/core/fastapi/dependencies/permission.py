@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 
 from service.core.exceptions import AppError, ForbiddenError, NotFoundError, UnauthorizedError
 from service.core.fastapi.dependencies.dependencies import get_authenticator
@@ -21,8 +21,6 @@ from service.core.fastapi.dependencies.dependencies import get_authenticator
 ROLE_USER = "user"
 ROLE_ADMIN = "admin"
 
-# Also declares the scheme in OpenAPI (the docs' Authorize button).
-_bearer = HTTPBearer(auto_error=False, description="Access token (service or Cognito)")
 MAX_TOKEN_LENGTH = 8192
 
 
@@ -42,16 +40,21 @@ class Principal:
         return self.role == ROLE_ADMIN
 
 
-async def current_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    token = credentials.credentials.strip() if credentials else ""
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        raise UnauthorizedError("Bearer token required", code="not_authenticated")
-    return await get_authenticator(request).authenticate(token)
+class BearerPrincipal(HTTPBearer):
+    """The bearer token's principal. Being the security scheme itself, it declares the scheme
+    in OpenAPI (the docs' Authorize button) and costs one dependency per request, not two."""
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
+            raise UnauthorizedError("Bearer token required", code="not_authenticated")
+        return await get_authenticator(request).authenticate(token)
 
 
+current_principal = BearerPrincipal(
+    auto_error=False, description="Access token (service or Cognito)", scheme_name="HTTPBearer"
+)
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 

@@ -33,6 +33,7 @@ class RequestLimitsMiddleware:
                 detail=f"request headers exceed {self.max_header_bytes} bytes",
             )(scope, receive, send)
             return
+        has_body = False
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if not value.isdigit():
@@ -43,7 +44,12 @@ class RequestLimitsMiddleware:
                 if int(value) > self.max_bytes:
                     await self._refuse(scope, receive, send)
                     return
-                break
+                has_body = True
+            elif name == b"transfer-encoding":
+                has_body = True
+        if not has_body:  # HTTP/1.1: neither header, no body (most GETs): nothing to count
+            await self.app(scope, receive, send)
+            return
         received = 0
         refused = answered = False
 

@@ -10,7 +10,6 @@ import logging
 import time
 
 import sentry_sdk
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.core.access_log import access_log
@@ -20,14 +19,19 @@ from service.core.request_context import accept_or_generate, bind_request_id, un
 error_logger = logging.getLogger("biwoco.error")
 
 _SECURITY_HEADERS = (
-    ("X-Content-Type-Options", "nosniff"),
-    ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "no-referrer"),
-    ("Cross-Origin-Opener-Policy", "same-origin"),
-    ("Cross-Origin-Resource-Policy", "same-origin"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
 )
 # The API returns JSON only; the interactive docs pages load Swagger UI, so they are exempt.
-_API_CSP = "default-src 'none'; frame-ancestors 'none'"
+_API_HEADERS = (
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"cache-control", b"no-store"),
+)
+_HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
+_OWN = frozenset({b"x-request-id", b"x-process-time"})
 _DOCS_PATHS = ("/docs", "/redoc")
 
 
@@ -35,6 +39,7 @@ class ResponseMiddleware:
     def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
         self.hsts = hsts
+        self._defaults = _SECURITY_HEADERS + _API_HEADERS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,17 +62,21 @@ class ResponseMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-ID"] = request_id
+                headers: list[tuple[bytes, bytes]] = []
+                present: set[bytes] = set()
+                for name, value in message.get("headers", ()):
+                    lowered = name.lower()
+                    if lowered not in _OWN:
+                        headers.append((name, value))
+                        present.add(lowered)
                 elapsed_ms = (time.perf_counter() - started_at) * 1000
-                headers["X-Process-Time"] = f"{elapsed_ms:.2f}ms"
-                for name, value in _SECURITY_HEADERS:
-                    headers.setdefault(name, value)
-                if not path.startswith(_DOCS_PATHS):
-                    headers.setdefault("Content-Security-Policy", _API_CSP)
-                    headers.setdefault("Cache-Control", "no-store")
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                headers.append((b"x-process-time", f"{elapsed_ms:.2f}ms".encode()))
+                defaults = _SECURITY_HEADERS if path.startswith(_DOCS_PATHS) else self._defaults
+                headers.extend(h for h in defaults if h[0] not in present)
                 if self.hsts:
-                    headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+                    headers.append(_HSTS)
+                message["headers"] = headers
             await send(message)
 
         try:

@@ -33,6 +33,10 @@ logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 _UNBOUND_NAMES = frozenset({"self", "cls"})
+# Argument types whose value is their identity for a key: calls made only of these (besides
+# `self`) remember their key and tags instead of binding and hashing them again.
+_PLAIN = (str, int, float, bool, type(None))
+_MAX_REMEMBERED_PLANS = 4096
 # Lookups read ahead in the current request, by the call they were planned for (so the call
 # finds its lookup without building its key a second time); None outside a request scope.
 CallKey = tuple[Callable[..., Any], tuple[Any, ...], tuple[tuple[str, Any], ...]]
@@ -77,6 +81,8 @@ class CacheManager:
         self._plans: weakref.WeakKeyDictionary[
             Callable[..., Any], Callable[..., tuple[str, list[str]]]
         ] = weakref.WeakKeyDictionary()
+        self._remembered: dict[CallKey, tuple[str, list[str]]] = {}
+        self._methods: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
 
     @property
     def _backend(self) -> CacheBackend | None:
@@ -86,6 +92,7 @@ class CacheManager:
         self._backends.append(backend)
         if key_maker is not None:
             self._key_maker = key_maker
+            self._remembered.clear()
 
     def release(self, backend: CacheBackend) -> None:
         """Stop using `backend`; the one given before it (if any) serves again."""
@@ -100,13 +107,33 @@ class CacheManager:
         backend, plan = self._backend, self._plans.get(cached_function)
         if backend is None or plan is None or _prefetched.get() is None:
             return None
-        key, tags = plan(*args, **kwargs)
+        call = _call_key(cached_function, args, kwargs)
+        key, tags = self._keys(call, plan)
         return PlannedLookup(
-            call=_call_key(cached_function, args, kwargs),
+            call=call,
             key=key,
             tags=tags,
             read_keys=backend.lookup_keys(key, tags),
         )
+
+    def _keys(
+        self, call: CallKey, plan: Callable[..., tuple[str, list[str]]]
+    ) -> tuple[str, list[str]]:
+        """`plan`'s key and tags for the call, remembered when its arguments are plain."""
+        function, args, kwargs = call
+        # A method's `self` is not part of its key (see `plan`): any object will do there.
+        skip = 1 if function in self._methods else 0
+        plain = all(isinstance(a, _PLAIN) for a in args[skip:]) and all(
+            isinstance(v, _PLAIN) for _, v in kwargs
+        )
+        if not plain:
+            return plan(*args, **dict(kwargs))
+        keys = self._remembered.get(call)
+        if keys is None:
+            if len(self._remembered) >= _MAX_REMEMBERED_PLANS:
+                self._remembered.clear()
+            keys = self._remembered[call] = plan(*args, **dict(kwargs))
+        return keys
 
     def prefetched(self, planned: PlannedLookup, values: Sequence[Any]) -> None:
         """Hand over the values read for `planned.read_keys`; the call will not read them again."""
@@ -152,11 +179,12 @@ class CacheManager:
                 if backend is None:
                     return await function(*args, **kwargs)
                 table = _prefetched.get()
-                ahead = table.pop(_call_key(wrapper, args, kwargs), None) if table else None
+                call = _call_key(wrapper, args, kwargs)
+                ahead = table.pop(call, None) if table else None
                 if ahead is not None:
                     key, rendered, lookup = ahead
                 else:
-                    key, rendered = plan(*args, **kwargs)
+                    key, rendered = self._keys(call, plan)
                     try:
                         lookup = await backend.lookup(key, rendered)
                     except CacheUnavailableError as error:
@@ -175,6 +203,8 @@ class CacheManager:
                 return value
 
             self._plans[wrapper] = plan
+            if next(iter(signature.parameters), None) in _UNBOUND_NAMES:
+                self._methods.add(wrapper)
             return wrapper
 
         return decorate

@@ -82,13 +82,6 @@ async def signed_in_admin(app: FastAPI, client: httpx.AsyncClient) -> Account:
     return Account(admin.id, email, PASSWORD, tokens["access_token"], tokens["refresh_token"])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _wired_to_the_session_app(app: FastAPI) -> None:
-    """dependency-injector wiring is process-wide and the last container created wins it (a
-    worker or another module's app may have taken it): routes resolve from this app again."""
-    app.state.container.wire(packages=["service.app"])
-
-
 @pytest.fixture
 def outbox(app: FastAPI) -> Iterator[LoggingEmailOutbox]:
     """Mail goes to an in-memory outbox for this test (a provider override, undone after)."""

@@ -1,8 +1,5 @@
-# No `from __future__ import annotations` in router modules: dependency-injector reads the
-# Annotated[..., Depends(Inject[...])] markers from real annotations.
 from typing import Annotated
 
-from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends
 
 from service.app.container import Container
@@ -23,7 +20,6 @@ async def live() -> dict[str, str]:
     summary="Readiness: MongoDB and Redis answer",
     responses={503: {"description": "A dependency is down; the problem names it"}},
 )
-@inject
 async def ready(
     readiness: Annotated[ReadinessService, Depends(Inject[Container.readiness_service])],
 ) -> dict[str, object]:

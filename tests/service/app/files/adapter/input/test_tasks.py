@@ -91,7 +91,12 @@ async def test_worker_post_processes_rejects_and_removes_objects(
         assert good["sha256"] == hashlib.sha256(PDF).hexdigest()
         fake = await eventually(settled(fake_id), "the fake PDF to be post-processed")
         assert (fake["status"], fake["rejection_reason"]) == ("rejected", "content_mismatch")
-        assert await storage.head(fake_key) is None
+
+        async def fake_removed() -> bool | None:
+            return True if await storage.head(fake_key) is None else None
+
+        # The status turns "rejected" first; the quota release and the removal follow it.
+        await eventually(fake_removed, "the fake PDF's object to be removed")
 
         assert (await http.delete(f"/api/v1/files/{good_id}", headers=me)).status_code == 204
 

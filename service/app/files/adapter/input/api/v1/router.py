@@ -1,8 +1,5 @@
-# No `from __future__ import annotations` in router modules: dependency-injector reads the
-# Annotated[..., Depends(Inject[...])] markers from real annotations.
 from typing import Annotated, Any
 
-from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from service.app.container import Container
@@ -37,7 +34,6 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
         422: {"description": "Type not allowed, too large, or an invalid body"},
     },
 )
-@inject
 async def create_file(
     body: CreateFileRequest, principal: CurrentPrincipal, files: Files
 ) -> CreateFileResponse:
@@ -52,13 +48,11 @@ async def create_file(
     summary="Confirm the upload: the object is checked, then available or rejected",
     responses={**_NOT_FOUND, 409: {"description": "Not pending, or nothing uploaded yet"}},
 )
-@inject
 async def complete_file(file_id: FileId, principal: CurrentPrincipal, files: Files) -> FileResponse:
     return FileResponse.of(await files.complete(principal.id, file_id))
 
 
 @files_router.get("", summary="The caller's files, newest first (keyset pagination)")
-@inject
 async def list_files(
     principal: CurrentPrincipal,
     files: Files,
@@ -73,7 +67,6 @@ async def list_files(
     summary="Metadata, plus a short-lived download URL while available",
     responses=_NOT_FOUND,
 )
-@inject
 async def get_file(
     file_id: FileId, principal: CurrentPrincipal, files: Files
 ) -> FileDetailResponse:
@@ -87,7 +80,6 @@ async def get_file(
     summary="Delete: gone from the API at once, the object is removed in the background",
     responses=_NOT_FOUND,
 )
-@inject
 async def delete_file(file_id: FileId, principal: CurrentPrincipal, files: Files) -> Response:
     await files.delete(principal.id, file_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,10 +1,7 @@
-# No `from __future__ import annotations` in router modules: dependency-injector reads the
-# Annotated[..., Depends(Inject[...])] markers from real annotations.
 """The users API: /api/v1/auth/* and /api/v1/users/*."""
 
 from typing import Annotated
 
-from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from service.app.container import Container
@@ -91,7 +88,6 @@ def token_response(pair: TokenPair) -> TokenResponse:
     summary="Create an account (a verification mail is sent)",
     responses={409: {"description": "email_taken"}, 422: {"description": "weak_password"}},
 )
-@inject
 async def register(body: RegisterRequest, users: Users, auth: Auth) -> Response:
     user = await users.register(
         email=str(body.email), password=body.password, full_name=body.full_name
@@ -105,19 +101,16 @@ async def register(body: RegisterRequest, users: Users, auth: Auth) -> Response:
     response_model=TokenResponse,
     responses={401: {"description": "invalid_credentials"}, 429: {"description": "login_locked"}},
 )
-@inject
 async def login(body: LoginRequest, auth: Auth) -> TokenResponse:
     return token_response(await auth.login(email=body.email, password=body.password))
 
 
 @auth_router.post("/refresh", response_model=TokenResponse)
-@inject
 async def refresh(body: RefreshRequest, auth: Auth) -> TokenResponse:
     return token_response(await auth.refresh(body.refresh_token))
 
 
 @auth_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-@inject
 async def logout(principal: CurrentPrincipal, auth: Auth) -> Response:
     await auth.logout(as_authenticated(principal))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -126,14 +119,12 @@ async def logout(principal: CurrentPrincipal, auth: Auth) -> Response:
 @auth_router.post(
     "/verify-email/request", status_code=status.HTTP_202_ACCEPTED, response_model=AcceptedResponse
 )
-@inject
 async def request_verification(principal: CurrentPrincipal, auth: Auth) -> AcceptedResponse:
     await auth.request_verification(principal.id)
     return AcceptedResponse()
 
 
 @auth_router.post("/verify-email", response_model=UserResponse)
-@inject
 async def verify_email(body: OneTimeTokenRequest, auth: Auth) -> Response:
     return user_response(await auth.verify_email(body.token))
 
@@ -141,14 +132,12 @@ async def verify_email(body: OneTimeTokenRequest, auth: Auth) -> Response:
 @auth_router.post(
     "/password/forgot", status_code=status.HTTP_202_ACCEPTED, response_model=AcceptedResponse
 )
-@inject
 async def forgot_password(body: ForgotPasswordRequest, auth: Auth) -> AcceptedResponse:
     await auth.forgot_password(body.email)
     return AcceptedResponse()
 
 
 @auth_router.post("/password/reset", status_code=status.HTTP_204_NO_CONTENT)
-@inject
 async def reset_password(body: ResetPasswordRequest, auth: Auth) -> Response:
     await auth.reset_password(body.token, body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -158,7 +147,6 @@ async def reset_password(body: ResetPasswordRequest, auth: Auth) -> Response:
 
 
 @users_router.get("/me", response_model=UserResponse, summary="The caller (cached; ETag)")
-@inject
 async def read_me(principal: CurrentPrincipal, users: Users) -> Response:
     return user_response(await users.get_user(principal.id))
 
@@ -169,7 +157,6 @@ async def read_me(principal: CurrentPrincipal, users: Users) -> Response:
     summary="Change the caller's name or password (If-Match required)",
     responses={412: {"description": "version_mismatch"}, 428: {"description": "if_match"}},
 )
-@inject
 async def update_me(
     body: UpdateMeRequest, principal: CurrentPrincipal, users: Users, if_match: IfMatch = None
 ) -> Response:
@@ -187,7 +174,6 @@ async def update_me(
 
 
 @users_router.get("", response_model=UserPageResponse, summary="List users (admin)")
-@inject
 async def list_users(
     _: RequireAdmin,
     users: Users,
@@ -211,13 +197,11 @@ async def list_users(
 @users_router.get(
     "/{user_id}", response_model=UserResponse, summary="A user (themself or an admin; else 404)"
 )
-@inject
 async def read_user(user_id: str, _: SelfOrAdmin, users: Users) -> Response:
     return user_response(await users.get_user(user_id))
 
 
 @users_router.patch("/{user_id}", response_model=UserResponse, summary="Role, status (admin)")
-@inject
 async def admin_update_user(
     user_id: str,
     body: AdminUpdateRequest,
@@ -237,7 +221,6 @@ async def admin_update_user(
 @users_router.delete(
     "/{user_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a user (admin)"
 )
-@inject
 async def delete_user(user_id: str, _: RequireAdmin, users: Users) -> Response:
     await users.delete(user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
