@@ -76,18 +76,21 @@ class AccessLog:
                 self._flush()
 
     def _now(self) -> str:
-        """ISO 8601 UTC with milliseconds, the date part formatted once per second."""
-        now = time.time()
-        second = int(now)
+        """ISO 8601 UTC with milliseconds, as `JsonFormatter` writes it (the instant rounded to
+        microseconds first, like `datetime.fromtimestamp`); the date part once per second."""
+        second, micro = divmod(round(time.time() * 1_000_000), 1_000_000)
         if second != self._second:
             self._second = second
             self._second_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        return f"{self._second_text}.{int((now - second) * 1000):03d}+00:00"
+        return f"{self._second_text}.{micro // 1000:03d}+00:00"
 
     def _flush(self) -> None:
         self._flush_pending = False
         if self._stream is not None:
-            self._stream.flush()
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):  # a broken pipe surfaces here on a buffered stream
+                logger.info("access log stream failed to flush")
 
 
 access_log = AccessLog()

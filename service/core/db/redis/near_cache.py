@@ -97,9 +97,13 @@ class RedisNearCache:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Cancelled until it ends: on Python 3.11 a cancel that lands as redis-py's
+            # `wait_for` completes is swallowed (CPython gh-86296), so one is not enough.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.1)
+            if not task.cancelled() and task.exception() is not None:
+                logger.error("near cache listener failed", exc_info=task.exception())
         self._go_blind()
 
     async def wait_live(self, within: float = 5.0) -> bool:
@@ -161,7 +165,9 @@ class RedisNearCache:
             self._entries.clear()
             return
         for key in data:
-            self._entries.pop(key.decode() if isinstance(key, bytes) else key, None)
+            # Held keys are text; a name that is not UTF-8 cannot be one of them.
+            name = key.decode("utf-8", "surrogateescape") if isinstance(key, bytes) else key
+            self._entries.pop(name, None)
 
     async def _listen(self) -> None:
         assert self._listener_factory is not None
@@ -173,6 +179,8 @@ class RedisNearCache:
                 await self._receive(pubsub)
             except (RedisError, OSError) as error:
                 logger.warning("near cache listener lost Redis", extra={"error": str(error)})
+            except Exception:  # never end silently: go blind, report, and listen again
+                logger.exception("near cache listener failed; reconnecting")
             finally:
                 self._go_blind()
                 with contextlib.suppress(RedisError, OSError):
