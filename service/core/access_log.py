@@ -24,6 +24,7 @@ class AccessLog:
     def __init__(self) -> None:
         self._stream: TextIO | None = None
         self._flush_pending = False
+        self._pending: list[str] = []
         self._second = -1
         self._second_text = ""
         self._routes: dict[str, str] = {}
@@ -63,11 +64,9 @@ class AccessLog:
             f'"message": "request", "request_id": "{request_id}", "method": "{method}", '
             f'"route": {route_json}, "status": {status}, "duration_ms": {duration_ms}}}\n'
         )
-        try:
-            stream.write(line)
-        except (OSError, ValueError):  # a closed or broken stream: the logging path reports it
-            logger.info("request", extra={"route": route, "status": status})
-            return
+        # Collected and written once per event-loop iteration: with PYTHONUNBUFFERED (as in
+        # the image) every write to stdout is a system call.
+        self._pending.append(line)
         if not self._flush_pending:
             self._flush_pending = True
             try:
@@ -86,11 +85,14 @@ class AccessLog:
 
     def _flush(self) -> None:
         self._flush_pending = False
-        if self._stream is not None:
-            try:
-                self._stream.flush()
-            except (OSError, ValueError):  # a broken pipe surfaces here on a buffered stream
-                logger.info("access log stream failed to flush")
+        lines, self._pending = self._pending, []
+        if self._stream is None or not lines:
+            return
+        try:
+            self._stream.write("".join(lines))
+            self._stream.flush()
+        except (OSError, ValueError):  # a closed or broken stream: the logging path reports it
+            logger.info("access log stream failed", extra={"lines_lost": len(lines)})
 
 
 access_log = AccessLog()
