@@ -34,6 +34,7 @@ from service.core.fastapi.middleware.cache_scope import CacheScopeMiddleware
 from service.core.fastapi.middleware.request_limits import RequestLimitsMiddleware
 from service.core.fastapi.middleware.response_middleware import ResponseMiddleware
 from service.core.fastapi.openapi import install_problem_openapi
+from service.core.fastapi.routing import mount_routes
 from service.core.helpers.caches import RedisCacheBackend, cache_manager
 from service.core.helpers.caches.base.key_maker import KeyMaker
 from service.core.helpers.sentry import init_sentry
@@ -47,8 +48,7 @@ def index_plan() -> IndexPlan:
 
 
 def api_routers() -> list[APIRouter]:
-    """The modules' routers, included one level deep under API_PREFIX: FastAPI matches nested
-    routers level by level, scanning each twice, so depth costs on every request."""
+    """The modules' routers, mounted flat under API_PREFIX (see `mount_routes`)."""
     return [*users_api_routers(), files_router]
 
 
@@ -112,7 +112,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     # Added last, so outermost: every response, including a 413 or a 500, gets its headers.
     app.add_middleware(ResponseMiddleware, hsts=settings.app_env.is_deployed)
-    app.include_router(health_router)
+    mount_routes(app, health_router)
     for router in api_routers():
-        app.include_router(router, prefix=API_PREFIX)
+        mount_routes(app, router, API_PREFIX)
     return app

@@ -4,6 +4,7 @@ from service.core.fastapi.dependencies.dependencies import (
     register_authenticator,
 )
 from service.core.fastapi.dependencies.permission import (
+    BEARER_SECURITY,
     ROLE_ADMIN,
     ROLE_USER,
     CurrentPrincipal,
@@ -15,10 +16,12 @@ from service.core.fastapi.dependencies.permission import (
     RequireAdmin,
     RequirePermissions,
     SelfOrAdmin,
+    authenticate_request,
     current_principal,
 )
 
 __all__ = [
+    "BEARER_SECURITY",
     "ROLE_ADMIN",
     "ROLE_USER",
     "Authenticator",
@@ -31,6 +34,7 @@ __all__ = [
     "RequireAdmin",
     "RequirePermissions",
     "SelfOrAdmin",
+    "authenticate_request",
     "current_principal",
     "get_authenticator",
     "register_authenticator",
