@@ -1,9 +1,11 @@
 """The service benchmark: `python bench/run.py` (see README, "Benchmarks").
 
 Starts the local stack, the API with its production settings (uvicorn with uvloop and httptools,
-one process, JSON access log to a file) and a bare FastAPI endpoint on an identical server, seeds
-users, then drives load with wrk from a second process, interleaving rounds A B A B. Writes a JSON
-result to bench/results/ and prints the ratios against the targets.
+one process, JSON access log to a file) and a bare FastAPI endpoint on an identical server (the
+same uvicorn settings and logging configuration, one JSON access line per request), seeds users,
+then drives load with wrk from a second process, interleaving rounds A B A B. The bare endpoint
+also runs once more with no logging at all, a stricter ceiling that is reported beside the target
+ratio. Writes a JSON result to bench/results/ and prints the ratios against the targets.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.seed import seed_users  # noqa: E402
 from scripts import stack  # noqa: E402
+from service.core.logging import logging_config  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 LUA = ROOT / "bench" / "wrk_report.lua"
@@ -127,16 +130,25 @@ Side = tuple[str, dict[str, Any]]
 
 
 def interleave(
-    a: Side, b: Side, rounds: int, before_a: Callable[[], None] | None = None
+    *sides: Side, rounds: int, before_first: Callable[[], None] | None = None
 ) -> dict[str, list[dict[str, Any]]]:
-    """Rounds A B A B ...: both sides see the same drift of the machine."""
-    runs: dict[str, list[dict[str, Any]]] = {a[0]: [], b[0]: []}
+    """Rounds A B C A B C ...: every side sees the same drift of the machine."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in sides}
     for _ in range(rounds):
-        if before_a:
-            before_a()
-        runs[a[0]].append(wrk(**a[1]))
-        runs[b[0]].append(wrk(**b[1]))
+        if before_first:
+            before_first()
+        for name, options in sides:
+            runs[name].append(wrk(**options))
     return runs
+
+
+def bare_logging_config(path: Path) -> Path:
+    """The API's logging configuration with uvicorn's access log on: the bare server writes one
+    JSON line per request to the same kind of stream, as the API does (an identical server)."""
+    config = logging_config("INFO")
+    config["loggers"]["uvicorn.access"] = {"handlers": [], "propagate": True, "level": "INFO"}
+    path.write_text(json.dumps(config))
+    return path
 
 
 def drop_cache(redis_url: str, prefix: str) -> None:
@@ -209,24 +221,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         "JWT_SECRET_KEY": secrets.token_urlsafe(48),
         "LOG_LEVEL": "INFO",
     }
-    api_port, bare_port = stack.free_port(), stack.free_port()
+    api_port, bare_port, silent_port = stack.free_port(), stack.free_port(), stack.free_port()
     python = sys.executable
     api_argv = [python, "service/main.py", "--env", "prod"]
-    bare_argv = [
-        python,
-        "-m",
-        "uvicorn",
-        "bench.bare_app:app",
-        "--port",
-        str(bare_port),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+
+    def bare_argv(port: int, *logging: str) -> list[str]:
+        return [
+            python,
+            "-m",
+            "uvicorn",
+            "bench.bare_app:app",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            *logging,
+        ]
+
+    bare_logging = bare_logging_config(RESULTS / f"{run}-bare-logging.json")
+    logged = bare_argv(bare_port, "--log-config", str(bare_logging))
+    silent = bare_argv(silent_port, "--no-access-log", "--log-level", "warning")
     results: dict[str, Any] = {"run": run, "args": vars(args)}
     with (
         server(
@@ -237,7 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "/healthz/ready",
             RESULTS / f"{run}-api.log",
         ) as api,
-        server("bare", bare_argv, env, bare_port, "/ok", RESULTS / f"{run}-bare.log") as bare,
+        server("bare", logged, env, bare_port, "/ok", RESULTS / f"{run}-bare.log") as bare,
+        server(
+            "bare_silent", silent, env, silent_port, "/ok", RESULTS / f"{run}-bare-silent.log"
+        ) as bare_silent,
     ):
         print(f"seeding {args.users} users into {database} ...", flush=True)
         seeded = asyncio.run(seed_users({**env}, args.users, RESULTS, args.deep))
@@ -268,7 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "headers": auth,
                 },
             ),
-            rounds,
+            ("bare_silent", {"url": f"{bare_silent.base}/ok", "connections": c, "seconds": s}),
+            rounds=rounds,
         )
         print("/users/{id} miss vs hit ...", flush=True)
         by_id = interleave(
@@ -291,8 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "headers": admin,
                 },
             ),
-            rounds,
-            before_a=lambda: drop_cache(env["REDIS_URL"], env["REDIS_KEY_PREFIX"]),
+            rounds=rounds,
+            before_first=lambda: drop_cache(env["REDIS_URL"], env["REDIS_KEY_PREFIX"]),
         )
         print("/users first page vs deep page ...", flush=True)
         deep_cursor = seeded.deep_cursor
@@ -319,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "headers": admin,
                 },
             ),
-            rounds,
+            rounds=rounds,
         )
         print("POST /auth/login ...", flush=True)
         login = [
@@ -339,6 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sc = results["scenarios"]
     ratios = {
         "me_vs_bare_throughput": sc["me"]["rps"] / sc["bare"]["rps"],
+        # Against the bare endpoint writing no log line at all (stricter than the target's).
+        "me_vs_silent_bare_throughput": sc["me"]["rps"] / sc["bare_silent"]["rps"],
         "deep_vs_first_page_latency": sc["deep_page"]["p50_ms"] / sc["first_page"]["p50_ms"],
         "p99_vs_p50_at_64": sc["me"]["p99_ms"] / sc["me"]["p50_ms"],
         "api_peak_rss_mb": peak_rss,

@@ -51,7 +51,7 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "handlers": {"stdout": {"()": JsonStdoutHandler}},
+        "handlers": {"stdout": {"()": f"{__name__}.{JsonStdoutHandler.__qualname__}"}},
         "root": {"level": level.upper(), "handlers": ["stdout"]},
         "loggers": {
             # Our own middleware writes the access line; uvicorn's would be a second one.
