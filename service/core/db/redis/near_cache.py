@@ -11,8 +11,9 @@ This cache keeps those values in the process and drops them when Redis says they
 - a value is served locally only while that listener is known to be alive: it is pinged every
   `ping_interval` seconds, and if nothing has been heard for `3 * ping_interval` (or it is
   reconnecting) every read goes to Redis again, so a Redis outage still fails closed;
-- a read installs a placeholder before its round trip and stores the value only if that
-  placeholder survived: an invalidation that lands while the read is in flight wins;
+- a read installs a placeholder before its round trip (or shares the one of a read already in
+  flight) and stores the value only if that placeholder survived: an invalidation that lands
+  while the read is in flight wins;
 - writes made by this process drop their keys here at once (`forget`), so a revocation takes
   effect on the next request of the process that made it; other processes follow when the
   broadcast reaches them (one network hop, well under a millisecond in a VPC);
@@ -149,6 +150,11 @@ class RedisNearCache:
             self._entries.pop(key, None)
 
     def _pending(self, key: str) -> _Pending:
+        current = self._entries.get(key)
+        if isinstance(current, _Pending):
+            # Share the read already in flight's placeholder: replacing it would reject that
+            # read's store, and under steady concurrent load no read would ever store.
+            return current
         placeholder = _Pending()
         self._entries.pop(key, None)  # re-inserted last: the table stays in age order
         self._entries[key] = placeholder

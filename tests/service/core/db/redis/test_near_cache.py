@@ -648,3 +648,55 @@ async def test_stop_ends_the_listener_whenever_it_is_called(harness: Harness) ->
         await asyncio.sleep(trial * 0.0005)
         assert await stop_within(cache, 1.0), f"stop() did not return (try {trial + 1})"
         assert not cache.live
+
+
+class TwoGatedRedis(Redis):
+    """A real client whose MGETs are each held, after Redis answered, until their own release."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gates: list[asyncio.Event] = []
+        self.answered: list[asyncio.Event] = []
+
+    async def mget(self, keys: KeysT, *args: EncodableT) -> list[bytes | str | None]:
+        gate, answered = asyncio.Event(), asyncio.Event()
+        self.gates.append(gate)
+        self.answered.append(answered)
+        values = await super().mget(keys, *args)
+        answered.set()
+        await gate.wait()
+        return values
+
+
+async def test_overlapping_reads_of_a_key_still_store_it(harness: Harness) -> None:
+    """Under steady load reads of a hot key overlap all the time: the first to finish stores
+    it, whatever reads started after it (they must not take its placeholder away)."""
+    gated = TwoGatedRedis(host=HOST, port=harness.server.port)
+    harness.clients.append(gated)
+    cache = harness.cache(redis=gated)
+    await cache.start()
+    assert await cache.wait_live(WITHIN)
+    key = harness.tracked + "hot"
+    await harness.other.set(key, b"v")
+
+    first = asyncio.ensure_future(cache.mget([key]))
+    await until_set(gated, 0)
+    second = asyncio.ensure_future(cache.mget([key]))
+    await until_set(gated, 1)
+    gated.gates[0].set()
+    assert await first == [b"v"]
+    assert cache.size == 1  # held, though the second read is still in flight
+
+    gated.gates[1].set()
+    assert await second == [b"v"]
+    before = await harness.mget_calls()
+    gated_calls = len(gated.gates)
+    assert await cache.mget([key]) == [b"v"]
+    assert (await harness.mget_calls(), len(gated.gates)) == (before, gated_calls)
+
+
+async def until_set(client: TwoGatedRedis, index: int) -> None:
+    async def answered() -> bool:
+        return len(client.answered) > index and client.answered[index].is_set()
+
+    await until(answered)
