@@ -14,15 +14,13 @@ from typing import TYPE_CHECKING, Any
 from dependency_injector.wiring import Provide
 from fastapi import Request
 
-CONTAINER_STATE = "container"
-
 if TYPE_CHECKING:  # the stubs type `Provide` as a generic alias; to a checker they are one
     Inject = Provide
 else:
 
     class Inject(Provide):
         async def __call__(self, request: Request) -> Any:
-            container = getattr(request.app.state, CONTAINER_STATE)
+            container = request.app.state.container  # set by the app factory
             name = self.__dict__.get("_name")
             if name is None:
                 name = self._name = _provider_name(container, self.provider)

@@ -71,33 +71,44 @@ def request_scope() -> Iterator[None]:
         _prefetched.reset(token)
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How a cached function names its entry: `keys(*args, **kwargs)` -> (key, tags)."""
+
+    keys: Callable[..., tuple[str, list[str]]]
+    # A method's `self` (or `cls`) is not part of its key.
+    skips_first: bool
+
+
 class CacheManager:
     def __init__(self, key_maker: KeyMaker | None = None) -> None:
-        # Backends in the order they were given; the newest serves. A process normally has one;
-        # an app started and stopped beside it (a test's private app) gives its own back on exit.
-        self._backends: list[CacheBackend] = []
-        self._key_maker = key_maker or FunctionKeyMaker()
-        # cached function -> its (key, tags) for given arguments
-        self._plans: weakref.WeakKeyDictionary[
-            Callable[..., Any], Callable[..., tuple[str, list[str]]]
-        ] = weakref.WeakKeyDictionary()
+        # Backends, each with the key maker naming its entries, in the order they were given;
+        # the newest serves. A process normally has one; an app started and stopped beside it
+        # (a test's private app) gives its own back on exit.
+        self._backends: list[tuple[CacheBackend, KeyMaker]] = []
+        self._default_key_maker = key_maker or FunctionKeyMaker()
+        self._plans: weakref.WeakKeyDictionary[Callable[..., Any], _Plan] = (
+            weakref.WeakKeyDictionary()
+        )
+        # Keys and tags of recent calls with plain arguments, for the serving key maker.
         self._remembered: dict[CallKey, tuple[str, list[str]]] = {}
-        self._methods: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
 
     @property
     def _backend(self) -> CacheBackend | None:
-        return self._backends[-1] if self._backends else None
+        return self._backends[-1][0] if self._backends else None
+
+    @property
+    def _key_maker(self) -> KeyMaker:
+        return self._backends[-1][1] if self._backends else self._default_key_maker
 
     def init(self, backend: CacheBackend, key_maker: KeyMaker | None = None) -> None:
-        self._backends.append(backend)
-        if key_maker is not None:
-            self._key_maker = key_maker
-            self._remembered.clear()
+        self._backends.append((backend, key_maker or self._default_key_maker))
+        self._remembered.clear()
 
     def release(self, backend: CacheBackend) -> None:
         """Stop using `backend`; the one given before it (if any) serves again."""
-        if backend in self._backends:
-            self._backends.remove(backend)
+        self._backends = [pair for pair in self._backends if pair[0] is not backend]
+        self._remembered.clear()
 
     def plan(
         self, cached_function: Callable[..., Any], *args: Any, **kwargs: Any
@@ -116,23 +127,19 @@ class CacheManager:
             read_keys=backend.lookup_keys(key, tags),
         )
 
-    def _keys(
-        self, call: CallKey, plan: Callable[..., tuple[str, list[str]]]
-    ) -> tuple[str, list[str]]:
-        """`plan`'s key and tags for the call, remembered when its arguments are plain."""
-        function, args, kwargs = call
-        # A method's `self` is not part of its key (see `plan`): any object will do there.
-        skip = 1 if function in self._methods else 0
-        plain = all(isinstance(a, _PLAIN) for a in args[skip:]) and all(
+    def _keys(self, call: CallKey, plan: _Plan) -> tuple[str, list[str]]:
+        """The call's key and tags, remembered when its arguments are plain."""
+        _, args, kwargs = call
+        plain = all(isinstance(a, _PLAIN) for a in args[plan.skips_first :]) and all(
             isinstance(v, _PLAIN) for _, v in kwargs
         )
         if not plain:
-            return plan(*args, **dict(kwargs))
+            return plan.keys(*args, **dict(kwargs))
         keys = self._remembered.get(call)
         if keys is None:
             if len(self._remembered) >= _MAX_REMEMBERED_PLANS:
                 self._remembered.clear()
-            keys = self._remembered[call] = plan(*args, **dict(kwargs))
+            keys = self._remembered[call] = plan.keys(*args, **dict(kwargs))
         return keys
 
     def prefetched(self, planned: PlannedLookup, values: Sequence[Any]) -> None:
@@ -165,7 +172,7 @@ class CacheManager:
         def decorate(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             signature = inspect.signature(function)
 
-            def plan(*args: Any, **kwargs: Any) -> tuple[str, list[str]]:
+            def keys(*args: Any, **kwargs: Any) -> tuple[str, list[str]]:
                 bound = signature.bind(*args, **kwargs)
                 bound.apply_defaults()
                 arguments = {k: v for k, v in bound.arguments.items() if k not in _UNBOUND_NAMES}
@@ -202,9 +209,8 @@ class CacheManager:
                     logger.warning("cache store failed", extra={"error": str(error)})
                 return value
 
+            plan = _Plan(keys, next(iter(signature.parameters), None) in _UNBOUND_NAMES)
             self._plans[wrapper] = plan
-            if next(iter(signature.parameters), None) in _UNBOUND_NAMES:
-                self._methods.add(wrapper)
             return wrapper
 
         return decorate

@@ -169,6 +169,28 @@ async def test_releasing_a_later_backend_gives_the_earlier_one_back(redis: Redis
     await unreachable.aclose()
 
 
+async def test_each_backend_names_its_entries_with_its_own_key_maker(redis: Redis) -> None:
+    """A later app's key maker (its own key prefix) leaves with its backend."""
+    manager = CacheManager()
+    first_prefix, second_prefix = (f"test:{uuid.uuid4().hex}" for _ in range(2))
+    first = RedisCacheBackend(redis, prefix=first_prefix)
+    manager.init(first, FunctionKeyMaker(prefix=f"{first_prefix}:entry"))
+    source = Source()
+    read = make_cached(manager, source)
+    await read("a", 1)
+    second = RedisCacheBackend(redis, prefix=second_prefix)
+    manager.init(second, FunctionKeyMaker(prefix=f"{second_prefix}:entry"))
+    await read("a", 1)
+    assert len(source.calls) == 2  # the second backend's key maker: a different entry
+    seconds = [k async for k in redis.scan_iter(match=f"{second_prefix}:*")]
+    assert seconds
+    await redis.delete(*seconds)  # what the second app cached leaves with it
+    manager.release(second)
+    await read("a", 1)
+    assert len(source.calls) == 2  # the first backend and its key maker again: a hit
+    manager.release(first)
+
+
 async def test_a_prefetched_lookup_replaces_the_calls_own_round_trip(
     manager: CacheManager, redis: Redis
 ) -> None:
