@@ -40,7 +40,6 @@ def serve(env: str | None) -> None:
     settings = load_settings(env)
     # The factory re-reads settings in the server process: pass the profile through APP_ENV.
     os.environ["APP_ENV"] = settings.app_env.value
-    configure_logging(settings.log_level)
     uvicorn.run(
         "service.app.server:create_app",
         factory=True,
@@ -52,7 +51,7 @@ def serve(env: str | None) -> None:
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         access_log=False,
-        # Applied in every server process (workers do not inherit the parent's set-up).
+        # uvicorn applies it in this process and in every worker (they inherit no set-up).
         log_config=logging_config(settings.log_level),
         server_header=False,
     )
