@@ -49,9 +49,24 @@ LOG_DIR: Final = STACK_DIR / "logs"
 ENV_FILE: Final = STACK_DIR / "env"
 
 HOST: Final = "127.0.0.1"
-REDIS_PORT: Final = 56379
-MONGODB_PORT: Final = 57017
-MOTO_PORT: Final = 55000
+
+
+def _port_offset() -> int:
+    """STACK_PORT_OFFSET shifts every port, so two checkouts on one machine keep apart stacks."""
+    raw = os.environ.get("STACK_PORT_OFFSET", "0").strip() or "0"
+    try:
+        offset = int(raw)
+    except ValueError:
+        raise SystemExit(f"stack: STACK_PORT_OFFSET must be an integer, not {raw!r}") from None
+    if not 0 <= offset <= 5000:
+        raise SystemExit(f"stack: STACK_PORT_OFFSET must be between 0 and 5000, not {offset}")
+    return offset
+
+
+PORT_OFFSET: Final = _port_offset()
+REDIS_PORT: Final = 56379 + PORT_OFFSET
+MONGODB_PORT: Final = 57017 + PORT_OFFSET
+MOTO_PORT: Final = 55000 + PORT_OFFSET
 
 FERRETDB_MODULE: Final = "github.com/FerretDB/FerretDB"
 FERRETDB_VERSION: Final = "v1.24.2"

@@ -250,3 +250,30 @@ def test_probes_need_the_right_protocol(private_redis: stack.ManagedProcess) -> 
     assert not stack.probe_mongodb(private_redis.port, timeout=0.5)
     assert not stack.probe_s3(private_redis.port, timeout=0.5)
     assert not stack.probe_redis(stack.free_port())
+
+
+def _ports_under(offset: str) -> subprocess.CompletedProcess[str]:
+    code = "from scripts import stack; print(stack.REDIS_PORT, stack.MONGODB_PORT, stack.MOTO_PORT)"
+    env = {**os.environ, "STACK_PORT_OFFSET": offset}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=stack.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_port_offset_shifts_every_port() -> None:
+    result = _ports_under("100")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["56479", "57117", "55100"]
+
+
+@pytest.mark.parametrize("offset", ["ten", "-1", "9000"])
+def test_bad_port_offset_is_refused_readably(offset: str) -> None:
+    result = _ports_under(offset)
+    assert result.returncode != 0
+    assert "STACK_PORT_OFFSET must be" in result.stderr
+    assert "Traceback" not in result.stderr
