@@ -234,7 +234,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_trusting_every_peer(self) -> Settings:
-        if self.app_env.is_deployed and "*" in self.forwarded_allow_ips.split(","):
+        trusted = {item.strip() for item in self.forwarded_allow_ips.split(",")}
+        if self.app_env.is_deployed and "*" in trusted:
             raise ValueError(
                 "FORWARDED_ALLOW_IPS=* lets any client forge its address; list the proxies' "
                 "networks (the VPC CIDR)"

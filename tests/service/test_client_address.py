@@ -68,9 +68,7 @@ def test_through_the_trusted_hops_the_client_is_the_viewer_not_the_forged_entry(
     base, log = proxied_api
     # The client sent "X-Forwarded-For: 6.6.6.6"; CloudFront appended the viewer's address,
     # the ALB the address CloudFront connected from.
-    request_id = get(
-        base, source=ALB, forwarded_for=f"{FORGED}, {VIEWER}, {CLOUDFRONT_IN_VPC}"
-    )
+    request_id = get(base, source=ALB, forwarded_for=f"{FORGED}, {VIEWER}, {CLOUDFRONT_IN_VPC}")
     assert access_line(log, request_id)["client"] == VIEWER
 
 
