@@ -8,12 +8,15 @@ rejects to the deployment's event topic and applies the set's suppression list.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from service.core.config import Settings
 from service.core.helpers.mail.mailer import PermanentMailError, TransientMailError
@@ -55,22 +58,39 @@ def build_ses_client(settings: Settings) -> SESV2Client:
 
 
 class SesMailer:
-    """Delivers through Amazon SES; the worker's task retries what `TransientMailError` marks."""
+    """Delivers through Amazon SES; the worker's task retries what `TransientMailError` marks.
+
+    The client is made at the first send: every process builds the container's mailer, only
+    the worker sends (a boto3 client costs an API process about 3 MB it would never use).
+    """
 
     def __init__(
-        self, client: SESV2Client, *, sender: str, configuration_set: str | None = None
+        self,
+        client_factory: Callable[[], SESV2Client],
+        *,
+        sender: str,
+        configuration_set: str | None = None,
     ) -> None:
-        self._client = client
+        self._client_factory = client_factory
+        self._client: SESV2Client | None = None
+        self._client_lock = threading.Lock()
         self._sender = sender
         self._configuration_set = configuration_set
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SesMailer:
         return cls(
-            build_ses_client(settings),
+            functools.partial(build_ses_client, settings),
             sender=settings.mail_from,
             configuration_set=settings.mail_ses_configuration_set,
         )
+
+    def client(self) -> SESV2Client:
+        if self._client is None:
+            with self._client_lock:  # sends run in worker threads
+                if self._client is None:
+                    self._client = self._client_factory()
+        return self._client
 
     async def send(self, message: OutgoingEmail, *, message_id: str) -> None:
         await asyncio.to_thread(self._send, self._request(message, message_id))
@@ -94,7 +114,7 @@ class SesMailer:
 
     def _send(self, request: dict[str, Any]) -> None:
         try:
-            self._client.send_email(**request)
+            self.client().send_email(**request)
         except ClientError as error:
             code = str(error.response.get("Error", {}).get("Code", ""))
             status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
@@ -103,8 +123,8 @@ class SesMailer:
             transient = code in _TRANSIENT_CODES or status >= 500
             kind = TransientMailError if transient else PermanentMailError
             raise kind(f"SES refused: {code or status}") from error
-        except NoCredentialsError as error:
-            raise PermanentMailError("SES: no AWS credentials") from error
+        except (NoCredentialsError, NoRegionError) as error:
+            raise PermanentMailError(f"SES not configured: {type(error).__name__}") from error
         except BotoCoreError as error:
             # Connection refused or reset, timeouts, a failed endpoint lookup.
             raise TransientMailError(f"SES unavailable: {type(error).__name__}") from error

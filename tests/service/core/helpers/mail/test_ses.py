@@ -164,7 +164,9 @@ async def test_which_ses_errors_are_retried(
             region_name=REGION,
             config=Config(retries={"max_attempts": 1, "mode": "standard"}),
         )
-        mailer = SesMailer(client, sender="biwoco <no-reply@biwoco.test>", configuration_set="s")
+        mailer = SesMailer(
+            lambda: client, sender="biwoco <no-reply@biwoco.test>", configuration_set="s"
+        )
         with pytest.raises(expected, match=code):
             await mailer.send(
                 OutgoingEmail(to="a@example.com", subject="s", text="t"), message_id="m"
