@@ -1,15 +1,10 @@
-"""The SES adapter against moto's server of the local stack (one endpoint serves every AWS API):
-a verified domain identity, a configuration set, and which failures are transient or permanent.
-
-moto records what SES was asked to send; its `/moto-api/data.json` lists the messages.
-"""
+"""The SES adapter against moto's server of the local stack: a verified domain identity, a
+configuration set, and which failures are transient or permanent."""
 
 from __future__ import annotations
 
 import json
-import os
 import threading
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,57 +19,27 @@ from service.core.helpers.mail import OutgoingEmail, PermanentMailError, Transie
 from service.core.helpers.mail.backends import build_mailer
 from service.core.helpers.mail.ses import SesMailer
 from tests.service.core.celery_task.processes import free_port
-
-REGION = "ap-southeast-1"
+from tests.service.core.helpers.mail.moto_ses import SesIdentity, ensure_credentials
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _credentials() -> None:
-    # moto accepts any credentials; boto3 only needs some to sign with.
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        os.environ.setdefault(name, "testing")
+    ensure_credentials()
 
 
 @pytest.fixture(scope="module")
-def endpoint(stack_env: dict[str, str]) -> str:
-    return stack_env["S3_ENDPOINT_URL"]
+def identity(stack_env: dict[str, str], run_id: str) -> SesIdentity:
+    return SesIdentity.create(stack_env["S3_ENDPOINT_URL"], f"run-{run_id}")
 
 
-@pytest.fixture(scope="module")
-def domain(endpoint: str, run_id: str) -> str:
-    """A domain identity of this run, and its configuration set, created through SES v2."""
-    name = f"run-{run_id}.biwoco.test"
-    client = boto3.client("sesv2", endpoint_url=endpoint, region_name=REGION)
-    client.create_email_identity(EmailIdentity=name)
-    client.create_configuration_set(ConfigurationSetName=f"mail-{run_id}")
-    return name
-
-
-def ses_settings(
-    settings: Settings, endpoint: str, domain: str, run_id: str, **overrides: Any
-) -> Settings:
-    values: dict[str, Any] = {
-        "mail_backend": "ses",
-        "mail_from": f"biwoco <no-reply@{domain}>",
-        "mail_ses_configuration_set": f"mail-{run_id}",
-        "mail_ses_region": REGION,
-        "mail_ses_endpoint_url": endpoint,
-        **overrides,
-    }
-    return settings.model_copy(update=values)
-
-
-def sent_messages(endpoint: str) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=10) as response:  # noqa: S310
-        data: dict[str, Any] = json.load(response)
-    messages: list[dict[str, Any]] = data.get("ses", {}).get("Message", [])
-    return messages
+def ses_settings(settings: Settings, identity: SesIdentity, **overrides: Any) -> Settings:
+    return settings.model_copy(update={**identity.settings(), **overrides})
 
 
 async def test_a_mail_is_sent_through_ses_from_the_configured_sender(
-    settings: Settings, endpoint: str, domain: str, run_id: str
+    settings: Settings, identity: SesIdentity, run_id: str
 ) -> None:
-    mailer = build_mailer(ses_settings(settings, endpoint, domain, run_id))
+    mailer = build_mailer(ses_settings(settings, identity))
     assert isinstance(mailer, SesMailer)
     to = f"ada-{run_id}@example.com"
     mail = OutgoingEmail(
@@ -82,30 +47,28 @@ async def test_a_mail_is_sent_through_ses_from_the_configured_sender(
     )
     await mailer.send(mail, message_id=f"m-{run_id}")
 
-    (message,) = [m for m in sent_messages(endpoint) if to in m["destinations"]["ToAddresses"]]
-    assert message["source"] == f"biwoco <no-reply@{domain}>"
+    (message,) = identity.sent_to(to)
+    assert message["source"] == identity.sender
     assert message["subject"] == "Confirm your address"
     assert message["body"] == "token: abc123\n"
 
 
 async def test_a_sender_outside_the_verified_identity_is_permanent(
-    settings: Settings, endpoint: str, domain: str, run_id: str
+    settings: Settings, identity: SesIdentity
 ) -> None:
     # What SES answers in its sandbox, or for an unverified identity: MessageRejected.
     mailer = build_mailer(
-        ses_settings(settings, endpoint, domain, run_id, mail_from="x <no-reply@unverified.test>")
+        ses_settings(settings, identity, mail_from="x <no-reply@unverified.test>")
     )
     with pytest.raises(PermanentMailError, match="MessageRejected"):
         await mailer.send(OutgoingEmail(to="a@example.com", subject="s", text="t"), message_id="m")
 
 
 async def test_an_unreachable_endpoint_is_transient(
-    settings: Settings, endpoint: str, domain: str, run_id: str
+    settings: Settings, identity: SesIdentity
 ) -> None:
     unreachable = f"http://127.0.0.1:{free_port()}"
-    mailer = build_mailer(
-        ses_settings(settings, endpoint, domain, run_id, mail_ses_endpoint_url=unreachable)
-    )
+    mailer = build_mailer(ses_settings(settings, identity, mail_ses_endpoint_url=unreachable))
     with pytest.raises(TransientMailError, match="unavailable"):
         await mailer.send(OutgoingEmail(to="a@example.com", subject="s", text="t"), message_id="m")
 
@@ -161,7 +124,7 @@ async def test_which_ses_errors_are_retried(
         client = boto3.client(
             "sesv2",
             endpoint_url=url,
-            region_name=REGION,
+            region_name="ap-southeast-1",
             config=Config(retries={"max_attempts": 1, "mode": "standard"}),
         )
         mailer = SesMailer(
