@@ -7,6 +7,7 @@ from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
 from infra.config import EnvConfig
+from infra.mail import cognito_email
 from infra.nag import acknowledge
 
 _MFA = {"OFF": cognito.Mfa.OFF, "OPTIONAL": cognito.Mfa.OPTIONAL, "REQUIRED": cognito.Mfa.REQUIRED}
@@ -45,6 +46,7 @@ class Auth(Construct):
                 cognito.MfaSecondFactor(otp=True, sms=False) if mfa is not cognito.Mfa.OFF else None
             ),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            email=cognito_email(config),
             feature_plan=cognito.FeaturePlan.PLUS
             if auth.threat_protection
             else cognito.FeaturePlan.ESSENTIALS,

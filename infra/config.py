@@ -163,6 +163,40 @@ class EdgeConfig:
             raise ConfigError("edge.waf_rate_limit_per_5_min must be >= 10 (a WAF minimum)")
 
 
+_DOMAIN = re.compile(r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """Amazon SES: the domain identity (Easy DKIM) the service and Cognito send from.
+
+    With ``hosted_zone_id`` (a Route 53 public zone whose name is ``domain``) the DKIM
+    records are created in it; without, the stack outputs them for the team's DNS.
+    ``cognito_via_ses`` stays false until the identity is verified: Cognito refuses an
+    unverified identity when the user pool is created or updated.
+    """
+
+    domain: str
+    from_address: str
+    from_name: str
+    hosted_zone_id: str | None = None
+    cognito_via_ses: bool = False
+
+    def __post_init__(self) -> None:
+        if not _DOMAIN.fullmatch(self.domain):
+            raise ConfigError(f"mail.domain is not a lower-case domain name: {self.domain}")
+        local, _, at = self.from_address.rpartition("@")
+        if not local or at != self.domain:
+            raise ConfigError(f"mail.from_address must be an address at {self.domain}")
+        if any(c in self.from_name for c in '<>"\r\n'):
+            raise ConfigError("mail.from_name must not hold <, >, quotes or line breaks")
+
+    @property
+    def sender(self) -> str:
+        """The From header: display name and address."""
+        return f"{self.from_name} <{self.from_address}>"
+
+
 @dataclass(frozen=True)
 class ObservabilityConfig:
     log_retention_days: int
@@ -189,6 +223,7 @@ class EnvConfig:
     service: ServiceConfig
     edge: EdgeConfig
     observability: ObservabilityConfig
+    mail: MailConfig
     tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -21,6 +21,7 @@ from infra.auth import Auth
 from infra.cache import Cache
 from infra.config import REPO_ROOT, EnvConfig, ScaledService
 from infra.documentdb import DB_NAME, DocumentDb
+from infra.mail import grant_send, task_environment
 from infra.nag import acknowledge
 from infra.network import Network
 from infra.retention import retention_days
@@ -161,6 +162,7 @@ class Service(Construct):
                 conditions={"StringEquals": {"cloudwatch:namespace": config.metrics_namespace}},
             )
         )
+        grant_send(self.task_role, config=config)
 
         self.environment = {
             "APP_ENV": config.name,
@@ -179,6 +181,10 @@ class Service(Construct):
             "SENTRY_ENVIRONMENT": config.name,
             "CORS_ORIGINS": ",".join(config.cors_origins),
             "CELERY_BEAT_SCHEDULE_FILE": BEAT_SCHEDULE_FILE,
+            # The ALB and CloudFront's VPC-origin interfaces both have VPC addresses: those
+            # hops are trusted, the client is the right-most X-Forwarded-For entry outside.
+            "FORWARDED_ALLOW_IPS": config.network.cidr,
+            **task_environment(config),
         }
         db_secret = documentdb.secret
         assert db_secret is not None
@@ -215,6 +221,9 @@ class Service(Construct):
             idle_timeout=Duration.seconds(60),
         )
         self.alb.log_access_logs(access_logs, prefix=f"alb/{config.prefix}")
+        # The ALB appends the address CloudFront connected from (the default, made explicit:
+        # the tasks' FORWARDED_ALLOW_IPS relies on it).
+        self.alb.set_attribute("routing.http.xff_header_processing.mode", "append")
         self.listener = self.alb.add_listener(
             "Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False
         )

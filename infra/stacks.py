@@ -3,7 +3,8 @@
 * ``Network`` - the VPC (long-lived, rarely changed).
 * ``Data`` - stateful: DocumentDB, the cache, the uploads and access-log buckets and the
   application secrets. Termination protection and RETAIN policies in production.
-* ``Auth`` - stateful: the Cognito user pool (holds the users). Same protections.
+* ``Auth`` - stateful: the Cognito user pool (holds the users) and the SES identity and
+  configuration set it and the service send mail through. Same protections.
 * ``EdgeFirewall`` - us-east-1: the CLOUDFRONT-scope WAF web ACL and the ACM certificate.
 * ``Service`` - stateless: ECS cluster and services, the ALB, CloudFront, alarms and the
   dashboard; it can be destroyed and recreated without losing data.
@@ -24,6 +25,7 @@ from infra.config import EnvConfig
 from infra.documentdb import DocumentDb
 from infra.edge import Edge
 from infra.logs_bucket import LogsBucket
+from infra.mail import Mail, MailReputationAlarms
 from infra.network import Network
 from infra.observability import Observability
 from infra.service import Service
@@ -110,10 +112,13 @@ class AuthStack(BiwocoStack):
             scope,
             construct_id,
             config=config,
-            description=f"biwoco {config.name}: Cognito user pool",
+            description=f"biwoco {config.name}: Cognito user pool, SES identity",
             termination_protection=config.production,
         )
+        self.mail = Mail(self, "Mail", config=config)
         self.auth = Auth(self, "Auth", config=config)
+        # Cognito checks the identity when the pool is created or updated to send through it.
+        self.auth.user_pool.node.add_dependency(self.mail.identity)
 
 
 class EdgeFirewallStack(BiwocoStack):
@@ -176,6 +181,9 @@ class ServiceStack(BiwocoStack):
             service=self.service,
             documentdb=data.documentdb,
             cache=data.cache,
+        )
+        self.mail_alarms = MailReputationAlarms(
+            self, "MailAlarms", config=config, topic=self.observability.topic
         )
         self.api_url_output = CfnOutput(
             self,

@@ -12,7 +12,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -114,14 +114,11 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-@pytest.fixture(scope="session")
-def live_api(
-    stack_env: dict[str, str], run_id: str, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def served_api(
+    stack_env: dict[str, str], run_id: str, log: Path, **env_overrides: str
 ) -> Iterator[str]:
-    """The API served for real (`python service/main.py`, uvicorn) on a free loopback port.
-
-    For tests that need a real HTTP server: fuzzing, oversized headers, invalid bytes on the wire.
-    """
+    """`python service/main.py` (uvicorn) on a free loopback port; its output goes to `log`."""
     port = free_port()
     env = {
         **os.environ,
@@ -131,8 +128,8 @@ def live_api(
         "PORT": str(port),
         "MONGODB_DB": f"test_{run_id}_live",
         "REDIS_KEY_PREFIX": f"test:{run_id}:live",
+        **env_overrides,
     }
-    log = tmp_path_factory.mktemp("live_api") / "api.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, str(ROOT / "service" / "main.py"), "--env", "test"],
@@ -161,3 +158,16 @@ def live_api(
                 process.wait(10)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@pytest.fixture(scope="session")
+def live_api(
+    stack_env: dict[str, str], run_id: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The API served for real (`python service/main.py`, uvicorn) on a free loopback port.
+
+    For tests that need a real HTTP server: fuzzing, oversized headers, invalid bytes on the wire.
+    """
+    log = tmp_path_factory.mktemp("live_api") / "api.log"
+    with served_api(stack_env, run_id, log) as base:
+        yield base

@@ -30,7 +30,7 @@ from service.core.db.redis.near_cache import build_near_cache
 from service.core.db.redis.redis_client import redis_client_resource
 from service.core.helpers.caches import RedisCacheBackend, cache_manager
 from service.core.helpers.caches.key_maker import FunctionKeyMaker
-from service.core.helpers.mail.smtp import build_mailer
+from service.core.helpers.mail.backends import build_mailer
 from service.core.helpers.metrics import build_metrics_publisher
 from service.core.helpers.password import PasswordHasher
 from service.core.helpers.token import CognitoVerifier, JwtCodec

@@ -37,7 +37,14 @@ class AccessLog:
         self._stream = None
 
     def __call__(
-        self, *, request_id: str, method: str, route: str, status: int, duration_ms: float
+        self,
+        *,
+        request_id: str,
+        method: str,
+        route: str,
+        status: int,
+        duration_ms: float,
+        client: str | None,
     ) -> None:
         if not logger.isEnabledFor(logging.INFO):
             return
@@ -51,6 +58,7 @@ class AccessLog:
                     "route": route,
                     "status": status,
                     "duration_ms": duration_ms,
+                    "client": client,
                 },
             )
             return
@@ -62,7 +70,8 @@ class AccessLog:
         line = (
             f'{{"time": "{self._now()}", "level": "INFO", "logger": "biwoco.access", '
             f'"message": "request", "request_id": "{request_id}", "method": "{method}", '
-            f'"route": {route_json}, "status": {status}, "duration_ms": {duration_ms}}}\n'
+            f'"route": {route_json}, "status": {status}, "duration_ms": {duration_ms}, '
+            f'"client": {_client_json(client)}}}\n'
         )
         # Collected and written once per event-loop iteration: with PYTHONUNBUFFERED (as in
         # the image) every write to stdout is a system call.
@@ -93,6 +102,16 @@ class AccessLog:
             self._stream.flush()
         except (OSError, ValueError):  # a closed or broken stream: the logging path reports it
             logger.info("access log stream failed", extra={"lines_lost": len(lines)})
+
+
+def _client_json(client: str | None) -> str:
+    """The client's address as JSON. It is an address for every peer not trusted as a proxy;
+    behind trusted proxies it is an X-Forwarded-For entry, any text a proxy passed on."""
+    if client is None:
+        return "null"
+    if client.isascii() and client.isprintable() and '"' not in client and "\\" not in client:
+        return f'"{client}"'
+    return json.dumps(client)
 
 
 access_log = AccessLog()

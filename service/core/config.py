@@ -6,6 +6,7 @@ and test the service refuses to start with a missing or placeholder secret, nami
 
 from __future__ import annotations
 
+import ipaddress
 import tempfile
 from enum import StrEnum
 from functools import lru_cache
@@ -62,7 +63,9 @@ class Settings(BaseSettings):
     port: int = 8000
     web_concurrency: int = Field(default=1, ge=1, le=64)
     log_level: str = "INFO"
-    # Clients reach the API through CloudFront and the ALB, which set X-Forwarded-For.
+    # Clients reach the API through CloudFront and the ALB, which append to X-Forwarded-For:
+    # the peers (and forwarded hops) trusted to do so, as addresses or CIDR networks. The
+    # client is the right-most X-Forwarded-For entry outside them (deployed: the VPC's CIDR).
     forwarded_allow_ips: str = "127.0.0.1"
     cors_origins: CommaList = Field(default_factory=list)
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
@@ -182,8 +185,9 @@ class Settings(BaseSettings):
     unverified_account_max_age_days: int = Field(default=7, ge=1)
     unverified_account_cleanup_interval_seconds: float = Field(default=3600.0, gt=0)
 
-    # Mail: "log" only logs (local); "smtp" sends through the server below.
-    mail_backend: Literal["log", "smtp"] = "log"
+    # Mail: "log" only logs (local); "smtp" sends through the server below; "ses" through
+    # Amazon SES (what the deployed tasks use).
+    mail_backend: Literal["log", "smtp", "ses"] = "log"
     mail_from: str = "biwoco <no-reply@biwoco.local>"
     # A mail waiting in the outbox (Redis) is dropped after this long.
     mail_outbox_ttl_seconds: int = Field(default=2 * 24 * 3600, ge=60)
@@ -196,6 +200,11 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # SES: every mail goes through this configuration set (its event destinations and
+    # suppression list); the region defaults to AWS_REGION, the endpoint is for tests.
+    mail_ses_configuration_set: str | None = None
+    mail_ses_region: str | None = None
+    mail_ses_endpoint_url: str | None = None
 
     # Metrics: CloudWatch when enabled, else one log line per data point.
     metrics_namespace: str | None = None  # default Biwoco/<app_env>
@@ -206,6 +215,32 @@ class Settings(BaseSettings):
     _split_lists = field_validator(
         "cors_origins", "cognito_app_client_ids", "files_allowed_content_types", mode="before"
     )(_split_commas)
+
+    @field_validator("forwarded_allow_ips", mode="after")
+    @classmethod
+    def _check_forwarded_allow_ips(cls, value: str) -> str:
+        # uvicorn takes an entry that is neither an address nor a network for a host name and
+        # silently never matches it: say so at start-up instead.
+        for entry in filter(None, (item.strip() for item in value.split(","))):
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"FORWARDED_ALLOW_IPS: {entry!r} is not an IP address or CIDR network"
+                ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_trusting_every_peer(self) -> Settings:
+        trusted = {item.strip() for item in self.forwarded_allow_ips.split(",")}
+        if self.app_env.is_deployed and "*" in trusted:
+            raise ValueError(
+                "FORWARDED_ALLOW_IPS=* lets any client forge its address; list the proxies' "
+                "networks (the VPC CIDR)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

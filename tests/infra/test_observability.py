@@ -27,6 +27,8 @@ ALARMS = {
     "CacheMemory",
     "CacheEvictions",
     "QueueDepth",
+    "MailBounceRate",
+    "MailComplaintRate",
 }
 
 

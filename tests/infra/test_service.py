@@ -33,6 +33,11 @@ PLAIN_ENV = {
     "SENTRY_ENVIRONMENT",
     "CORS_ORIGINS",
     "CELERY_BEAT_SCHEDULE_FILE",
+    "FORWARDED_ALLOW_IPS",
+    "MAIL_BACKEND",
+    "MAIL_FROM",
+    "MAIL_SES_CONFIGURATION_SET",
+    "MAIL_SES_REGION",
 }
 SECRETS = {"MONGODB_USERNAME", "MONGODB_PASSWORD", "REDIS_PASSWORD", "JWT_SECRET_KEY", "SENTRY_DSN"}
 
@@ -310,7 +315,12 @@ def test_task_role_has_exactly_the_service_permissions(raw: Raw, env: str) -> No
         if p["Properties"]["Roles"] == [{"Ref": task_role_id}]
     ]
     statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
-    assert set(statements) == {"UploadsObjects", "UploadsKey", "PutMetricsInOwnNamespace"}
+    assert set(statements) == {
+        "UploadsObjects",
+        "UploadsKey",
+        "PutMetricsInOwnNamespace",
+        "SendMailThroughSes",
+    }
     objects = statements["UploadsObjects"]
     assert sorted(objects["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
     assert json.dumps(objects["Resource"]).endswith('-ap-southeast-1/uploads/*"]]}')

@@ -31,10 +31,15 @@ class Fields(TypedDict):
     route: str
     status: int
     duration_ms: float
+    client: str | None
 
 
 def fields(
-    *, route: str = "/api/v1/users/{user_id}", status: int = 200, duration_ms: float = 1.25
+    *,
+    route: str = "/api/v1/users/{user_id}",
+    status: int = 200,
+    duration_ms: float = 1.25,
+    client: str | None = "203.0.113.7",
 ) -> Fields:
     return Fields(
         request_id="0123456789abcdef0123456789abcdef",
@@ -42,6 +47,7 @@ def fields(
         route=route,
         status=status,
         duration_ms=duration_ms,
+        client=client,
     )
 
 
@@ -184,6 +190,22 @@ def test_a_route_that_needs_escaping_stays_valid_json(
     for line in lines:
         assert one_object(line + "\n")["route"] == route
         assert line == formatted(1_700_000_000.5, **fields(route=route))
+
+
+@pytest.mark.parametrize(
+    "client",
+    [None, "198.51.100.4", "2001:db8::1", 'forged", "status": 200', "back\\slash", "\u2028\x00é"],
+)
+def test_the_client_address_is_written_and_any_text_stays_valid_json(
+    attached: tuple[AccessLog, CountingStream], pinned_clock: SimpleNamespace, client: str | None
+) -> None:
+    # Behind trusted proxies the address is an X-Forwarded-For entry: text a client may shape.
+    log, stream = attached
+    pinned_clock.now = 1_700_000_000.5
+    log(**fields(client=client))
+    (line,) = stream.lines()
+    assert one_object(line + "\n")["client"] == client
+    assert line == formatted(1_700_000_000.5, **fields(client=client))
 
 
 async def test_lines_are_written_and_flushed_once_per_event_loop_iteration(

@@ -83,3 +83,21 @@ def test_a_real_sentry_dsn_is_kept() -> None:
     settings = load_settings("prod", jwt_secret_key=REAL_SECRET, sentry_dsn=dsn)
     assert settings.sentry_dsn is not None
     assert settings.sentry_dsn.get_secret_value() == dsn
+
+
+@pytest.mark.parametrize("trusted", ["127.0.0.1", "10.20.0.0/16", "10.20.0.0/16, fd00::/8", "*"])
+def test_forwarded_allow_ips_takes_addresses_and_networks(trusted: str) -> None:
+    assert load_settings("test", forwarded_allow_ips=trusted).forwarded_allow_ips == trusted
+
+
+@pytest.mark.parametrize("trusted", ["alb.internal", "10.20.0.0/33", "10.20.0.0/16;10.30.0.0/16"])
+def test_forwarded_allow_ips_refuses_what_uvicorn_would_silently_never_match(
+    trusted: str,
+) -> None:
+    with pytest.raises(ValidationError, match="FORWARDED_ALLOW_IPS"):
+        load_settings("test", forwarded_allow_ips=trusted)
+
+
+def test_a_deployed_env_never_trusts_every_peer() -> None:
+    with pytest.raises(ValidationError, match="forge"):
+        load_settings("prod", jwt_secret_key=REAL_SECRET, forwarded_allow_ips="127.0.0.1, *")

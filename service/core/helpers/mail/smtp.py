@@ -9,12 +9,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from service.core.config import Settings
-from service.core.helpers.mail.mailer import (
-    LoggingMailer,
-    Mailer,
-    PermanentMailError,
-    TransientMailError,
-)
+from service.core.helpers.mail.mailer import PermanentMailError, TransientMailError
 from service.core.helpers.mail.message import OutgoingEmail
 
 
@@ -107,9 +102,3 @@ class SmtpMailer:
         except (smtplib.SMTPException, OSError) as error:
             # Disconnects, connection refused, timeouts, TLS handshake hiccups.
             raise TransientMailError(f"SMTP unavailable: {type(error).__name__}") from error
-
-
-def build_mailer(settings: Settings) -> Mailer:
-    if settings.mail_backend == "smtp":
-        return SmtpMailer.from_settings(settings)
-    return LoggingMailer()

@@ -25,7 +25,8 @@ from service.core.helpers.mail import (
     PermanentMailError,
     TransientMailError,
 )
-from service.core.helpers.mail.smtp import SmtpMailer, build_mailer
+from service.core.helpers.mail.backends import build_mailer
+from service.core.helpers.mail.smtp import SmtpMailer
 from tests.service.core.celery_task.processes import RecordingHandler, free_port, smtp_server
 
 MAIL = OutgoingEmail(to="ada@example.com", subject="Hi", text="token: abc123\n", kind="test")
