@@ -765,7 +765,8 @@ def start_moto(
     moto keeps its state in memory: a restart forgets everything but the given buckets.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    argv = [moto_python(), "-m", "moto.server", "-H", HOST, "-p", str(port)]
+    # moto's server plus the CORS headers S3 puts on form POST answers (scripts/moto_server.py).
+    argv = [moto_python(), str(ROOT / "scripts" / "moto_server.py"), "-H", HOST, "-p", str(port)]
 
     def make_buckets(process: ManagedProcess) -> None:
         for bucket in buckets:
@@ -826,7 +827,7 @@ def _pid_file(name: str) -> Path:
     return STACK_DIR / f"{name}.pid"
 
 
-_MARKERS: Final = {"redis": "redis-server", "ferretdb": "ferretdb", "moto": "moto.server"}
+_MARKERS: Final = {"redis": "redis-server", "ferretdb": "ferretdb", "moto": "moto"}
 _PORTS: Final = {"redis": REDIS_PORT, "ferretdb": MONGODB_PORT, "moto": MOTO_PORT}
 _PROBES: Final[dict[str, Callable[[int], bool]]] = {
     "redis": probe_redis,

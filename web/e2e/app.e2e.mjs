@@ -2,10 +2,9 @@
 // browser), against the local stack that tests/web/test_e2e.py starts. Each step leaves a
 // screenshot in ARTIFACTS_DIR.
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, readdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, afterEach, before, test } from "node:test";
 import { chromium } from "playwright-core";
 
 const BASE = process.env.BASE_URL;
@@ -26,6 +25,7 @@ let browser;
 let context;
 let page;
 let shot = 0;
+const consoleLog = [];
 
 async function screenshot(name) {
   shot += 1;
@@ -80,12 +80,22 @@ before(async () => {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
-      `--user-data-dir=${await mkdtemp(join(tmpdir(), "biwoco-chromium-"))}`,
-    ],
+    ], // launch() gives the browser a fresh, temporary profile (--user-data-dir) of its own
+
   });
   context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 800 } });
   context.setDefaultTimeout(STEP_TIMEOUT);
   page = await context.newPage();
+  page.on("console", (message) => message.type() === "error" && consoleLog.push(message.text()));
+});
+
+afterEach(async (t) => {
+  // A failed step leaves its page behind, and says what the app showed.
+  if (t.passed === false && page) {
+    await page.screenshot({ path: join(ARTIFACTS, `failed-${t.name.replace(/\W+/g, "-")}.png`), fullPage: true });
+    console.log(`[${t.name}] notice: ${await page.textContent("#notice").catch(() => "(none)")}`);
+    console.log(`[${t.name}] console errors:\n${consoleLog.join("\n")}`);
+  }
 });
 
 after(async () => {
