@@ -29,6 +29,7 @@ from infra.observability import Observability
 from infra.service import Service
 from infra.uploads import Uploads
 from infra.waf import EdgeFirewall
+from infra.web_app import WebApp, web_app_dist
 
 GLOBAL_REGION = "us-east-1"
 
@@ -160,6 +161,13 @@ class ServiceStack(BiwocoStack):
             app_secrets=data.app_secrets,
             access_logs=data.logs.bucket,
         )
+        self.web = WebApp(
+            self,
+            "WebApp",
+            config=config,
+            access_logs=data.logs.bucket,
+            uploads_origins=data.uploads.browser_origins,
+        )
         self.edge = Edge(
             self,
             "Edge",
@@ -168,7 +176,9 @@ class ServiceStack(BiwocoStack):
             web_acl_arn=firewall.web_acl.attr_arn,
             certificate=firewall.certificate,
             access_logs=data.logs.bucket,
+            web=self.web,
         )
+        self.web.deploy(self.edge.distribution, web_app_dist())
         self.observability = Observability(
             self,
             "Observability",

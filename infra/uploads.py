@@ -10,6 +10,7 @@ from constructs import Construct
 
 from infra.config import EnvConfig
 from infra.nag import acknowledge
+from infra.uploads_cors import uploads_cors_rules
 
 UPLOADS_PREFIX = "uploads/"
 
@@ -42,6 +43,11 @@ class Uploads(Construct):
         account = config.account or Aws.ACCOUNT_ID
         self.bucket_name = f"{config.prefix}-uploads-{account}-{config.region}"
         self.objects_arn = f"arn:{Aws.PARTITION}:s3:::{self.bucket_name}/{UPLOADS_PREFIX}*"
+        # Where the browser posts and reads (the URLs the service presigns: the regional
+        # endpoint, and in us-east-1 the global one): the app's content security policy.
+        self.browser_origins = [f"https://{self.bucket_name}.s3.{config.region}.amazonaws.com"]
+        if config.region == "us-east-1":
+            self.browser_origins.append(f"https://{self.bucket_name}.s3.amazonaws.com")
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -71,14 +77,16 @@ class Uploads(Construct):
                     expired_object_delete_marker=True,
                 ),
             ],
+            # The same rules as the local stack's (infra/uploads_cors.py), for the app's origins.
             cors=[
                 s3.CorsRule(
-                    allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.GET, s3.HttpMethods.HEAD],
-                    allowed_origins=list(config.cors_origins),
-                    allowed_headers=["*"],
-                    exposed_headers=["ETag", "Location"],
-                    max_age=3000,
+                    id=rule["ID"],
+                    allowed_methods=[s3.HttpMethods(method) for method in rule["AllowedMethods"]],
+                    allowed_origins=rule["AllowedOrigins"],
+                    exposed_headers=rule["ExposeHeaders"],
+                    max_age=rule["MaxAgeSeconds"],
                 )
+                for rule in uploads_cors_rules(config.web_origins)
             ],
             removal_policy=removal,
         )

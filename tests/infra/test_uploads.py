@@ -55,9 +55,27 @@ def test_uploads_bucket(raw: Raw, env: str) -> None:
 
 def test_uploads_cors_allows_presigned_post_from_configured_origins(raw: Raw) -> None:
     (cors,) = _uploads(raw, "prod")["CorsConfiguration"]["CorsRules"]
-    assert "POST" in cors["AllowedMethods"]
-    assert cors["AllowedOrigins"] == ["https://app.biwoco.example"]
-    assert "*" not in cors["AllowedOrigins"]
+    # The presigned POST and GET of the web app, from its origins only, and nothing else.
+    assert cors["AllowedMethods"] == ["POST", "GET"]
+    # The distribution's own domain (it serves the app), then the configured extra origins.
+    assert cors["AllowedOrigins"] == ["https://api.biwoco.example", "https://app.biwoco.example"]
+    assert "AllowedHeaders" not in cors
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_uploads_cors_is_the_local_stacks_rule(raw: Raw, env: str) -> None:
+    from infra.config import load_configs
+    from infra.uploads_cors import uploads_cors_rules
+
+    (rule,) = uploads_cors_rules(load_configs()[env].web_origins)
+    (cors,) = _uploads(raw, env)["CorsConfiguration"]["CorsRules"]
+    assert cors == {
+        "Id": rule["ID"],
+        "AllowedMethods": rule["AllowedMethods"],
+        "AllowedOrigins": rule["AllowedOrigins"],
+        "ExposedHeaders": rule["ExposeHeaders"],
+        "MaxAge": rule["MaxAgeSeconds"],
+    }
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
