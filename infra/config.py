@@ -212,13 +212,6 @@ class EnvConfig:
         return f"biwoco-{self.name}"
 
     @property
-    def web_origins(self) -> tuple[str, ...]:
-        """Origins the web app runs on: the distribution's custom domain (CloudFront serves the
-        app there), then the extra origins of ``cors_origins`` (other front ends, local dev)."""
-        own = (f"https://{self.edge.domain.name}",) if self.edge.domain else ()
-        return own + tuple(origin for origin in self.cors_origins if origin not in own)
-
-    @property
     def metrics_namespace(self) -> str:
         return f"Biwoco/{self.name}"
 

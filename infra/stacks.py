@@ -27,7 +27,7 @@ from infra.logs_bucket import LogsBucket
 from infra.network import Network
 from infra.observability import Observability
 from infra.service import Service
-from infra.uploads import Uploads
+from infra.uploads import Uploads, UploadsCors
 from infra.waf import EdgeFirewall
 from infra.web_app import WebApp, web_app_dist
 
@@ -179,6 +179,10 @@ class ServiceStack(BiwocoStack):
             web=self.web,
         )
         self.web.deploy(self.edge.distribution, web_app_dist())
+        # The app runs on the distribution's own URL; cors_origins adds other front ends.
+        self.uploads_cors = UploadsCors(
+            self, "UploadsCors", uploads=data.uploads, origins=[self.edge.url, *config.cors_origins]
+        )
         self.observability = Observability(
             self,
             "Observability",

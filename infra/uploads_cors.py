@@ -1,7 +1,8 @@
 """The uploads bucket's CORS rules, in S3's own shape (``PutBucketCors``), for one list of origins.
 
-One definition for both places the bucket exists: ``infra/uploads.py`` turns it into the
-CloudFormation property, and the local stack (``scripts/stack.py``) puts it on moto's bucket.
+One definition for both places the bucket exists: deployed, the service stack puts it on the
+uploads bucket (``UploadsCors`` in ``infra/uploads.py``, once the distribution's URL exists), and
+the local stack (``scripts/stack.py``) puts it on moto's bucket.
 The web app posts the presigned form (with an upload progress listener, so the browser always
 sends a preflight) and may fetch a presigned GET; nothing else crosses origins.
 Standard library only: the local stack imports it without the CDK.
