@@ -83,3 +83,11 @@ def test_a_real_sentry_dsn_is_kept() -> None:
     settings = load_settings("prod", jwt_secret_key=REAL_SECRET, sentry_dsn=dsn)
     assert settings.sentry_dsn is not None
     assert settings.sentry_dsn.get_secret_value() == dsn
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_deployed_env_refuses_to_serve_the_web_app_itself(env: str) -> None:
+    # Deployed, CloudFront serves the app from its bucket; the API process never does.
+    with pytest.raises(ValidationError, match="WEB_APP_DIR"):
+        load_settings(env, jwt_secret_key=REAL_SECRET, web_app_dir="/srv/web")
+    assert load_settings("local", web_app_dir="/srv/web").web_app_dir == "/srv/web"
