@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from moto import server
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 from moto.s3.utils import cors_matches_origin
 
@@ -55,12 +55,12 @@ class FormPostCors:
 
 
 def main(argv: list[str]) -> None:
-    run_simple = server.run_simple
+    run_simple = server.run_simple  # type: ignore[attr-defined]
 
     def run_wrapped(host: str, port: int, app: Any, **options: Any) -> None:
         run_simple(host, port, FormPostCors(app), **options)
 
-    server.run_simple = run_wrapped  # type: ignore[assignment]
+    server.run_simple = run_wrapped  # type: ignore[attr-defined,assignment]
     server.main(argv)
 
 

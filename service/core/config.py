@@ -244,7 +244,8 @@ class Settings(BaseSettings):
     def _web_app_dir_is_local(self) -> Settings:
         if self.web_app_dir and self.app_env.is_deployed:
             raise ValueError(
-                f"WEB_APP_DIR is for local and test only; in {self.app_env} CloudFront serves the app"
+                f"WEB_APP_DIR is for local and test only; in {self.app_env} CloudFront "
+                "serves the app"
             )
         return self
 

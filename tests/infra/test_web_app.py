@@ -85,10 +85,13 @@ def test_the_default_behaviour_serves_the_app(raw: Raw, env: str) -> None:
     # The objects' Cache-Control decides (a year for hashed assets, revalidate index.html):
     # min TTL 0, so `no-cache` is honoured; nothing of the viewer's in the key.
     cache = only(tpl, "AWS::CloudFront::CachePolicy")["Properties"]["CachePolicyConfig"]
-    assert behavior["CachePolicyId"] == {"Ref": next(iter(resources_of(tpl, "AWS::CloudFront::CachePolicy")))}
+    assert behavior["CachePolicyId"] == {
+        "Ref": next(iter(resources_of(tpl, "AWS::CloudFront::CachePolicy")))
+    }
     assert (cache["MinTTL"], cache["MaxTTL"]) == (0, 365 * 24 * 3600)
     key = cache["ParametersInCacheKeyAndForwardedToOrigin"]
-    assert key["EnableAcceptEncodingGzip"] and key["EnableAcceptEncodingBrotli"]
+    assert key["EnableAcceptEncodingGzip"]
+    assert key["EnableAcceptEncodingBrotli"]
     assert key["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
     assert key["CookiesConfig"] == {"CookieBehavior": "none"}
     (association,) = behavior["FunctionAssociations"]

@@ -77,7 +77,8 @@ def web_dist() -> Path:
 
 
 @pytest.fixture(scope="module")
-def e2e_settings(stack_env: dict[str, str], run_id: str, tmp_path_factory: pytest.TempPathFactory
+def e2e_settings(
+    stack_env: dict[str, str], run_id: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Settings]:
     """The test's settings, with an S3 of its own: moto enforcing CORS, one bucket."""
     workdir = tmp_path_factory.mktemp("e2e-moto")

@@ -56,5 +56,7 @@ class SinglePageApp(StaticFiles):
 def mount_web_app(app: FastAPI, directory: Path, *, connect_origins: list[str]) -> None:
     """Mount last: the API's routes match first, the app answers whatever is left."""
     if not (directory / INDEX).is_file():
-        raise ValueError(f"WEB_APP_DIR {directory} has no {INDEX}: build it with `scripts/web build`")
+        raise ValueError(
+            f"WEB_APP_DIR {directory} has no {INDEX}: build it with `scripts/web build`"
+        )
     app.mount("/", SinglePageApp(directory, content_security_policy(connect_origins)), name="web")
