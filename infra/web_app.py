@@ -22,6 +22,7 @@ from constructs import Construct
 
 from infra.config import REPO_ROOT, EnvConfig
 from infra.nag import acknowledge
+from service.core.web_policy import content_security_policy
 
 WEB_DIST = REPO_ROOT / "web" / "dist"
 # Synthesis without a built app (unit tests, a first `cdk synth`) deploys this page instead.
@@ -45,16 +46,6 @@ function handler(event) {
 def web_app_dist() -> Path:
     """The built app when there is one, else the placeholder page."""
     return WEB_DIST if (WEB_DIST / INDEX).is_file() else PLACEHOLDER
-
-
-def content_security_policy(connect_origins: Sequence[str]) -> str:
-    """Exactly what the app needs: its own code, the API on its own origin, the uploads bucket."""
-    connect = " ".join(["'self'", *connect_origins])
-    return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src {connect}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
-        "object-src 'none'; upgrade-insecure-requests"
-    )
 
 
 class WebApp(Construct):

@@ -41,7 +41,10 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Self
+from typing import TYPE_CHECKING, Final, Self
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 STACK_DIR: Final = ROOT / ".stack"
@@ -686,18 +689,22 @@ def start_ferretdb(
     return managed.start() if start else managed
 
 
+def _s3_client(endpoint_url: str) -> S3Client:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=DEFAULT_REGION,
+        aws_access_key_id=DUMMY_AWS_CREDENTIAL,
+        aws_secret_access_key=DUMMY_AWS_CREDENTIAL,
+    )
+
+
 def create_bucket(endpoint_url: str, bucket: str) -> None:
     """Create an S3 bucket if it is missing (boto3 when importable, else a plain PUT)."""
     if importlib.util.find_spec("boto3") is not None:
-        import boto3
-
-        client = boto3.client(
-            "s3",
-            endpoint_url=endpoint_url,
-            region_name=DEFAULT_REGION,
-            aws_access_key_id=DUMMY_AWS_CREDENTIAL,
-            aws_secret_access_key=DUMMY_AWS_CREDENTIAL,
-        )
+        client = _s3_client(endpoint_url)
         try:
             client.create_bucket(Bucket=bucket)
         except client.exceptions.BucketAlreadyOwnedByYou:
@@ -732,18 +739,10 @@ def apply_uploads_cors(endpoint_url: str, bucket: str, origins: Sequence[str]) -
     if importlib.util.find_spec("boto3") is None:
         _info(f"boto3 is missing: {bucket} gets no CORS rules (browser uploads are refused)")
         return
-    import boto3
-
     sys.path.insert(0, str(ROOT))
     from infra.uploads_cors import uploads_cors_rules
 
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint_url,
-        region_name=DEFAULT_REGION,
-        aws_access_key_id=DUMMY_AWS_CREDENTIAL,
-        aws_secret_access_key=DUMMY_AWS_CREDENTIAL,
-    )
+    client = _s3_client(endpoint_url)
     rules = uploads_cors_rules(origins)
     if rules:
         client.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})  # type: ignore[typeddict-item]

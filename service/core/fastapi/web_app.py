@@ -13,20 +13,12 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from service.core.web_policy import content_security_policy
+
 # Paths the API owns: a miss there is the API's 404 (problem+json), never the app's page.
 API_PATH_PREFIXES = ("api/", "healthz/", "docs", "openapi.json")
 INDEX = "index.html"
 _IMMUTABLE = "public, max-age=31536000, immutable"
-
-
-def content_security_policy(connect_origins: list[str]) -> str:
-    """The app's policy: its own scripts and styles, calls to itself and the uploads bucket."""
-    connect = " ".join(["'self'", *connect_origins])
-    return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src {connect}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
-        "object-src 'none'"
-    )
 
 
 class SinglePageApp(StaticFiles):
@@ -59,4 +51,6 @@ def mount_web_app(app: FastAPI, directory: Path, *, connect_origins: list[str]) 
         raise ValueError(
             f"WEB_APP_DIR {directory} has no {INDEX}: build it with `scripts/web build`"
         )
-    app.mount("/", SinglePageApp(directory, content_security_policy(connect_origins)), name="web")
+    # Served over plain HTTP on loopback: no upgrade-insecure-requests.
+    csp = content_security_policy(connect_origins, https=False)
+    app.mount("/", SinglePageApp(directory, csp), name="web")
