@@ -14,7 +14,7 @@ const ARTIFACTS = process.env.ARTIFACTS_DIR;
 const STEP_TIMEOUT = 15_000;
 
 const email = `e2e-${Date.now()}@example.com`;
-const password = "Plain-Tidy-Walrus-42";
+let password = "Plain-Tidy-Walrus-42";
 // A real (tiny) PDF: post-processing checks the leading bytes against the declared type.
 const pdf = Buffer.from(
   "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Count 0/Kids[]>>endobj\n" +
@@ -237,6 +237,23 @@ test("sign out", async () => {
   await screenshot("signed-out");
 });
 
+test("change the password: every session ends, the new one signs in", async () => {
+  await signIn();
+  await page.click("nav a[href='/profile']");
+  await page.locator("#profile-email", { hasText: email }).waitFor();
+  const newPassword = "Second-Quiet-Heron-77";
+  await page.fill("#current_password", password);
+  await page.fill("#new_password", newPassword);
+  await page.click("#password-form button[type=submit]");
+  await page.waitForURL(/\/signin\?reason=password_changed$/);
+  await notice("Your password was changed");
+  await screenshot("password-changed");
+  const old = await api("/api/v1/auth/login", { method: "POST", body: { email, password } });
+  assert.equal(old.status, 401);
+  password = newPassword;
+  await signIn();
+});
+
 test("an upload from another origin is refused by the bucket's CORS rules", async () => {
   const other = await context.newPage();
   const consoleErrors = [];
@@ -257,4 +274,27 @@ test("an upload from another origin is refused by the bucket's CORS rules", asyn
   const row = other.locator("#file-rows tr", { hasText: "elsewhere.pdf" });
   assert.equal(await row.locator(".status").textContent(), "pending");
   await other.close();
+});
+
+test("the file list pages by keyset cursor", async () => {
+  // Ten more pending uploads (granted, never posted) next to elsewhere.pdf: two pages of ten.
+  const login = await api("/api/v1/auth/login", { method: "POST", body: { email, password } });
+  for (let n = 0; n < 10; n += 1) {
+    const grant = await api("/api/v1/files", {
+      method: "POST",
+      token: login.json.access_token,
+      body: { filename: `page-${n}.txt`, content_type: "text/plain", size: 1 },
+    });
+    assert.equal(grant.status, 201);
+  }
+  await page.goto(`${BASE}/files`);
+  const rows = page.locator("#file-rows tr");
+  await page.locator("#file-rows tr", { hasText: "page-0.txt" }).waitFor();
+  assert.equal(await rows.count(), 10);
+  assert.equal(await page.isVisible("#more"), true);
+  await page.click("#more");
+  await page.locator("#file-rows tr", { hasText: "elsewhere.pdf" }).waitFor();
+  assert.equal(await rows.count(), 11);
+  assert.equal(await page.isVisible("#more"), false);
+  await screenshot("second-page");
 });
