@@ -1,4 +1,5 @@
-"""Edge (regional part): the CloudFront distribution, the public entry point of the API."""
+"""Edge (regional part): the CloudFront distribution, the public entry point of the web app and
+the API."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from constructs import Construct
 
 from infra.config import EnvConfig
 from infra.nag import acknowledge
+from infra.web_app import WebApp
 
 _PRICE_CLASS = {
     "PriceClass_100": cloudfront.PriceClass.PRICE_CLASS_100,
@@ -22,11 +24,17 @@ _PRICE_CLASS = {
 }
 
 
+# Paths the API answers, on the same origin as the app (so the app needs no API CORS).
+API_PATH_PATTERNS = ("/api/*", "/healthz/*", "/docs", "/openapi.json")
+
+
 class Edge(Construct):
-    """CloudFront -> (VPC origin) -> internal ALB. Nothing is cached: every method is
-    allowed, and every viewer header (``Authorization`` included, which CloudFront
-    allows with caching disabled), cookie and query string reaches the API.
-    HTTPS only for viewers; TLSv1.2_2021 with the custom domain's certificate."""
+    """CloudFront: the default behaviour serves the web app from its bucket (see
+    :class:`~infra.web_app.WebApp`); ``/api/*``, ``/healthz/*`` and the API's docs go ->
+    (VPC origin) -> internal ALB. Nothing of the API is cached: every method is allowed, and
+    every viewer header (``Authorization`` included, which CloudFront allows with caching
+    disabled), cookie and query string reaches the API. HTTPS only for the API; TLSv1.2_2021
+    with the custom domain's certificate."""
 
     def __init__(
         self,
@@ -38,6 +46,7 @@ class Edge(Construct):
         web_acl_arn: str,
         certificate: acm.ICertificate | None,
         access_logs: s3.IBucket,
+        web: WebApp,
     ) -> None:
         super().__init__(scope, construct_id)
         domain = config.edge.domain
@@ -53,19 +62,22 @@ class Edge(Construct):
             read_timeout=Duration.seconds(60),
             keepalive_timeout=Duration.seconds(5),
         )
+        api = cloudfront.BehaviorOptions(
+            origin=self.origin,
+            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+            allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+            cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
+            cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+            origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+            compress=True,
+        )
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
-            comment=f"{config.prefix} API",
-            default_behavior=cloudfront.BehaviorOptions(
-                origin=self.origin,
-                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
-                allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
-                cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
-                cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
-                origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
-                compress=True,
-            ),
+            comment=f"{config.prefix} web app and API",
+            default_behavior=web.behavior(),
+            additional_behaviors=dict.fromkeys(API_PATH_PATTERNS, api),
+            default_root_object="index.html",
             domain_names=[domain.name] if domain else None,
             certificate=certificate,
             minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,

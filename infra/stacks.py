@@ -29,8 +29,9 @@ from infra.mail import Mail, MailReputationAlarms
 from infra.network import Network
 from infra.observability import Observability
 from infra.service import Service
-from infra.uploads import Uploads
+from infra.uploads import Uploads, UploadsCors
 from infra.waf import EdgeFirewall
+from infra.web_app import WebApp, web_app_dist
 
 GLOBAL_REGION = "us-east-1"
 
@@ -165,6 +166,13 @@ class ServiceStack(BiwocoStack):
             app_secrets=data.app_secrets,
             access_logs=data.logs.bucket,
         )
+        self.web = WebApp(
+            self,
+            "WebApp",
+            config=config,
+            access_logs=data.logs.bucket,
+            uploads_origins=data.uploads.browser_origins,
+        )
         self.edge = Edge(
             self,
             "Edge",
@@ -173,6 +181,12 @@ class ServiceStack(BiwocoStack):
             web_acl_arn=firewall.web_acl.attr_arn,
             certificate=firewall.certificate,
             access_logs=data.logs.bucket,
+            web=self.web,
+        )
+        self.web.deploy(self.edge.distribution, web_app_dist())
+        # The app runs on the distribution's own URL; cors_origins adds other front ends.
+        self.uploads_cors = UploadsCors(
+            self, "UploadsCors", uploads=data.uploads, origins=[self.edge.url, *config.cors_origins]
         )
         self.observability = Observability(
             self,

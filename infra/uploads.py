@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration
+from collections.abc import Sequence
+
+from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra.config import EnvConfig
 from infra.nag import acknowledge
+from infra.uploads_cors import uploads_cors_rules
 
 UPLOADS_PREFIX = "uploads/"
+_SDK_CALL_FUNCTION_ID = "AWS679f53fac002430cb0da5b7982bd2287"  # AwsCustomResource's singleton
 
 
 class Uploads(Construct):
-    """Private, SSE-KMS (bucket key), SSL-only, versioned, access-logged, with CORS for
-    browser presigned POSTs from the configured origins."""
+    """Private, SSE-KMS (bucket key), SSL-only, versioned, access-logged. Its CORS rules name
+    the web app's origin, which only the service stack knows (the distribution's domain):
+    :class:`UploadsCors` puts them there."""
 
     def __init__(
         self,
@@ -42,6 +48,11 @@ class Uploads(Construct):
         account = config.account or Aws.ACCOUNT_ID
         self.bucket_name = f"{config.prefix}-uploads-{account}-{config.region}"
         self.objects_arn = f"arn:{Aws.PARTITION}:s3:::{self.bucket_name}/{UPLOADS_PREFIX}*"
+        # Where the browser posts and reads (the URLs the service presigns: the regional
+        # endpoint, and in us-east-1 the global one): the app's content security policy.
+        self.browser_origins = [f"https://{self.bucket_name}.s3.{config.region}.amazonaws.com"]
+        if config.region == "us-east-1":
+            self.browser_origins.append(f"https://{self.bucket_name}.s3.amazonaws.com")
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -70,15 +81,6 @@ class Uploads(Construct):
                     ),
                     expired_object_delete_marker=True,
                 ),
-            ],
-            cors=[
-                s3.CorsRule(
-                    allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.GET, s3.HttpMethods.HEAD],
-                    allowed_origins=list(config.cors_origins),
-                    allowed_headers=["*"],
-                    exposed_headers=["ETag", "Location"],
-                    max_age=3000,
-                )
             ],
             removal_policy=removal,
         )
@@ -123,4 +125,60 @@ class Uploads(Construct):
                 actions=["kms:GenerateDataKey", "kms:Decrypt"],
                 resources=[self.key.key_arn],
             )
+        )
+
+
+class UploadsCors(Construct):
+    """The uploads bucket's CORS rules (infra/uploads_cors.py, the local stack's too) for the web
+    app's origins: the distribution's URL, which exists only once the service stack creates the
+    distribution (a *.cloudfront.net name without a custom domain), and ``cors_origins``.
+
+    The data stack cannot name it (it deploys first), so this construct in the service stack
+    owns the bucket's CORS configuration: PutBucketCors on create and on every change of the
+    origins, DeleteBucketCors when the service stack goes. The bucket's template leaves CORS
+    unset, so a data-stack update never touches it."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, uploads: Uploads, origins: Sequence[str]
+    ) -> None:
+        super().__init__(scope, construct_id)
+        unique = list(dict.fromkeys(origins))
+        self.rules = uploads_cors_rules(unique)
+        put = cr.AwsSdkCall(
+            service="S3",
+            action="putBucketCors",
+            parameters={
+                "Bucket": uploads.bucket_name,
+                "CORSConfiguration": {"CORSRules": self.rules},
+            },
+            physical_resource_id=cr.PhysicalResourceId.of(f"{uploads.bucket_name}-cors"),
+        )
+        self.resource = cr.AwsCustomResource(
+            self,
+            "Rules",
+            resource_type="Custom::UploadsCors",
+            on_create=put,
+            on_update=put,
+            on_delete=cr.AwsSdkCall(
+                service="S3", action="deleteBucketCors", parameters={"Bucket": uploads.bucket_name}
+            ),
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [
+                    iam.PolicyStatement(
+                        # PutBucketCors and DeleteBucketCors are both s3:PutBucketCORS.
+                        actions=["s3:PutBucketCORS"],
+                        resources=[f"arn:{Aws.PARTITION}:s3:::{uploads.bucket_name}"],
+                    )
+                ]
+            ),
+            install_latest_aws_sdk=False,
+        )
+        # The SDK-call function aws-cdk-lib keeps once per stack.
+        handler = Stack.of(self).node.find_child(_SDK_CALL_FUNCTION_ID)
+        acknowledge(
+            handler,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSLambdaBasicExecutionRole]",
+            "aws-cdk-lib's AwsCustomResource function (it puts the uploads bucket's CORS rules at "
+            "deploy time) writes its own logs through the AWS managed basic execution policy.",
         )

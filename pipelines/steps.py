@@ -24,7 +24,11 @@ SYNTH_COMMAND = ".venv/bin/python app.py"
 # for its own region (pipelines/cfn_lint.py); any error fails the build.
 CFN_LINT_COMMAND = ".venv/bin/python -m pipelines.cfn_lint cdk.out"
 
-SYNTH_COMMANDS = (TEST_COMMAND, SYNTH_COMMAND, CFN_LINT_COMMAND)
+# The web app (web/dist), built once: the tests run against it and synthesis packages it as the
+# asset every stage deploys (infra/web_app.py).
+WEB_BUILD_COMMAND = "scripts/web build"
+
+SYNTH_COMMANDS = (WEB_BUILD_COMMAND, TEST_COMMAND, SYNTH_COMMAND, CFN_LINT_COMMAND)
 
 READINESS_PATH = "/healthz/ready"
 # ~5 minutes of retries: CloudFront and the new tasks may need a moment after a deploy.
@@ -38,7 +42,12 @@ SMOKE_TEST_COMMAND = (
 # downloads the toolchain pinned by GOTOOLCHAIN), so scripts/test builds FerretDB there.
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 RUNTIME_VERSIONS = {"python": "3.12", "golang": "1.x"}
-CACHE_PATHS = ("/root/.cache/pip/**/*", "/root/.cache/biwoco/**/*", "/root/go/pkg/mod/**/*")
+CACHE_PATHS = (
+    "/root/.cache/pip/**/*",
+    "/root/.cache/biwoco/**/*",
+    "/root/go/pkg/mod/**/*",
+    "/root/.npm/_cacache/**/*",
+)
 
 
 def synth_step(config: PipelineConfig, source: cdkp.CodePipelineSource) -> cdkp.CodeBuildStep:

@@ -41,7 +41,10 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Self
+from typing import TYPE_CHECKING, Final, Self
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 STACK_DIR: Final = ROOT / ".stack"
@@ -686,18 +689,22 @@ def start_ferretdb(
     return managed.start() if start else managed
 
 
+def _s3_client(endpoint_url: str) -> S3Client:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=DEFAULT_REGION,
+        aws_access_key_id=DUMMY_AWS_CREDENTIAL,
+        aws_secret_access_key=DUMMY_AWS_CREDENTIAL,
+    )
+
+
 def create_bucket(endpoint_url: str, bucket: str) -> None:
     """Create an S3 bucket if it is missing (boto3 when importable, else a plain PUT)."""
     if importlib.util.find_spec("boto3") is not None:
-        import boto3
-
-        client = boto3.client(
-            "s3",
-            endpoint_url=endpoint_url,
-            region_name=DEFAULT_REGION,
-            aws_access_key_id=DUMMY_AWS_CREDENTIAL,
-            aws_secret_access_key=DUMMY_AWS_CREDENTIAL,
-        )
+        client = _s3_client(endpoint_url)
         try:
             client.create_bucket(Bucket=bucket)
         except client.exceptions.BucketAlreadyOwnedByYou:
@@ -716,6 +723,33 @@ def create_bucket(endpoint_url: str, bucket: str) -> None:
         raise StackError(f"cannot create bucket {bucket} at {endpoint_url}: {exc}") from exc
 
 
+def local_web_origins(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Origins the local web app is served from: CORS_ORIGINS (the service's own setting),
+    else the API's address in local mode, where it serves web/dist itself."""
+    env = os.environ if environ is None else environ
+    given = [item.strip() for item in env.get("CORS_ORIGINS", "").split(",") if item.strip()]
+    if given:
+        return given
+    port = env.get("PORT") or "8000"
+    return [f"http://{HOST}:{port}", f"http://localhost:{port}"]
+
+
+def apply_uploads_cors(endpoint_url: str, bucket: str, origins: Sequence[str]) -> None:
+    """Put the uploads bucket's CORS rules (infra/uploads_cors.py, as deployed) on a bucket."""
+    if importlib.util.find_spec("boto3") is None:
+        _info(f"boto3 is missing: {bucket} gets no CORS rules (browser uploads are refused)")
+        return
+    sys.path.insert(0, str(ROOT))
+    from infra.uploads_cors import uploads_cors_rules
+
+    client = _s3_client(endpoint_url)
+    rules = uploads_cors_rules(origins)
+    if rules:
+        client.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})  # type: ignore[typeddict-item]
+    else:
+        client.delete_bucket_cors(Bucket=bucket)
+
+
 def start_moto(
     port: int,
     workdir: Path,
@@ -730,11 +764,13 @@ def start_moto(
     moto keeps its state in memory: a restart forgets everything but the given buckets.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    argv = [moto_python(), "-m", "moto.server", "-H", HOST, "-p", str(port)]
+    # moto's server plus the CORS headers S3 puts on form POST answers (scripts/moto_server.py).
+    argv = [moto_python(), str(ROOT / "scripts" / "moto_server.py"), "-H", HOST, "-p", str(port)]
 
     def make_buckets(process: ManagedProcess) -> None:
         for bucket in buckets:
             create_bucket(process.url, bucket)
+            apply_uploads_cors(process.url, bucket, local_web_origins())
 
     managed = ManagedProcess(
         "moto",
@@ -751,6 +787,8 @@ def start_moto(
             "AWS_SECRET_ACCESS_KEY": DUMMY_AWS_CREDENTIAL,
             "AWS_DEFAULT_REGION": DEFAULT_REGION,
             "PYTHONUNBUFFERED": "1",
+            # Bucket CORS rules decide, as on S3 (moto otherwise allows every origin).
+            "MOTO_DISABLE_GLOBAL_CORS": "true",
         },
         after_start=make_buckets,
     )
@@ -788,7 +826,7 @@ def _pid_file(name: str) -> Path:
     return STACK_DIR / f"{name}.pid"
 
 
-_MARKERS: Final = {"redis": "redis-server", "ferretdb": "ferretdb", "moto": "moto.server"}
+_MARKERS: Final = {"redis": "redis-server", "ferretdb": "ferretdb", "moto": "moto"}
 _PORTS: Final = {"redis": REDIS_PORT, "ferretdb": MONGODB_PORT, "moto": MOTO_PORT}
 _PROBES: Final[dict[str, Callable[[int], bool]]] = {
     "redis": probe_redis,
@@ -835,6 +873,7 @@ def _ensure(name: str) -> str:
         _wait_recorded(name, pid, 30.0)
         if name == "moto":
             create_bucket(f"http://{HOST}:{MOTO_PORT}", bucket_name())
+            apply_uploads_cors(f"http://{HOST}:{MOTO_PORT}", bucket_name(), local_web_origins())
         return f"already running (pid {pid})"
     with contextlib.suppress(FileNotFoundError):
         _pid_file(name).unlink()

@@ -218,5 +218,6 @@ class Container(containers.DeclarativeContainer):
         lockout_seconds=settings.provided.login_lockout_seconds,
         verification_ttl_seconds=settings.provided.email_verification_ttl_seconds,
         reset_ttl_seconds=settings.provided.password_reset_ttl_seconds,
+        web_app_url=settings.provided.web_app_url,
     )
     authenticator = providers.Singleton(TokenAuthenticator, auth_service=auth_service)

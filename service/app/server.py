@@ -6,6 +6,7 @@ import gc
 import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -35,6 +36,7 @@ from service.core.fastapi.middleware.request_limits import RequestLimitsMiddlewa
 from service.core.fastapi.middleware.response_middleware import ResponseMiddleware
 from service.core.fastapi.openapi import install_problem_openapi
 from service.core.fastapi.routing import mount_routes
+from service.core.fastapi.web_app import mount_web_app
 from service.core.helpers.caches import RedisCacheBackend, cache_manager
 from service.core.helpers.caches.base.key_maker import KeyMaker
 from service.core.helpers.sentry import init_sentry
@@ -115,4 +117,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     mount_routes(app, health_router)
     for router in api_routers():
         mount_routes(app, router, API_PREFIX)
+    if settings.web_app_dir:  # local and test only (Settings refuses it when deployed)
+        s3_origins = [settings.s3_endpoint_url] if settings.s3_endpoint_url else []
+        mount_web_app(app, Path(settings.web_app_dir), connect_origins=s3_origins)
     return app

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     # client is the right-most X-Forwarded-For entry outside them (deployed: the VPC's CIDR).
     forwarded_allow_ips: str = "127.0.0.1"
     cors_origins: CommaList = Field(default_factory=list)
+    # The web app's public URL: mails link to its pages (verification, password reset).
+    web_app_url: str | None = None
+    # A built web app (web/dist) served at / by this process, with single-page routing; local
+    # and test only (deployed, CloudFront serves it from its own bucket).
+    web_app_dir: str | None = None
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_request_header_bytes: int = Field(default=16_384, ge=1024)
 
@@ -268,6 +273,15 @@ class Settings(BaseSettings):
             problems.append("REDIS_PASSWORD is a placeholder")
         if problems:
             raise ValueError(f"refusing to start in {self.app_env}: " + "; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _web_app_dir_is_local(self) -> Settings:
+        if self.web_app_dir and self.app_env.is_deployed:
+            raise ValueError(
+                f"WEB_APP_DIR is for local and test only; in {self.app_env} CloudFront "
+                "serves the app"
+            )
         return self
 
     @model_validator(mode="after")

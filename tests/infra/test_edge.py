@@ -1,4 +1,4 @@
-"""infra/edge.py: CloudFront in front of the internal ALB."""
+"""infra/edge.py: CloudFront in front of the internal ALB (the API paths) and the web app."""
 
 from __future__ import annotations
 
@@ -24,9 +24,26 @@ def _distribution(raw: Raw, env: str) -> dict[str, Any]:
     return config
 
 
+def _api_behaviors(raw: Raw, env: str) -> dict[str, dict[str, Any]]:
+    return {b["PathPattern"]: b for b in _distribution(raw, env)["CacheBehaviors"]}
+
+
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_api_is_not_cached_and_https_only(raw: Raw, env: str) -> None:
-    behavior = _distribution(raw, env)["DefaultCacheBehavior"]
+def test_api_paths_go_to_the_alb(raw: Raw, env: str) -> None:
+    behaviors = _api_behaviors(raw, env)
+    assert set(behaviors) == {"/api/*", "/healthz/*", "/docs", "/openapi.json"}
+    (api_origin,) = (o for o in _distribution(raw, env)["Origins"] if "VpcOriginConfig" in o)
+    assert {b["TargetOriginId"] for b in behaviors.values()} == {api_origin["Id"]}
+    # No web-app function or headers policy on the API: its errors are its own problem+json.
+    for behavior in behaviors.values():
+        assert "FunctionAssociations" not in behavior
+        assert "ResponseHeadersPolicyId" not in behavior
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("path", ["/api/*", "/healthz/*"])
+def test_api_is_not_cached_and_https_only(raw: Raw, env: str, path: str) -> None:
+    behavior = _api_behaviors(raw, env)[path]
     assert behavior["ViewerProtocolPolicy"] == "https-only"
     # Caching disabled + all viewer headers: Authorization and query strings reach the API.
     assert behavior["CachePolicyId"] == CACHING_DISABLED
@@ -48,8 +65,8 @@ def test_origin_is_a_vpc_origin_to_the_internal_alb(raw: Raw, env: str) -> None:
     vpc_origin = only(tpl, "AWS::CloudFront::VpcOrigin")["Properties"]["VpcOriginEndpointConfig"]
     (alb_id,) = resources_of(tpl, "AWS::ElasticLoadBalancingV2::LoadBalancer")
     assert vpc_origin["Arn"] == {"Ref": alb_id}
-    (origin,) = _distribution(raw, env)["Origins"]
-    assert "VpcOriginConfig" in origin
+    vpc_origins = [o for o in _distribution(raw, env)["Origins"] if "VpcOriginConfig" in o]
+    assert len(vpc_origins) == 1
     alb = tpl["Resources"][alb_id]["Properties"]
     assert alb["Scheme"] == "internal"
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from infra.uploads_cors import uploads_cors_rules
 from tests.infra.conftest import resources_of
 
 Tpl = Callable[[str, str], Template]
@@ -53,11 +55,45 @@ def test_uploads_bucket(raw: Raw, env: str) -> None:
     }
 
 
-def test_uploads_cors_allows_presigned_post_from_configured_origins(raw: Raw) -> None:
-    (cors,) = _uploads(raw, "prod")["CorsConfiguration"]["CorsRules"]
-    assert "POST" in cors["AllowedMethods"]
-    assert cors["AllowedOrigins"] == ["https://app.biwoco.example"]
-    assert "*" not in cors["AllowedOrigins"]
+def _cors_call(raw: Raw, env: str, phase: str) -> Any:
+    (resource,) = resources_of(raw(env, "service"), "Custom::UploadsCors").values()
+    return resource["Properties"][phase]
+
+
+def test_uploads_cors_allows_the_apps_origins_for_presigned_post_and_get(raw: Raw) -> None:
+    call = json.loads(_cors_call(raw, "prod", "Create"))
+    assert call["action"] == "putBucketCors"
+    assert call["parameters"]["Bucket"] == "biwoco-prod-uploads-222222222222-ap-southeast-1"
+    (rule,) = call["parameters"]["CORSConfiguration"]["CORSRules"]
+    # The presigned POST and GET of the web app, from its origins only, and nothing else.
+    assert rule["AllowedMethods"] == ["POST", "GET"]
+    # The distribution's own URL (it serves the app), then the configured extra origins.
+    assert rule["AllowedOrigins"] == ["https://api.biwoco.example", "https://app.biwoco.example"]
+    assert "AllowedHeaders" not in rule
+    # The same rules as the local stack's (infra/uploads_cors.py).
+    assert [rule] == uploads_cors_rules(rule["AllowedOrigins"])
+    assert _cors_call(raw, "prod", "Update") == _cors_call(raw, "prod", "Create")
+    assert json.loads(_cors_call(raw, "prod", "Delete"))["action"] == "deleteBucketCors"
+
+
+def test_without_a_domain_the_cors_origin_is_the_distributions_own(raw: Raw) -> None:
+    (distribution_id,) = resources_of(raw("dev", "service"), "AWS::CloudFront::Distribution")
+    parts = _cors_call(raw, "dev", "Create")["Fn::Join"][1]
+    assert {"Fn::GetAtt": [distribution_id, "DomainName"]} in parts
+    assert parts[0].endswith('"AllowedOrigins":["https://')
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_bucket_template_leaves_cors_to_the_service_stack(raw: Raw, env: str) -> None:
+    # Owned by one place: a data-stack update never resets what the service stack put.
+    assert "CorsConfiguration" not in _uploads(raw, env)
+    (policy,) = [
+        p
+        for k, p in resources_of(raw(env, "service"), "AWS::IAM::Policy").items()
+        if k.startswith("UploadsCors")
+    ]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "s3:PutBucketCORS"
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])

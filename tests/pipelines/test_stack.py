@@ -14,6 +14,7 @@ from pipelines.steps import (
     READINESS_PATH,
     SYNTH_COMMAND,
     TEST_COMMAND,
+    WEB_BUILD_COMMAND,
 )
 from tests.pipelines.conftest import PipelineSynth, resources_of
 
@@ -152,7 +153,12 @@ def test_build_step_tests_synthesizes_and_lints(pipeline_synth: PipelineSynth) -
     assert spec["phases"]["install"]["runtime-versions"] == {"python": "3.12", "golang": "1.x"}
     # Exactly the README's test command, then the synthesis (cdk-nag fails it), then
     # cfn-lint over what was synthesized.
-    assert spec["phases"]["build"]["commands"] == [TEST_COMMAND, SYNTH_COMMAND, CFN_LINT_COMMAND]
+    assert spec["phases"]["build"]["commands"] == [
+        WEB_BUILD_COMMAND,
+        TEST_COMMAND,
+        SYNTH_COMMAND,
+        CFN_LINT_COMMAND,
+    ]
     assert TEST_COMMAND == "scripts/test"
     assert SYNTH_COMMAND.endswith("python app.py")
     assert "cfn_lint cdk.out" in CFN_LINT_COMMAND

@@ -101,3 +101,11 @@ def test_forwarded_allow_ips_refuses_what_uvicorn_would_silently_never_match(
 def test_a_deployed_env_never_trusts_every_peer() -> None:
     with pytest.raises(ValidationError, match="forge"):
         load_settings("prod", jwt_secret_key=REAL_SECRET, forwarded_allow_ips="127.0.0.1, *")
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_deployed_env_refuses_to_serve_the_web_app_itself(env: str) -> None:
+    # Deployed, CloudFront serves the app from its bucket; the API process never does.
+    with pytest.raises(ValidationError, match="WEB_APP_DIR"):
+        load_settings(env, jwt_secret_key=REAL_SECRET, web_app_dir="/srv/web")
+    assert load_settings("local", web_app_dir="/srv/web").web_app_dir == "/srv/web"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from urllib.parse import urlencode
 
 from service.app.users.application.dto import AuthenticatedUser, TokenPair, UserDTO
 from service.app.users.application.ports import AuthStateStore, OneTimeKind, Rotation
@@ -59,6 +60,7 @@ class AuthService:
         lockout_seconds: int,
         verification_ttl_seconds: int,
         reset_ttl_seconds: int,
+        web_app_url: str | None = None,
     ) -> None:
         self._repository = repository
         self._users = users
@@ -73,6 +75,7 @@ class AuthService:
         self._lockout = lockout_seconds
         self._verification_ttl = verification_ttl_seconds
         self._reset_ttl = reset_ttl_seconds
+        self._web_app_url = web_app_url.rstrip("/") if web_app_url else None
 
     # -- tokens -----------------------------------------------------------------------------
 
@@ -218,12 +221,19 @@ class AuthService:
     async def send_verification(self, user_id: str, email: str) -> None:
         token = await self._one_time(OneTimeKind.VERIFY_EMAIL, user_id, self._verification_ttl)
         hours = max(1, self._verification_ttl // 3600)
+        # With a web app, the mail links to its verification page; API clients use the token.
+        link = (
+            f"Open this link to confirm it:\n\n{self._web_app_url}/verify-email?"
+            f"{urlencode({'token': token})}\n\nOr send "
+            if self._web_app_url
+            else "Send "
+        )
         await self._outbox.enqueue(
             OutgoingEmail(
                 to=email,
                 subject="Confirm your email address",
                 text=(
-                    "Confirm your email address by sending this token to "
+                    f"Confirm your email address. {link}this token to "
                     "POST /api/v1/auth/verify-email:\n\n"
                     f"token: {token}\n\n"
                     f"It works once and expires in {hours} hour(s).\n"
