@@ -160,21 +160,20 @@ class Checker:
             if not key.startswith("$"):
                 continue  # a replacement document
             yield from self._operator("update", key)
-            if isinstance(value, Mapping):
-                for modifier in value.values():
-                    if isinstance(modifier, Mapping):
-                        for name in modifier:
-                            if name.startswith("$"):
-                                yield from self._operator("update", name)
+            yield from self._inner_operators("update", value)  # $each, $position, ...
 
     def _projection(self, projection: Any) -> Iterator[str]:
-        if not isinstance(projection, Mapping):
+        yield from self._inner_operators("projection", projection)
+
+    def _inner_operators(self, context: str, fields: Any) -> Iterator[str]:
+        """The operators one level down: `{field: {$op: ...}}` as in updates and projections."""
+        if not isinstance(fields, Mapping):
             return
-        for value in projection.values():
+        for value in fields.values():
             if isinstance(value, Mapping):
                 for key in value:
                     if key.startswith("$"):
-                        yield from self._operator("projection", key)
+                        yield from self._operator(context, key)
 
     def _pipeline(self, pipeline: Any) -> Iterator[str]:
         if not isinstance(pipeline, list):
