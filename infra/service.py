@@ -20,6 +20,7 @@ from infra.app_secrets import AppSecrets
 from infra.auth import Auth
 from infra.cache import Cache
 from infra.config import REPO_ROOT, EnvConfig, ScaledService
+from infra.db_users import DbUsers
 from infra.documentdb import DB_NAME, DocumentDb
 from infra.nag import acknowledge
 from infra.network import Network
@@ -210,11 +211,25 @@ class Service(Construct):
             "CORS_ORIGINS": ",".join(config.cors_origins),
             "CELERY_BEAT_SCHEDULE_FILE": BEAT_SCHEDULE_FILE,
         }
-        db_secret = documentdb.secret
-        assert db_secret is not None
+        # The service's own least-privilege user (readWrite on its database), never the
+        # cluster's admin; provisioned before any service task starts (infra/db_users.py).
+        self.db_users = DbUsers(
+            self,
+            "DbUsers",
+            config=config,
+            cluster=self.cluster,
+            image=self.image,
+            documentdb=documentdb,
+            environment={
+                key: self.environment[key]
+                for key in ("APP_ENV", "MONGODB_URL", "MONGODB_DB", "MONGODB_TLS_CA_FILE")
+            },
+            scratch_path=SCRATCH_PATH,
+        )
+        app_user = documentdb.app_secret
         self.secrets = {
-            "MONGODB_USERNAME": ecs.Secret.from_secrets_manager(db_secret, "username"),
-            "MONGODB_PASSWORD": ecs.Secret.from_secrets_manager(db_secret, "password"),
+            "MONGODB_USERNAME": ecs.Secret.from_secrets_manager(app_user, "username"),
+            "MONGODB_PASSWORD": ecs.Secret.from_secrets_manager(app_user, "password"),
             "REDIS_PASSWORD": ecs.Secret.from_secrets_manager(cache.state.auth_token),
             "REDIS_CACHE_PASSWORD": ecs.Secret.from_secrets_manager(cache.cache.auth_token),
             "JWT_SECRET_KEY": ecs.Secret.from_secrets_manager(app_secrets.jwt_secret_key),
@@ -376,6 +391,11 @@ class Service(Construct):
             max_healthy_percent=100,
         )
         self.beat.service.auto_scale_task_count(min_capacity=1, max_capacity=1)
+
+        # No task starts before its database user exists; every rotation redeploys them.
+        for app in self.services:
+            app.service.node.add_dependency(self.db_users.provisioned)
+        self.db_users.redeploy_on_rotation({app.name: app.service for app in self.services})
 
         # --- data access: only the app tasks reach DocumentDB and the cache -------------
         for app in self.services:
