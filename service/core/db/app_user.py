@@ -72,7 +72,7 @@ async def provision(client: MongoClient, database: str, username: str, password:
 
 
 async def main() -> int:
-    user = AppUserSettings()  # type: ignore[call-arg]  (read from the environment)
+    user = AppUserSettings()  # type: ignore[call-arg]
     configure_logging(user.log_level)
     settings = user.connection_settings()
     if user.app_db_username == settings.mongodb_username:
