@@ -38,6 +38,16 @@ RDS_CA_BUNDLE = "/app/certs/global-bundle.pem"
 # image declares with VOLUME (so Fargate gives it the image's mode 1777, not root 0755).
 SCRATCH_PATH = "/tmp"  # noqa: S108 - a task-local scratch volume, see the Dockerfile
 BEAT_SCHEDULE_FILE = f"{SCRATCH_PATH}/celerybeat-schedule"
+# Container health checks of the worker and beat (the api's probes /healthz/live).
+WORKER_PING = (
+    f"celery -A {CELERY_APP} inspect ping --timeout 10 "
+    '--destination "celery@$(python -c \'import socket; print(socket.gethostname())\')"'
+)
+BEAT_ALIVE = (
+    "import os, sys, time; "
+    "age = time.time() - os.path.getmtime(os.environ['CELERY_BEAT_SCHEDULE_FILE'] + '.alive'); "
+    "sys.exit(0 if age < 90 else 1)"
+)
 
 # Everything that is not needed to build the image stays out of the asset (and out of
 # its hash, so editing docs or tests does not rebuild or redeploy the image).
@@ -336,6 +346,15 @@ class Service(Construct):
             min_healthy_percent=100,
             max_healthy_percent=200,
             stop_timeout=Duration.seconds(120),
+            # The worker answers a broadcast ping through the broker only while its consumer
+            # loop runs (a stuck or disconnected worker fails it; ECS replaces the task).
+            health_check=ecs.HealthCheck(
+                command=["CMD-SHELL", WORKER_PING],
+                interval=Duration.seconds(60),
+                timeout=Duration.seconds(20),
+                retries=3,
+                start_period=Duration.seconds(60),
+            ),
         )
         self.backlog = backlog_metric(config.metrics_namespace)
         self.backlog_per_task = backlog_per_task(
@@ -389,6 +408,14 @@ class Service(Construct):
             desired=1,
             min_healthy_percent=0,
             max_healthy_percent=100,
+            # Beat touches <schedule>.alive every tick (at most every lock TTL / 3 = 20 s).
+            health_check=ecs.HealthCheck(
+                command=["CMD", "python", "-c", BEAT_ALIVE],
+                interval=Duration.seconds(30),
+                timeout=Duration.seconds(5),
+                retries=3,
+                start_period=Duration.seconds(60),
+            ),
         )
         self.beat.service.auto_scale_task_count(min_capacity=1, max_capacity=1)
 

@@ -442,3 +442,37 @@ def test_a_rotation_redeploys_every_service(raw: Raw, env: str) -> None:
         for st in p["Properties"]["PolicyDocument"]["Statement"]
     ]
     assert "ecs:UpdateService" in actions
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_a_bad_api_deploy_is_rolled_back_by_its_alarms(raw: Raw, env: str) -> None:
+    tpl = raw(env, "service")
+    api = _services(raw, env)["api"]
+    alarms = api["DeploymentConfiguration"]["Alarms"]
+    assert alarms["Enable"] is True
+    assert alarms["Rollback"] is True
+    refs = {name["Ref"] for name in alarms["AlarmNames"]}
+    names = {tpl["Resources"][ref]["Properties"]["AlarmName"] for ref in refs}
+    assert names == {f"biwoco-{env}-Alb5xxRate", f"biwoco-{env}-ApiUnhealthyTargets"}
+    # The alarms watch the ALB, so they are created before the service that names them.
+    (api_id,) = [
+        k
+        for k, v in resources_of(tpl, "AWS::ECS::Service").items()
+        if v["Properties"]["ServiceName"] == "api"
+    ]
+    assert refs <= set(tpl["Resources"][api_id]["DependsOn"])
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_worker_and_beat_have_container_health_checks(raw: Raw, env: str) -> None:
+    containers = _containers(raw, env)
+    worker = containers["worker"]["HealthCheck"]
+    assert worker["Command"][0] == "CMD-SHELL"
+    assert "inspect ping" in worker["Command"][1]
+    assert "--destination" in worker["Command"][1]
+    beat = containers["beat"]["HealthCheck"]
+    assert beat["Command"][:2] == ["CMD", "python"]
+    assert ".alive" in beat["Command"][3]
+    for check in (worker, beat):
+        assert check["StartPeriod"] >= 30
+        assert check["Retries"] >= 3
