@@ -229,8 +229,10 @@ class DbUsers(Construct):
                 "SecurityGroup": self.security_group.security_group_id,
             },
         )
-        # The function's own policy must exist while it runs (and on delete).
+        # The function's own policy must exist while it runs (and on delete), and the task's
+        # way into DocumentDB (the ingress rule under its security group) before it starts.
         self.provisioned.node.add_dependency(run_role)
+        self.provisioned.node.add_dependency(self.security_group)
         self.cluster = cluster
         self.app_secret = app
 

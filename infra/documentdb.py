@@ -179,6 +179,11 @@ class DocumentDb(Construct):
         )
 
     @property
+    def rotated_secrets(self) -> list[secretsmanager.ISecret]:
+        assert self.secret is not None
+        return [self.app_secret, self.secret]
+
+    @property
     def hostname(self) -> str:
         return self.cluster.cluster_endpoint.hostname
 

@@ -6,6 +6,8 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -244,6 +246,29 @@ class Observability(Construct):
             missing=cloudwatch.TreatMissingData.BREACHING,
             description="No Celery backlog reading for 10 minutes (is beat running?): the "
             "worker service cannot autoscale",
+        )
+
+        # --- Secret rotation --------------------------------------------------------------
+        # A failed rotation breaks nothing at once (alternating users keep the previous
+        # credentials valid), but the next one would: tell someone.
+        events.Rule(
+            self,
+            "RotationFailed",
+            description=f"{config.prefix}: a DocumentDB secret failed to rotate",
+            event_pattern=events.EventPattern(
+                source=["aws.secretsmanager"],
+                detail_type=["AWS Service Event via CloudTrail"],
+                detail={
+                    "eventName": ["RotationFailed", "RotationAbandoned"],
+                    "additionalEventData": {
+                        "SecretId": [s.secret_arn for s in documentdb.rotated_secrets]
+                    },
+                },
+            ),
+            targets=[targets.SnsTopic(self.topic)],
+        )
+        key.grant(
+            iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
         )
 
         # --- Dashboard ---------------------------------------------------------------------
