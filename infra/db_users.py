@@ -267,14 +267,7 @@ class DbUsers(Construct):
             self,
             "OnRotation",
             description=f"{self.config.prefix}: the DocumentDB app user rotated; redeploy",
-            event_pattern=events.EventPattern(
-                source=["aws.secretsmanager"],
-                detail_type=["AWS Service Event via CloudTrail"],
-                detail={
-                    "eventName": ["RotationSucceeded"],
-                    "additionalEventData": {"SecretId": [self.app_secret.secret_arn]},
-                },
-            ),
+            event_pattern=DocumentDb.rotation_events(["RotationSucceeded"], [self.app_secret]),
             targets=[targets.LambdaFunction(function, retry_attempts=4)],
         )
 

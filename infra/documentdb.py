@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_docdb as docdb
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -176,6 +177,20 @@ class DocumentDb(Construct):
             "AwsSolutions-DOC3",
             "The rule cannot resolve the master username because it is a Secrets Manager "
             "dynamic reference: the credentials are in Secrets Manager by construction.",
+        )
+
+    @staticmethod
+    def rotation_events(
+        event_names: list[str], secrets: list[secretsmanager.ISecret]
+    ) -> events.EventPattern:
+        """Secrets Manager's rotation outcome events (via EventBridge) for `secrets`."""
+        return events.EventPattern(
+            source=["aws.secretsmanager"],
+            detail_type=["AWS Service Event via CloudTrail"],
+            detail={
+                "eventName": event_names,
+                "additionalEventData": {"SecretId": [s.secret_arn for s in secrets]},
+            },
         )
 
     @property

@@ -6,9 +6,9 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -255,15 +255,8 @@ class Observability(Construct):
             self,
             "RotationFailed",
             description=f"{config.prefix}: a DocumentDB secret failed to rotate",
-            event_pattern=events.EventPattern(
-                source=["aws.secretsmanager"],
-                detail_type=["AWS Service Event via CloudTrail"],
-                detail={
-                    "eventName": ["RotationFailed", "RotationAbandoned"],
-                    "additionalEventData": {
-                        "SecretId": [s.secret_arn for s in documentdb.rotated_secrets]
-                    },
-                },
+            event_pattern=DocumentDb.rotation_events(
+                ["RotationFailed", "RotationAbandoned"], documentdb.rotated_secrets
             ),
             targets=[targets.SnsTopic(self.topic)],
         )

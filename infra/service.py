@@ -41,7 +41,7 @@ BEAT_SCHEDULE_FILE = f"{SCRATCH_PATH}/celerybeat-schedule"
 # Container health checks of the worker and beat (the api's probes /healthz/live).
 WORKER_PING = (
     f"celery -A {CELERY_APP} inspect ping --timeout 10 "
-    '--destination "celery@$(python -c \'import socket; print(socket.gethostname())\')"'
+    "--destination \"celery@$(python -c 'import socket; print(socket.gethostname())')\""
 )
 BEAT_ALIVE = (
     "import os, sys, time; "

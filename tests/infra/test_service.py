@@ -235,7 +235,9 @@ def _worker_scaling_alarms(tpl: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out = {}
     for alarm in resources_of(tpl, "AWS::CloudWatch::Alarm").values():
         props = alarm["Properties"]
-        refs = {a.get("Ref") for a in props.get("AlarmActions", []) if isinstance(a, dict)}
+        refs: set[str] = {
+            a["Ref"] for a in props.get("AlarmActions", []) if isinstance(a, dict) and "Ref" in a
+        }
         for policy_id in refs & set(policies):
             steps = policies[policy_id]["StepScalingPolicyConfiguration"]["StepAdjustments"]
             out["lower" if steps[0]["ScalingAdjustment"] < 0 else "upper"] = props
