@@ -189,21 +189,15 @@ class DbUsers(Construct):
         run_role.add_to_policy(
             iam.PolicyStatement(
                 actions=["ecs:DescribeTasks"],
-                resources=[
-                    stack.format_arn(
-                        service="ecs", resource="task", resource_name=f"{cluster.cluster_name}/*"
-                    )
-                ],
+                resources=["*"],
+                conditions={"ArnEquals": {"ecs:cluster": cluster.cluster_arn}},
             )
         )
-        cfn_cluster = cluster.node.default_child
-        assert isinstance(cfn_cluster, ecs.CfnCluster)
         acknowledge(
             run_role,
-            f"AwsSolutions-IAM5[Resource::arn:aws:ecs:{stack.region}:{stack.account}:task/"
-            f"<{stack.get_logical_id(cfn_cluster)}>/*]",
-            "ecs:DescribeTasks on the tasks of this one cluster: the task id of the db-users "
-            "run is known only at run time.",
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecs:DescribeTasks of the db-users run, whose task id exists only at run time; the "
+            "statement is conditioned on ecs:cluster, this one cluster.",
         )
         passed = [self.task_definition.obtain_execution_role()]
         if self.task_definition.task_role is not None:

@@ -28,6 +28,9 @@ from infra.retention import retention_days
 from infra.uploads import Uploads
 
 API_PORT = 8000
+# The api keeps idle connections longer (Settings.http_keep_alive_seconds), so the ALB never
+# reuses one the server is closing.
+ALB_IDLE_TIMEOUT_SECONDS = 60
 HEALTH_PATH = "/healthz/live"
 CELERY_APP = "service.core.celery_task"
 CELERY_QUEUES = ("default", "email", "files")
@@ -268,7 +271,7 @@ class Service(Construct):
             security_group=self.alb_security_group,
             drop_invalid_header_fields=True,
             deletion_protection=config.production,
-            idle_timeout=Duration.seconds(60),
+            idle_timeout=Duration.seconds(ALB_IDLE_TIMEOUT_SECONDS),
         )
         self.alb.log_access_logs(access_logs, prefix=f"alb/{config.prefix}")
         self.listener = self.alb.add_listener(

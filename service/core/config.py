@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     # Clients reach the API through CloudFront and the ALB, which set X-Forwarded-For.
     forwarded_allow_ips: str = "127.0.0.1"
     cors_origins: CommaList = Field(default_factory=list)
+    # Idle keep-alive connections stay open this long. Longer than the ALB's idle timeout
+    # (60 s, infra/service.py): otherwise the server closes a connection the ALB is about to
+    # reuse, and that request fails as a 502.
+    http_keep_alive_seconds: int = Field(default=75, ge=1)
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_request_header_bytes: int = Field(default=16_384, ge=1024)
 

@@ -11,6 +11,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.config import REPO_ROOT
+from infra.service import ALB_IDLE_TIMEOUT_SECONDS
 from tests.docker.images import image_volumes
 from tests.infra.conftest import Synth, only, resources_of
 
@@ -478,3 +479,18 @@ def test_worker_and_beat_have_container_health_checks(raw: Raw, env: str) -> Non
     for check in (worker, beat):
         assert check["StartPeriod"] >= 30
         assert check["Retries"] >= 3
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_api_keeps_connections_longer_than_the_alb(raw: Raw, env: str) -> None:
+    """uvicorn closed idle connections after 5 s while the ALB reuses them for 60 s: a request
+    the ALB sent on a connection being closed came back as a 502."""
+    from service.core.config import load_settings
+
+    alb = only(raw(env, "service"), "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
+    attrs = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
+    idle = int(attrs["idle_timeout.timeout_seconds"])
+    assert idle == ALB_IDLE_TIMEOUT_SECONDS
+    assert load_settings("test").http_keep_alive_seconds > idle
+    main = (REPO_ROOT / "service" / "main.py").read_text(encoding="utf-8")
+    assert "timeout_keep_alive=settings.http_keep_alive_seconds" in main
