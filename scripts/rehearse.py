@@ -876,7 +876,10 @@ class Task:
         raise RehearsalError(f"{self.name}: the task's process did not appear")
 
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        if self._proc is None:
+            return False
+        self.returncode = self._proc.poll()
+        return self.returncode is None
 
     def wait(self, timeout: float) -> int:
         assert self._proc is not None
@@ -927,6 +930,31 @@ class Task:
             )
         except subprocess.TimeoutExpired:
             return subprocess.CompletedProcess(command, 124, "", f"timed out after {timeout}s")
+
+    def confinement(self) -> str:
+        """How the running process is confined, read from /proc (uid, root, capabilities)."""
+        status = Path(f"/proc/{self.container_pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        uids, gids = fields["Uid"].split(), fields["Gid"].split()
+        groups = fields.get("Groups", "").split()
+        root_options = ""
+        for line in Path(f"/proc/{self.container_pid}/mountinfo").read_text().splitlines():
+            parts = line.split()
+            if parts[4] == "/":
+                root_options = parts[5]
+        effective, bounding = int(fields["CapEff"], 16), int(fields["CapBnd"], 16)
+        expected_ro = self.spec.readonly
+        if set(uids) != {str(self.spec.uid)} or set(gids) != {str(self.spec.gid)} or groups:
+            raise RehearsalError(f"{self.name}: runs as uid {uids} gid {gids} groups {groups}")
+        if expected_ro and "ro" not in root_options.split(","):
+            raise RehearsalError(f"{self.name}: the root filesystem is not read-only")
+        if effective:
+            raise RehearsalError(f"{self.name}: effective capabilities {effective:#x}")
+        return (
+            f"uid {self.spec.uid} gid {self.spec.gid} no groups, root filesystem "
+            f"{'read-only' if 'ro' in root_options.split(',') else 'writable'}, "
+            f"no effective capabilities (bounding set {bounding:#x})"
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -1008,7 +1036,7 @@ class Options:
     health_interval: float | None
     beat_interval: float
     ignore_image_volumes: bool
-    keep: bool
+    dockerfile: Path
 
 
 def load_secrets(path: Path | None, names: set[str], workdir: Path) -> dict[str, str]:
@@ -1039,7 +1067,7 @@ class Rehearsal:
         if self.workdir.exists():
             shutil.rmtree(self.workdir)
         self.workdir.mkdir(parents=True)
-        self.image = read_image(ignore_volumes=options.ignore_image_volumes)
+        self.image = read_image(options.dockerfile, ignore_volumes=options.ignore_image_volumes)
         self.definitions = task_definitions(assembly)
         names = {s["Name"] for d in self.definitions.values() for s in d.raw.get("Secrets") or []}
         self.secrets = load_secrets(options.secrets_file, names, self.workdir)
@@ -1193,7 +1221,7 @@ class Rehearsal:
         if check is None:
             raise RehearsalError("the api definition has no health check")
         runs = wait_healthy(api, check, self.options.health_interval)
-        say(f"api: HEALTHY (the definition's health check passed on run {runs})")
+        say(f"api: HEALTHY (the definition's health check passed on run {runs}); {api.confinement()}")
         port = api_def.port or 8000
         wait_target_healthy(api, port, target_group_check(self.assembly), self.options.health_interval)
 
@@ -1207,19 +1235,20 @@ class Rehearsal:
         say(f"api: registered {email} (201, id {registered.get('id')})")
         wait_log(worker, "mail.send_email", 60)
         wait_log_regex(worker, r"mail\.send_email\[[^\]]+\] succeeded|Task mail\.send_email.*succeeded", 60)
-        say("worker: consumed the verification mail task (mail.send_email succeeded)")
+        say(f"worker: consumed the verification mail task (mail.send_email succeeded); {worker.confinement()}")
 
         interval = str(self.options.beat_interval)
         beat = self.start("beat", extra_env={"CELERY_QUEUE_DEPTH_INTERVAL_SECONDS": interval})
         say(f"beat: CELERY_QUEUE_DEPTH_INTERVAL_SECONDS={interval} (rehearsal override; 60 s by default)")
         deadline = time.monotonic() + 60 + 3 * self.options.beat_interval
-        while beat.log().count("Sending due task ops.publish-queue-depth") < 2:
+        while beat.log().count("Sending due task ") < 2:
             if not beat.running():
                 raise RehearsalError(f"beat exited (code {beat.returncode}):\n{stack.tail(beat.log_path, 40)}")
             if time.monotonic() > deadline:
                 raise RehearsalError(f"beat did not send two ticks:\n{stack.tail(beat.log_path, 40)}")
             time.sleep(0.3)
-        say("beat: two ticks of its schedule sent (ops.publish-queue-depth)")
+        ticks = re.findall(r"Sending due task (\S+)", beat.log())
+        say(f"beat: two ticks of its schedule sent ({', '.join(ticks[:2])}); {beat.confinement()}")
         second = self.start("beat", label="beat-2")
         code = second.wait(90)
         if code == 0:
@@ -1232,7 +1261,7 @@ class Rehearsal:
         self.one_off(
             "api",
             ["python", "service/main.py", "--env", env, "create-admin", "--email", email],
-            expect="promoted",
+            expect=f"admin ensured: {email}",
         )
         for task in (beat, worker, api):
             code = task.stop()
@@ -1241,16 +1270,25 @@ class Rehearsal:
                 raise RehearsalError(f"{task.name} exited {code} on SIGTERM:\n{stack.tail(task.log_path)}")
         say(f"== {env}: green")
 
-    def one_off(self, name: str, command: Sequence[str], *, expect: str | None = None, timeout: float = 120) -> int:
-        """A one-off task (ECS RunTask with a command override) from a container's definition."""
+    def one_off(
+        self,
+        name: str,
+        command: Sequence[str] | None,
+        *,
+        expect: str | None = None,
+        timeout: float = 120,
+    ) -> int:
+        """A one-off task (ECS RunTask, optionally with a command override) of a definition;
+        it must exit 0 within `timeout`."""
         task = self.start(name, label=f"{name}-run", command=command)
+        shown = shlex.join(command or task.spec.argv)
         code = task.wait(timeout)
         output = task.log()
         if code != 0:
-            raise RehearsalError(f"one-off {shlex.join(command)} exited {code}:\n{stack.tail(task.log_path, 30)}")
+            raise RehearsalError(f"one-off {shown} exited {code}:\n{stack.tail(task.log_path, 30)}")
         if expect is not None and expect not in output:
-            raise RehearsalError(f"one-off {shlex.join(command)}: no {expect!r} in:\n{stack.tail(task.log_path, 30)}")
-        say(f"one-off task ({name}'s definition): {shlex.join(command)} -> exit 0")
+            raise RehearsalError(f"one-off {shown}: no {expect!r} in:\n{stack.tail(task.log_path, 30)}")
+        say(f"one-off task ({name}'s definition): {shown} -> exit 0")
         return code
 
 
@@ -1313,8 +1351,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--ignore-image-volumes", action="store_true",
         help="act as if the Dockerfile declared no VOLUME (the image before the /tmp fix)",
     )  # fmt: skip
+    parser.add_argument("--dockerfile", type=Path, default=DOCKERFILE, help=argparse.SUPPRESS)
     parser.add_argument("--run", metavar="CONTAINER", help="a one-off task of this definition")
-    parser.add_argument("command", nargs="*", help="with --run: the command override")
+    parser.add_argument(
+        "--timeout", type=float, default=300, help="with --run: seconds the task may take"
+    )
+    parser.add_argument("command", nargs="*", help="with --run: a command override")
     args = parser.parse_args(argv)
     options = Options(
         workdir=args.workdir.resolve(),
@@ -1322,7 +1364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         health_interval=args.health_interval,
         beat_interval=args.beat_interval,
         ignore_image_volumes=args.ignore_image_volumes,
-        keep=False,
+        dockerfile=args.dockerfile.resolve(),
     )
     try:
         preflight()
@@ -1335,9 +1377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rehearsal = Rehearsal(Assembly.load(outdir, env), options)
             try:
                 if args.run:
-                    if not args.command:
-                        raise RehearsalError("--run needs a command after --")
-                    rehearsal.one_off(args.run, args.command)
+                    rehearsal.one_off(args.run, args.command or None, timeout=args.timeout)
                 else:
                     rehearsal.run()
             finally:
