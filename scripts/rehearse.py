@@ -51,13 +51,13 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scripts import stack  # noqa: E402  (run as a script, the checkout is not on sys.path)
+from scripts import stack
 
 ROOT: Final = stack.ROOT
 DOCKERFILE: Final = ROOT / "Dockerfile"
@@ -73,16 +73,20 @@ BASE_IMAGE_ENV: Final = {
 BASE_IMAGE_DIRS: Final = {"/tmp": (0, 0, 0o1777), "/var/tmp": (0, 0, 0o1777)}  # noqa: S108
 # Docker's (and Fargate's) default capability bounding set.
 DEFAULT_CAPABILITIES: Final = (
-    "CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP SETPCAP "
-    "NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE"
-).split()
+    *("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID"),
+    *("SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"),
+)
 # Commands ElastiCache does not offer (renamed away in the local Redis, as there).
 ELASTICACHE_RESTRICTED: Final = (
-    "BGREWRITEAOF BGSAVE CONFIG DEBUG MIGRATE MODULE REPLICAOF SAVE SLAVEOF SYNC PSYNC"
-).split()
+    *("BGREWRITEAOF", "BGSAVE", "CONFIG", "DEBUG", "MIGRATE", "MODULE", "REPLICAOF", "SAVE"),
+    *("SLAVEOF", "SYNC", "PSYNC"),
+)
 # ElastiCache's default parameter groups (default.redis7, default.valkey8) evict volatile keys.
 ELASTICACHE_DEFAULT_POLICY: Final = "volatile-lru"
 ECS_DEFAULT_STOP_TIMEOUT: Final = 30.0
+# The schedule entry whose two ticks the rehearsal waits for, and the setting of its interval.
+BEAT_TICK_ENTRY: Final = "files.expire-pending-uploads"
+BEAT_TICK_SETTING: Final = "FILES_EXPIRE_SWEEP_INTERVAL_SECONDS"
 BRIDGE_PREFIX: Final = "10.231"
 UNSHARE: Final = "/usr/bin/unshare"
 NSENTER: Final = "/usr/bin/nsenter"
@@ -229,16 +233,16 @@ def _read_dir_changes(script: str, dirs: dict[str, tuple[int, int, int]]) -> Non
             for path in paths:
                 dirs[path.rstrip("/")] = (*owner, mode)
         elif words[0] == "chown":
-            spec = next(w for w in words[1:] if not w.startswith("-"))
-            uid, _, gid = spec.partition(":")
+            owner_text = next(w for w in words[1:] if not w.startswith("-"))
+            user, _, group = owner_text.partition(":")
             for path in paths:
                 _, _, mode = dirs.get(path, (0, 0, 0o755))
-                dirs[path.rstrip("/")] = (int(uid), int(gid or uid), mode)
+                dirs[path.rstrip("/")] = (int(user), int(group or user), mode)
         elif words[0] == "chmod":
-            spec = next(w for w in words[1:] if not w.startswith("-"))
+            mode_text = next(w for w in words[1:] if not w.startswith("-"))
             for path in paths:
                 uid, gid, _ = dirs.get(path, (0, 0, 0o755))
-                dirs[path.rstrip("/")] = (uid, gid, int(spec, 8))
+                dirs[path.rstrip("/")] = (uid, gid, int(mode_text, 8))
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,7 +337,7 @@ def render(value: Any, stack_: Stack, assembly: Assembly, attr: Callable[[Refere
     if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, dict) and len(value) == 1:
-        (function, argument), = value.items()
+        ((function, argument),) = value.items()
         if function == "Fn::Join":
             separator, parts = argument
             return str(separator).join(render(p, stack_, assembly, attr) for p in parts)
@@ -354,7 +358,9 @@ def render(value: Any, stack_: Stack, assembly: Assembly, attr: Callable[[Refere
                 return "amazonaws.com"
             return attr((stack_, argument, "Ref"))
         if function == "Fn::GetAtt":
-            logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+            logical_id, attribute = (
+                argument if isinstance(argument, list) else argument.split(".", 1)
+            )
             return attr((stack_, logical_id, attribute))
     raise RehearsalError(f"cannot render {json.dumps(value)[:200]}")
 
@@ -625,20 +631,28 @@ class LocalAws:
             f"the AUTH token secret {secret_logical_id} is not among {definition.name}'s secrets"
         )
 
-    def redis_group(self, stack_: Stack, logical_id: str, definition: ContainerDefinition) -> RedisGroup:
+    def redis_group(
+        self, stack_: Stack, logical_id: str, definition: ContainerDefinition
+    ) -> RedisGroup:
         if logical_id in self.redis:
             return self.redis[logical_id]
         properties = stack_.resources[logical_id]["Properties"]
         if not properties.get("TransitEncryptionEnabled"):
             raise RehearsalError(f"{logical_id}: the rehearsal expects in-transit encryption")
         token_refs = references(properties.get("AuthToken"), stack_, self.assembly)
-        secret_ids = [lid for _, lid, _ in token_refs if stack_.resources.get(lid, {}).get("Type") == "AWS::SecretsManager::Secret"]
+        secret_ids = [
+            lid
+            for _, lid, _ in token_refs
+            if stack_.resources.get(lid, {}).get("Type") == "AWS::SecretsManager::Secret"
+        ]
         if not secret_ids:
             raise RehearsalError(f"{logical_id}: no AUTH token from Secrets Manager")
         password = self._secret_for(secret_ids[0], definition)
         policy = ELASTICACHE_DEFAULT_POLICY
         group_ref = properties.get("CacheParameterGroupName")
-        for ref_stack, ref_id, _ in references(group_ref, stack_, self.assembly) if group_ref else []:
+        for ref_stack, ref_id, _ in (
+            references(group_ref, stack_, self.assembly) if group_ref else []
+        ):
             parameters = ref_stack.resources[ref_id]["Properties"].get("Properties") or {}
             policy = str(parameters.get("maxmemory-policy", policy))
         tls_port = stack.free_port()
@@ -722,7 +736,8 @@ class LocalAws:
         elif rtype == "AWS::S3::Bucket" and attribute == "Ref":
             return self.bucket(logical_id)
         elif rtype == "AWS::KMS::Key" and attribute == "Arn":
-            return f"arn:aws:kms:{stack_.region}:{stack_.account}:key/{uuid.uuid5(uuid.NAMESPACE_DNS, logical_id)}"
+            key_id = uuid.uuid5(uuid.NAMESPACE_DNS, logical_id)
+            return f"arn:aws:kms:{stack_.region}:{stack_.account}:key/{key_id}"
         elif rtype == "AWS::Cognito::UserPool" and attribute == "Ref":
             return f"{stack_.region}_rehearsal"
         elif rtype == "AWS::Cognito::UserPoolClient" and attribute == "Ref":
@@ -776,7 +791,7 @@ def _setup_script(spec: TaskSpec, root: Path, hostname: str) -> str:
             lines.append(f"ln -s {q(os.readlink(f'/{link}'))} {r}/{link}")
         elif Path(f"/{link}").is_dir():
             lines += [f"mkdir -p {r}/{link}", f"mount --rbind /{link} {r}/{link}"]
-    lines += [f"mount -t tmpfs -o mode=1777,size=64m shm {r}/dev/shm"]
+    lines += [f"mount -t tmpfs -o mode=1777,size=64m shm {r}/dev/shm"]  # noqa: S108
     for image_path, host_path in spec.binds.items():
         target = f"{r}{q(image_path)}"
         lines += [
@@ -805,7 +820,7 @@ def _setup_script(spec: TaskSpec, root: Path, hostname: str) -> str:
     lines.append(
         f"exec chroot {r} /usr/bin/env -C {q(spec.workdir)} /usr/bin/setpriv "
         f"--reuid={spec.uid} --regid={spec.gid} --clear-groups --inh-caps=-all "
-        f"--bounding-set={bounding} -- \"$@\""
+        f'--bounding-set={bounding} -- "$@"'
     )
     return "\n".join(lines) + "\n"
 
@@ -858,7 +873,10 @@ class Task:
         finally:
             with contextlib.suppress(OSError):
                 self._proc.stdin.close()
-        say(f"{self.name}: started (pid {self.container_pid}, address {self.address}, log {self.log_path})")
+        say(
+            f"{self.name}: started (pid {self.container_pid}, address {self.address}, "
+            f"log {self.log_path})"
+        )
         return self
 
     def _child_pid(self) -> int:
@@ -983,7 +1001,9 @@ def wait_healthy(task: Task, check: HealthCheck, interval: float | None) -> int:
     while True:
         time.sleep(every)
         if not task.running():
-            raise RehearsalError(f"{task.name} exited before it was healthy:\n{stack.tail(task.log_path, 40)}")
+            raise RehearsalError(
+                f"{task.name} exited before it was healthy:\n{stack.tail(task.log_path, 40)}"
+            )
         runs += 1
         result = task.exec(argv, check.timeout)
         if result.returncode == 0:
@@ -997,7 +1017,9 @@ def wait_healthy(task: Task, check: HealthCheck, interval: float | None) -> int:
                 )
 
 
-def wait_target_healthy(task: Task, port: int, check: TargetGroupCheck, interval: float | None) -> None:
+def wait_target_healthy(
+    task: Task, port: int, check: TargetGroupCheck, interval: float | None
+) -> None:
     """The target group's health check, from outside the task, at the task's address."""
     every = check.interval if interval is None else interval
     target_port = port if check.port == "traffic-port" else int(check.port)
@@ -1007,7 +1029,7 @@ def wait_target_healthy(task: Task, port: int, check: TargetGroupCheck, interval
     while healthy < check.healthy_threshold:
         status = 0
         try:
-            with urllib.request.urlopen(url, timeout=check.timeout) as response:  # noqa: S310
+            with urllib.request.urlopen(url, timeout=check.timeout) as response:
                 status = response.status
         except urllib.error.HTTPError as error:
             status = error.code
@@ -1094,10 +1116,18 @@ class Rehearsal:
             self._told.add(message)
             say(message)
 
-    def spec(self, name: str, *, command: Sequence[str] | None = None, extra_env: Mapping[str, str] | None = None) -> TaskSpec:
+    def spec(
+        self,
+        name: str,
+        *,
+        command: Sequence[str] | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> TaskSpec:
         definition = self.definitions.get(name)
         if definition is None:
-            raise RehearsalError(f"no container {name!r}; the definitions have {sorted(self.definitions)}")
+            raise RehearsalError(
+                f"no container {name!r}; the definitions have {sorted(self.definitions)}"
+            )
         image = self.image
         env = dict(image.env)
         for item in definition.raw.get("Environment") or []:
@@ -1106,12 +1136,18 @@ class Rehearsal:
                 env[item["Name"]] = value
                 continue
             rendered = render(
-                value, definition.stack, self.assembly, lambda ref: self.aws.attribute(ref, definition)
+                value,
+                definition.stack,
+                self.assembly,
+                lambda ref: self.aws.attribute(ref, definition),
             )
             if item["Name"] == "MONGODB_URL" or "replicaSet=" in rendered:
                 stripped = without_replica_set(rendered)
                 if stripped != rendered:
-                    self._tell(f"{item['Name']}: replicaSet dropped (the local database is a standalone server)")
+                    self._tell(
+                        f"{item['Name']}: replicaSet dropped "
+                        "(the local database is a standalone server)"
+                    )
                 rendered = stripped
             env[item["Name"]] = rendered
             self._tell(f"{item['Name']}: {json.dumps(value)[:90]}... -> {rendered}")
@@ -1164,7 +1200,10 @@ class Rehearsal:
             volume = definition.volumes.get(volume_name)
             if volume is None:
                 raise RehearsalError(f"{name}: mount of an undefined volume {volume_name!r}")
-            volumes[container_path] = (self._volume_dir(name, volume_name, container_path), read_only)
+            volumes[container_path] = (
+                self._volume_dir(name, volume_name, container_path),
+                read_only,
+            )
         return TaskSpec(
             definition=definition,
             argv=argv,
@@ -1182,7 +1221,9 @@ class Rehearsal:
     def _identity_files(self, uid: int, gid: int) -> tuple[Path, Path]:
         passwd, group = self.workdir / "passwd", self.workdir / "group"
         if not passwd.exists():
-            passwd.write_text(Path("/etc/passwd").read_text() + f"app:x:{uid}:{gid}::/app:/usr/sbin/nologin\n")
+            passwd.write_text(
+                Path("/etc/passwd").read_text() + f"app:x:{uid}:{gid}::/app:/usr/sbin/nologin\n"
+            )
             group.write_text(Path("/etc/group").read_text() + f"app:x:{gid}:\n")
         return passwd, group
 
@@ -1200,7 +1241,9 @@ class Rehearsal:
             how = "not declared by the image: Fargate's bind mount"
         os.chown(directory, uid, gid)
         directory.chmod(mode)
-        self._tell(f"volume {volume} at {container_path}: owner {uid}:{gid}, mode {mode:04o} ({how})")
+        self._tell(
+            f"volume {volume} at {container_path}: owner {uid}:{gid}, mode {mode:04o} ({how})"
+        )
         return directory
 
     def start(self, name: str, *, label: str | None = None, **kwargs: Any) -> Task:
@@ -1221,9 +1264,14 @@ class Rehearsal:
         if check is None:
             raise RehearsalError("the api definition has no health check")
         runs = wait_healthy(api, check, self.options.health_interval)
-        say(f"api: HEALTHY (the definition's health check passed on run {runs}); {api.confinement()}")
+        say(
+            f"api: HEALTHY (the definition's health check passed on run {runs}); "
+            f"{api.confinement()}"
+        )
         port = api_def.port or 8000
-        wait_target_healthy(api, port, target_group_check(self.assembly), self.options.health_interval)
+        wait_target_healthy(
+            api, port, target_group_check(self.assembly), self.options.health_interval
+        )
 
         worker = self.start("worker")
         wait_log(worker, " ready.", 90)
@@ -1234,27 +1282,40 @@ class Rehearsal:
         )
         say(f"api: registered {email} (201, id {registered.get('id')})")
         wait_log(worker, "mail.send_email", 60)
-        wait_log_regex(worker, r"mail\.send_email\[[^\]]+\] succeeded|Task mail\.send_email.*succeeded", 60)
-        say(f"worker: consumed the verification mail task (mail.send_email succeeded); {worker.confinement()}")
+        wait_log_regex(
+            worker, r"mail\.send_email\[[^\]]+\] succeeded|Task mail\.send_email.*succeeded", 60
+        )
+        say(
+            "worker: consumed the verification mail task (mail.send_email succeeded); "
+            f"{worker.confinement()}"
+        )
 
         interval = str(self.options.beat_interval)
-        beat = self.start("beat", extra_env={"CELERY_QUEUE_DEPTH_INTERVAL_SECONDS": interval})
-        say(f"beat: CELERY_QUEUE_DEPTH_INTERVAL_SECONDS={interval} (rehearsal override; 60 s by default)")
+        beat = self.start("beat", extra_env={BEAT_TICK_SETTING: interval})
+        say(f"beat: {BEAT_TICK_SETTING}={interval} (rehearsal override of a schedule interval)")
         deadline = time.monotonic() + 60 + 3 * self.options.beat_interval
-        while beat.log().count("Sending due task ") < 2:
+        due = f"Sending due task {BEAT_TICK_ENTRY}"
+        while beat.log().count(due) < 2:
             if not beat.running():
-                raise RehearsalError(f"beat exited (code {beat.returncode}):\n{stack.tail(beat.log_path, 40)}")
+                raise RehearsalError(
+                    f"beat exited (code {beat.returncode}):\n{stack.tail(beat.log_path, 40)}"
+                )
             if time.monotonic() > deadline:
-                raise RehearsalError(f"beat did not send two ticks:\n{stack.tail(beat.log_path, 40)}")
+                raise RehearsalError(
+                    f"beat did not send two ticks:\n{stack.tail(beat.log_path, 40)}"
+                )
             time.sleep(0.3)
-        ticks = re.findall(r"Sending due task (\S+)", beat.log())
-        say(f"beat: two ticks of its schedule sent ({', '.join(ticks[:2])}); {beat.confinement()}")
+        say(f"beat: two ticks of its schedule sent ({BEAT_TICK_ENTRY} twice); {beat.confinement()}")
         second = self.start("beat", label="beat-2")
         code = second.wait(90)
         if code == 0:
-            raise RehearsalError(f"a second beat started and exited 0:\n{stack.tail(second.log_path)}")
+            raise RehearsalError(
+                f"a second beat started and exited 0:\n{stack.tail(second.log_path)}"
+            )
         if "refusing to start a second one" not in second.log():
-            raise RehearsalError(f"the second beat failed for another reason:\n{stack.tail(second.log_path, 30)}")
+            raise RehearsalError(
+                f"the second beat failed for another reason:\n{stack.tail(second.log_path, 30)}"
+            )
         say(f"beat-2: refused to start (exit {code}): another beat holds the lock")
         if not beat.running():
             raise RehearsalError("the first beat stopped")
@@ -1264,10 +1325,12 @@ class Rehearsal:
             expect=f"admin ensured: {email}",
         )
         for task in (beat, worker, api):
-            code = task.stop()
-            say(f"{task.name}: stopped by SIGTERM (exit {code})")
-            if code not in (0, None):
-                raise RehearsalError(f"{task.name} exited {code} on SIGTERM:\n{stack.tail(task.log_path)}")
+            stopped = task.stop()
+            say(f"{task.name}: stopped by SIGTERM (exit {stopped})")
+            if stopped not in (0, None):
+                raise RehearsalError(
+                    f"{task.name} exited {stopped} on SIGTERM:\n{stack.tail(task.log_path)}"
+                )
         say(f"== {env}: green")
 
     def one_off(
@@ -1287,7 +1350,9 @@ class Rehearsal:
         if code != 0:
             raise RehearsalError(f"one-off {shown} exited {code}:\n{stack.tail(task.log_path, 30)}")
         if expect is not None and expect not in output:
-            raise RehearsalError(f"one-off {shown}: no {expect!r} in:\n{stack.tail(task.log_path, 30)}")
+            raise RehearsalError(
+                f"one-off {shown}: no {expect!r} in:\n{stack.tail(task.log_path, 30)}"
+            )
         say(f"one-off task ({name}'s definition): {shown} -> exit 0")
         return code
 
@@ -1301,9 +1366,14 @@ def wait_log_regex(task: Task, pattern: str, within: float) -> None:
     regex = re.compile(pattern)
     while not regex.search(task.log()):
         if not task.running():
-            raise RehearsalError(f"{task.name} exited (code {task.returncode}):\n{stack.tail(task.log_path, 40)}")
+            raise RehearsalError(
+                f"{task.name} exited (code {task.returncode}):\n{stack.tail(task.log_path, 40)}"
+            )
         if time.monotonic() > deadline:
-            raise RehearsalError(f"{task.name}: no /{pattern}/ in its log within {within:.0f}s:\n{stack.tail(task.log_path, 40)}")
+            raise RehearsalError(
+                f"{task.name}: no /{pattern}/ in its log within {within:.0f}s:\n"
+                + stack.tail(task.log_path, 40)
+            )
         time.sleep(0.2)
 
 
@@ -1345,7 +1415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument(
         "--beat-interval", type=float, default=2.0,
-        help="beat's queue-depth interval for the two ticks (CELERY_QUEUE_DEPTH_INTERVAL_SECONDS)",
+        help=f"seconds between beat's ticks of {BEAT_TICK_ENTRY} ({BEAT_TICK_SETTING})",
     )  # fmt: skip
     parser.add_argument(
         "--ignore-image-volumes", action="store_true",
@@ -1369,7 +1439,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         preflight()
         options.workdir.mkdir(parents=True, exist_ok=True)
-        outdir = args.assembly.resolve() if args.assembly else synthesize(options.workdir / "cdk.out")
+        outdir = (
+            args.assembly.resolve() if args.assembly else synthesize(options.workdir / "cdk.out")
+        )
         envs = args.env or environments(outdir)
         if not envs:
             raise RehearsalError(f"no environment synthesized in {outdir}")
