@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import dataclasses
 import json
 import os
@@ -825,6 +826,23 @@ def _setup_script(spec: TaskSpec, root: Path, hostname: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the rehearsal dies (unshare --kill-child then
+    takes the task with it), so a killed rehearsal leaves no task behind."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+
+def _terminate_on_sigterm() -> None:
+    """SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C: every task and stand-in is stopped."""
+
+    def handler(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 class Task:
     """One running container: `unshare` (mount, pid, uts, net) around the setup script."""
 
@@ -859,6 +877,7 @@ class Task:
                 stderr=subprocess.STDOUT,
                 env=self.spec.env,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         finally:
             log.close()
@@ -1104,7 +1123,12 @@ class Rehearsal:
         self._told: set[str] = set()
 
     def close(self) -> None:
-        self._stack.close()
+        """Stop every task and stand-in; a SIGTERM meanwhile must not cut the cleanup short."""
+        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            self._stack.close()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     def _stop_all(self) -> None:
         for task in reversed(self.tasks):
@@ -1436,6 +1460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ignore_image_volumes=args.ignore_image_volumes,
         dockerfile=args.dockerfile.resolve(),
     )
+    _terminate_on_sigterm()
     try:
         preflight()
         options.workdir.mkdir(parents=True, exist_ok=True)
@@ -1461,6 +1486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rehearse: FAILED (local stack): {error}", file=sys.stderr, flush=True)
         return 1
     except KeyboardInterrupt:
+        print("rehearse: interrupted; every task and stand-in was stopped", file=sys.stderr)
         return 130
     return 0
 

@@ -31,16 +31,24 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run(
-    assembly: Path, workdir: Path, *args: str, timeout: float = 300
+    assembly: Path, workdir: Path, *args: str, timeout: float = 240
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*REHEARSE, "--assembly", str(assembly), "--workdir", str(workdir), *args],
-        cwd=rehearse.ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    """The CLI; past `timeout` it gets SIGTERM (it stops its tasks and stand-ins), then SIGKILL."""
+    argv = [*REHEARSE, "--assembly", str(assembly), "--workdir", str(workdir), *args]
+    with subprocess.Popen(
+        argv, cwd=rehearse.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            try:
+                stdout, stderr = process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                stdout, stderr = process.communicate()
+            pytest.fail(f"the rehearsal took over {timeout:.0f}s:\n{(stdout + stderr)[-6000:]}")
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
 
 
 def output(result: subprocess.CompletedProcess[str]) -> str:
