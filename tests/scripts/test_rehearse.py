@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 
 from scripts import rehearse
 
@@ -136,3 +137,63 @@ def test_a_one_off_task_runs_confined_as_fargate_runs_it(assembly: Path, tmp_pat
     assert "touch: cannot touch '/probe': Read-only file system" in text
     assert "touch: cannot touch '/app/probe': Read-only file system" in text
     assert "touch: cannot touch '/tmp/probe': Permission denied" in text
+
+
+def test_each_replication_group_gets_its_redis_with_tls_auth_and_eviction_policy(
+    tmp_path: Path,
+) -> None:
+    """Read from the template: the AUTH token is the task's secret that names the group's token
+    secret, the policy is the parameter group's (ElastiCache's default without one)."""
+    resources: dict[str, dict[str, object]] = {
+        "Token": {"Type": "AWS::SecretsManager::Secret", "Properties": {}},
+        "Params": {
+            "Type": "AWS::ElastiCache::ParameterGroup",
+            "Properties": {"Properties": {"maxmemory-policy": "noeviction"}},
+        },
+        "Queues": {
+            "Type": "AWS::ElastiCache::ReplicationGroup",
+            "Properties": {
+                "TransitEncryptionEnabled": True,
+                "AuthToken": {"Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": "Token"}]]},
+                "CacheParameterGroupName": {"Ref": "Params"},
+            },
+        },
+        "Cache": {
+            "Type": "AWS::ElastiCache::ReplicationGroup",
+            "Properties": {
+                "TransitEncryptionEnabled": True,
+                "AuthToken": {"Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": "Token"}]]},
+            },
+        },
+    }
+    data = rehearse.Stack("data", {"Resources": resources}, "111111111111", "ap-southeast-1")
+    assembly = rehearse.Assembly("test", {"data": data}, {})
+    container = {
+        "Name": "api",
+        "Secrets": [{"Name": "REDIS_PASSWORD", "ValueFrom": {"Ref": "Token"}}],
+    }
+    definition = rehearse.ContainerDefinition("f", "api", data, container, {})
+    tls = rehearse.make_tls(tmp_path / "tls", ["127.0.1.1", "127.0.0.1"])
+    bridge = rehearse.Bridge(name="unused", prefix="127.0.1")  # a loopback address stands in
+    aws = rehearse.LocalAws(assembly, tmp_path, bridge, tls, {"REDIS_PASSWORD": "s3cret-token"})
+    try:
+        queues = aws.redis_group(data, "Queues", definition)
+        cache = aws.redis_group(data, "Cache", definition)
+        assert (queues.policy, cache.policy) == ("noeviction", rehearse.ELASTICACHE_DEFAULT_POLICY)
+        for group in (queues, cache):
+            client = redis.Redis(
+                host="127.0.1.1", port=group.tls_port, password="s3cret-token", ssl=True,
+                ssl_ca_certs=str(tls.ca), ssl_check_hostname=True, socket_timeout=5,
+            )  # fmt: skip
+            with client:
+                assert client.info("memory")["maxmemory_policy"] == group.policy
+                with pytest.raises(redis.ResponseError, match="unknown command"):
+                    client.config_get("maxmemory")
+            wrong = redis.Redis(
+                host="127.0.1.1", port=group.tls_port, password="wrong", ssl=True,
+                ssl_ca_certs=str(tls.ca), socket_timeout=5,
+            )  # fmt: skip
+            with wrong, pytest.raises(redis.AuthenticationError):
+                wrong.ping()
+    finally:
+        aws.close()
