@@ -128,12 +128,17 @@ class ServiceConfig:
     beat: TaskSize
     api_cpu_target_percent: int
     api_requests_per_target: int
-    worker_scale_out_queue_depth: int
-    worker_scale_out_fast_queue_depth: int
+    # Waiting Celery messages per running worker task above which one (three) more start.
+    worker_scale_out_backlog_per_task: int
+    worker_scale_out_fast_backlog_per_task: int
 
     def __post_init__(self) -> None:
-        if self.worker_scale_out_fast_queue_depth <= self.worker_scale_out_queue_depth:
-            raise ConfigError("worker_scale_out_fast_queue_depth must exceed ..._queue_depth")
+        if self.worker_scale_out_backlog_per_task <= 1:
+            raise ConfigError("worker_scale_out_backlog_per_task must exceed 1 (scale-in is < 1)")
+        if self.worker_scale_out_fast_backlog_per_task <= self.worker_scale_out_backlog_per_task:
+            raise ConfigError(
+                "worker_scale_out_fast_backlog_per_task must exceed ..._backlog_per_task"
+            )
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ class Observability(Construct):
             comparison: cloudwatch.ComparisonOperator = (
                 cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
             ),
+            missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
         ) -> cloudwatch.Alarm:
             created = cloudwatch.Alarm(
                 self,
@@ -82,7 +83,7 @@ class Observability(Construct):
                 evaluation_periods=periods,
                 datapoints_to_alarm=periods,
                 comparison_operator=comparison,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                treat_missing_data=missing,
             )
             created.add_alarm_action(action)
             created.add_ok_action(action)
@@ -205,13 +206,23 @@ class Observability(Construct):
             description="ElastiCache is evicting keys (the Celery broker must never lose messages)",
         )
 
-        # --- Celery backlog ----------------------------------------------------------------
-        backlog = service.queue_depth.with_(period=FIVE_MIN)
+        # --- Celery backlog (published by beat, out of band) --------------------------------
         alarm(
             "QueueDepth",
-            backlog,
+            service.backlog.with_(period=FIVE_MIN),
             obs.queue_depth_alarm,
             description=f"Celery backlog above {obs.queue_depth_alarm} for 15 minutes",
+        )
+        # Without readings the worker neither scales out nor in: page when they stop.
+        alarm(
+            "BacklogMetricMissing",
+            service.backlog.with_(period=FIVE_MIN, statistic="SampleCount"),
+            1,
+            periods=2,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+            description="No Celery backlog reading for 10 minutes (is beat running?): the "
+            "worker service cannot autoscale",
         )
 
         # --- Dashboard ---------------------------------------------------------------------
@@ -245,7 +256,12 @@ class Observability(Construct):
                 ],
                 width=8,
             ),
-            cloudwatch.GraphWidget(title="Celery backlog", left=[service.queue_depth], width=8),
+            cloudwatch.GraphWidget(
+                title="Celery backlog",
+                left=[service.backlog],
+                right=[service.backlog_per_task],
+                width=8,
+            ),
         )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(

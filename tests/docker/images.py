@@ -119,6 +119,16 @@ def healthcheck_command() -> list[str]:
     return runtime_stage().last("HEALTHCHECK").exec_form()
 
 
+def image_volumes() -> set[str]:
+    """Paths the runtime image declares with VOLUME (JSON or plain form)."""
+    paths: set[str] = set()
+    for instruction in runtime_stage().all("VOLUME"):
+        body = instruction.rest
+        words = json.loads(body) if body.startswith("[") else body.split()
+        paths.update(str(w) for w in words)
+    return paths
+
+
 # --- the compose file -------------------------------------------------------------------------
 
 

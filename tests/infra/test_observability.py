@@ -27,6 +27,7 @@ ALARMS = {
     "CacheMemory",
     "CacheEvictions",
     "QueueDepth",
+    "BacklogMetricMissing",
 }
 
 

@@ -11,6 +11,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.config import REPO_ROOT
+from tests.docker.images import image_volumes
 from tests.infra.conftest import Synth, only, resources_of
 
 Tpl = Callable[[str, str], Template]
@@ -198,25 +199,52 @@ def test_worker_scales_on_the_celery_backlog(raw: Raw, env: str) -> None:
         if p["Properties"]["PolicyType"] == "StepScaling"
     ]
     assert len(steps) == 2  # scale out and scale in
-    scaling_alarms = [
-        a["Properties"]
-        for a in resources_of(tpl, "AWS::CloudWatch::Alarm").values()
-        if "QueueDepth" in json.dumps(a["Properties"].get("AlarmActions", ""))
-        or "QueueDepth" in json.dumps(a["Properties"].get("AlarmDescription", ""))
-    ]
-    queue_metrics = [
-        m["MetricStat"]["Metric"]
-        for a in scaling_alarms
-        for m in a.get("Metrics", [])
-        if "MetricStat" in m
-    ]
-    assert {m["MetricName"] for m in queue_metrics} == {"CeleryQueueDepth"}
-    assert {m["Namespace"] for m in queue_metrics} == {f"Biwoco/{env}"}
-    assert {d["Value"] for m in queue_metrics for d in m["Dimensions"]} == {
-        "default",
-        "email",
-        "files",
+    scaling_alarms = _worker_scaling_alarms(tpl)
+    assert len(scaling_alarms) == 2
+    for alarm in scaling_alarms.values():
+        metrics = {m["Id"]: m for m in alarm["Metrics"]}
+        stats = {k: m["MetricStat"]["Metric"] for k, m in metrics.items() if "MetricStat" in m}
+        assert {m["MetricName"] for m in stats.values()} == {"CeleryBacklog", "RunningTaskCount"}
+        backlog = next(m for m in stats.values() if m["MetricName"] == "CeleryBacklog")
+        assert backlog["Namespace"] == f"Biwoco/{env}"
+        running = next(m for m in stats.values() if m["MetricName"] == "RunningTaskCount")
+        assert running["Namespace"] == "ECS/ContainerInsights"
+        assert {d["Name"] for d in running["Dimensions"]} == {"ClusterName", "ServiceName"}
+
+
+def _worker_scaling_alarms(tpl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The step-scaling alarms of the worker, keyed "lower" (scale in) / "upper" (scale out)."""
+    policies = {
+        k: p["Properties"]
+        for k, p in resources_of(tpl, "AWS::ApplicationAutoScaling::ScalingPolicy").items()
+        if p["Properties"]["PolicyType"] == "StepScaling"
     }
+    out = {}
+    for alarm in resources_of(tpl, "AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        refs = {a.get("Ref") for a in props.get("AlarmActions", []) if isinstance(a, dict)}
+        for policy_id in refs & set(policies):
+            steps = policies[policy_id]["StepScalingPolicyConfiguration"]["StepAdjustments"]
+            out["lower" if steps[0]["ScalingAdjustment"] < 0 else "upper"] = props
+    return out
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_worker_never_scales_in_on_a_missing_backlog_reading(raw: Raw, env: str) -> None:
+    """The backlog used to be published by a task waiting in the queue it measures, and read
+    through FILL(q, 0): with every worker busy no point arrived, the gap read as an empty queue
+    and a worker was removed. Now it is per running task, with no FILL, and a missing point is
+    "not breaching" for the scale-in alarm."""
+    alarms = _worker_scaling_alarms(raw(env, "service"))
+    for alarm in alarms.values():
+        expressions = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
+        assert len(expressions) == 1
+        assert "FILL" not in expressions[0].upper()
+        assert "running" in expressions[0]  # backlog per running task
+    assert alarms["lower"]["TreatMissingData"] == "notBreaching"
+    assert alarms["upper"].get("TreatMissingData", "missing") in ("missing", "notBreaching")
+    assert alarms["lower"]["ComparisonOperator"] == "LessThanOrEqualToThreshold"
+    assert alarms["lower"]["Threshold"] == 1
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -326,3 +354,18 @@ def test_image_excludes_cover_local_state() -> None:
     for must in (".venv", ".stack", "cdk.out", ".git", "tests", "docs", "bench", "node_modules"):
         assert must in IMAGE_EXCLUDES
     assert Path(REPO_ROOT / "Dockerfile").exists()
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_every_writable_path_is_a_volume_the_image_declares(raw: Raw, env: str) -> None:
+    """Fargate creates bind-mount task volumes root-owned, mode 0755, unless the image declares
+    the path with VOLUME: a writable mount anywhere else is unwritable for uid 10001."""
+    declared = image_volumes()
+    for name, c in _containers(raw, env).items():
+        assert c["ReadonlyRootFilesystem"] is True, name
+        writable = [m["ContainerPath"] for m in c["MountPoints"] if not m["ReadOnly"]]
+        assert writable, name
+        assert set(writable) <= declared, (name, writable, declared)
+        plain = {e["Name"]: e["Value"] for e in c["Environment"]}
+        schedule = Path(plain["CELERY_BEAT_SCHEDULE_FILE"])
+        assert any(schedule.is_relative_to(p) for p in writable), name
