@@ -131,7 +131,8 @@ def venv_base_prefix() -> Path:
     raise RehearsalError(f"{VENV}/pyvenv.cfg names no home")
 
 
-def _logical_lines(text: str) -> list[str]:
+def dockerfile_lines(text: str) -> list[str]:
+    """A Dockerfile's instructions, one per line (comments dropped, continuations joined)."""
     lines, current = [], ""
     for raw in text.splitlines():
         stripped = raw.strip()
@@ -142,6 +143,8 @@ def _logical_lines(text: str) -> list[str]:
             continue
         lines.append(current + stripped)
         current = ""
+    if current:
+        raise RehearsalError("the Dockerfile ends inside a continued line")
     return lines
 
 
@@ -156,7 +159,7 @@ def _words(rest: str) -> list[str]:
 def read_image(dockerfile: Path = DOCKERFILE, *, ignore_volumes: bool = False) -> Image:
     """The runtime (last) stage of the Dockerfile, mapped onto this machine."""
     stages: list[list[tuple[str, dict[str, str], str]]] = []
-    for line in _logical_lines(dockerfile.read_text()):
+    for line in dockerfile_lines(dockerfile.read_text()):
         keyword, _, rest = line.partition(" ")
         flags: dict[str, str] = {}
         rest = rest.strip()
@@ -1317,18 +1320,8 @@ class Rehearsal:
         interval = str(self.options.beat_interval)
         beat = self.start("beat", extra_env={BEAT_TICK_SETTING: interval})
         say(f"beat: {BEAT_TICK_SETTING}={interval} (rehearsal override of a schedule interval)")
-        deadline = time.monotonic() + 60 + 3 * self.options.beat_interval
-        due = f"Sending due task {BEAT_TICK_ENTRY}"
-        while beat.log().count(due) < 2:
-            if not beat.running():
-                raise RehearsalError(
-                    f"beat exited (code {beat.returncode}):\n{stack.tail(beat.log_path, 40)}"
-                )
-            if time.monotonic() > deadline:
-                raise RehearsalError(
-                    f"beat did not send two ticks:\n{stack.tail(beat.log_path, 40)}"
-                )
-            time.sleep(0.3)
+        due = re.escape(f"Sending due task {BEAT_TICK_ENTRY}")
+        wait_log_regex(beat, f"(?s){due}.*{due}", 60 + 3 * self.options.beat_interval)
         say(f"beat: two ticks of its schedule sent ({BEAT_TICK_ENTRY} twice); {beat.confinement()}")
         second = self.start("beat", label="beat-2")
         code = second.wait(90)
