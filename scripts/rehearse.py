@@ -39,6 +39,7 @@ import argparse
 import contextlib
 import ctypes
 import dataclasses
+import fcntl
 import json
 import os
 import re
@@ -48,11 +49,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -615,7 +617,6 @@ class LocalAws:
         self.database_port: int | None = None
         self.moto: stack.ManagedProcess | None = None
         self.buckets: dict[str, str] = {}
-        self.notes: dict[str, str] = {}
 
     def close(self) -> None:
         for process in reversed(self.processes):
@@ -625,14 +626,14 @@ class LocalAws:
 
     # -- ElastiCache
 
-    def _secret_for(self, secret_logical_id: str, definition: ContainerDefinition) -> str:
-        """The value the task gets for the Secrets Manager secret with this logical id."""
+    def _secret_for(self, secret: tuple[str, str], definition: ContainerDefinition) -> str:
+        """The value the task gets for the Secrets Manager secret (stack name, logical id)."""
         for item in definition.raw.get("Secrets") or []:
             refs = references(item["ValueFrom"], definition.stack, self.assembly)
-            if any(logical_id == secret_logical_id for _, logical_id, _ in refs):
+            if any((ref_stack.name, logical_id) == secret for ref_stack, logical_id, _ in refs):
                 return self.secrets[item["Name"]]
         raise RehearsalError(
-            f"the AUTH token secret {secret_logical_id} is not among {definition.name}'s secrets"
+            f"the AUTH token secret {secret[1]} is not among {definition.name}'s secrets"
         )
 
     def redis_group(
@@ -644,14 +645,14 @@ class LocalAws:
         if not properties.get("TransitEncryptionEnabled"):
             raise RehearsalError(f"{logical_id}: the rehearsal expects in-transit encryption")
         token_refs = references(properties.get("AuthToken"), stack_, self.assembly)
-        secret_ids = [
-            lid
-            for _, lid, _ in token_refs
-            if stack_.resources.get(lid, {}).get("Type") == "AWS::SecretsManager::Secret"
+        secrets = [
+            (ref_stack.name, lid)
+            for ref_stack, lid, _ in token_refs
+            if ref_stack.resources.get(lid, {}).get("Type") == "AWS::SecretsManager::Secret"
         ]
-        if not secret_ids:
+        if not secrets:
             raise RehearsalError(f"{logical_id}: no AUTH token from Secrets Manager")
-        password = self._secret_for(secret_ids[0], definition)
+        password = self._secret_for(secrets[0], definition)
         policy = ELASTICACHE_DEFAULT_POLICY
         group_ref = properties.get("CacheParameterGroupName")
         for ref_stack, ref_id, _ in (
@@ -1420,6 +1421,38 @@ def preflight() -> None:
             raise RehearsalError(f"{tool} is missing (Debian: util-linux, iproute2, openssl)")
 
 
+@contextlib.contextmanager
+def bridge_lock() -> Iterator[None]:
+    """One rehearsal at a time per STACK_PORT_OFFSET: they would share the bridge's name."""
+    lock = Path("/run/lock") if Path("/run/lock").is_dir() else Path(tempfile.gettempdir())
+    path = lock / f"biwoco-rehearse-{stack.PORT_OFFSET}.lock"
+    with path.open("a") as handle:
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RehearsalError(f"another rehearsal holds {path}") from None
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def rehearse_one(assembly: Assembly, options: Options, args: argparse.Namespace) -> None:
+    rehearsal = Rehearsal(assembly, options)
+    try:
+        if args.run:
+            rehearsal.one_off(args.run, args.command or None, timeout=args.timeout)
+        else:
+            rehearsal.run()
+    finally:
+        rehearsal.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rehearse", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", action="append", help="environment (repeatable; default: all)")
@@ -1464,14 +1497,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not envs:
             raise RehearsalError(f"no environment synthesized in {outdir}")
         for env in envs:
-            rehearsal = Rehearsal(Assembly.load(outdir, env), options)
-            try:
-                if args.run:
-                    rehearsal.one_off(args.run, args.command or None, timeout=args.timeout)
-                else:
-                    rehearsal.run()
-            finally:
-                rehearsal.close()
+            with bridge_lock():
+                rehearse_one(Assembly.load(outdir, env), options, args)
     except RehearsalError as error:
         print(f"rehearse: FAILED: {error}", file=sys.stderr, flush=True)
         return 1
