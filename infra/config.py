@@ -66,7 +66,9 @@ class DocumentDbConfig:
 class CacheConfig:
     engine: CacheEngine
     engine_version: str
+    # The ``state`` group (broker, auth state; never evicted) and the ``cache`` group.
     node_type: str
+    cache_node_type: str
     num_cache_clusters: int
     port: int
     snapshot_retention_days: int

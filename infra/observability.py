@@ -12,7 +12,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from infra.cache import Cache
+from infra.cache import Cache, RedisGroup
 from infra.config import EnvConfig
 from infra.documentdb import DocumentDb
 from infra.service import Service
@@ -166,45 +166,54 @@ class Observability(Construct):
             description=f"DocumentDB connections above {obs.documentdb_connections_alarm}",
         )
 
-        # --- ElastiCache (worst node of the replication group) ----------------------------
-        def cache_max(name: str, statistic: str, label: str) -> cloudwatch.MathExpression:
+        # --- ElastiCache (worst node of each replication group) -----------------------------
+        def cache_max(
+            group: RedisGroup, name: str, statistic: str, label: str
+        ) -> cloudwatch.MathExpression:
             prefix = "".join(c for c in name if c.isupper()).lower()
             metrics: dict[str, cloudwatch.IMetric] = {
-                f"{prefix}{i}": cloudwatch.Metric(
+                f"{group.role}{prefix}{i}": cloudwatch.Metric(
                     namespace="AWS/ElastiCache",
                     metric_name=name,
                     dimensions_map={"CacheClusterId": node},
                     period=FIVE_MIN,
                     statistic=statistic,
                 )
-                for i, node in enumerate(cache.member_cluster_ids)
+                for i, node in enumerate(group.member_cluster_ids)
             }
             return cloudwatch.MathExpression(
                 expression=f"MAX([{', '.join(metrics)}])",
                 using_metrics=metrics,
-                label=label,
+                label=f"{group.role}: {label}",
                 period=FIVE_MIN,
             )
 
+        state, read_cache = cache.state, cache.cache
+        for group in cache.groups:
+            alarm(
+                f"{group.role.capitalize()}RedisCpu",
+                cache_max(group, "EngineCPUUtilization", "Maximum", "Engine CPU % (max node)"),
+                80,
+                description=f"ElastiCache {group.role} engine CPU above 80%",
+            )
+        # noeviction: at 100% every write of the broker and the auth state fails (the API
+        # answers 503, jobs cannot be queued). Page at 75%, with time to scale the node type.
         alarm(
-            "CacheCpu",
-            cache_max("EngineCPUUtilization", "Maximum", "Engine CPU % (max node)"),
-            80,
-            description="ElastiCache engine CPU above 80%",
+            "StateRedisMemory",
+            cache_max(state, "DatabaseMemoryUsagePercentage", "Maximum", "Memory % (max node)"),
+            75,
+            description="ElastiCache state group (noeviction: broker, auth state) memory above "
+            "75%: at 100% writes fail; scale its node type (docs/operations.md)",
         )
         alarm(
-            "CacheMemory",
-            cache_max("DatabaseMemoryUsagePercentage", "Maximum", "Memory % (max node)"),
-            80,
-            description="ElastiCache memory above 80%",
-        )
-        alarm(
-            "CacheEvictions",
-            cache_max("Evictions", "Sum", "Evictions (max node)"),
+            "StateRedisEvictions",
+            cache_max(state, "Evictions", "Sum", "Evictions (max node)"),
             0,
-            periods=2,
-            description="ElastiCache is evicting keys (the Celery broker must never lose messages)",
+            periods=1,
+            description="The state group evicted keys: its maxmemory-policy is no longer "
+            "noeviction (revoked tokens could come back); restore the parameter group",
         )
+        # The cache group evicts by design; evictions there are a sizing signal only.
 
         # --- Celery backlog (published by beat, out of band) --------------------------------
         alarm(
@@ -273,10 +282,14 @@ class Observability(Construct):
             cloudwatch.GraphWidget(
                 title="ElastiCache",
                 left=[
-                    cache_max("EngineCPUUtilization", "Maximum", "Engine CPU %"),
-                    cache_max("DatabaseMemoryUsagePercentage", "Maximum", "Memory %"),
+                    metric
+                    for group in (state, read_cache)
+                    for metric in (
+                        cache_max(group, "EngineCPUUtilization", "Maximum", "Engine CPU %"),
+                        cache_max(group, "DatabaseMemoryUsagePercentage", "Maximum", "Memory %"),
+                    )
                 ],
-                right=[cache_max("Evictions", "Sum", "Evictions")],
+                right=[cache_max(g, "Evictions", "Sum", "Evictions") for g in (state, read_cache)],
                 width=12,
             ),
         )

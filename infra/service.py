@@ -195,7 +195,9 @@ class Service(Construct):
             "MONGODB_URL": documentdb.mongodb_url(),
             "MONGODB_DB": DB_NAME,
             "MONGODB_TLS_CA_FILE": RDS_CA_BUNDLE,
-            "REDIS_URL": cache.redis_url(),
+            # Never evicted (broker, auth state) / evictable (tagged cache): docs/data-model.md.
+            "REDIS_URL": cache.state.redis_url(),
+            "REDIS_CACHE_URL": cache.cache.redis_url(),
             "S3_BUCKET": uploads.bucket.bucket_name,
             "S3_REGION": config.region,
             "S3_KMS_KEY_ID": uploads.key.key_arn,
@@ -213,7 +215,8 @@ class Service(Construct):
         self.secrets = {
             "MONGODB_USERNAME": ecs.Secret.from_secrets_manager(db_secret, "username"),
             "MONGODB_PASSWORD": ecs.Secret.from_secrets_manager(db_secret, "password"),
-            "REDIS_PASSWORD": ecs.Secret.from_secrets_manager(cache.auth_token),
+            "REDIS_PASSWORD": ecs.Secret.from_secrets_manager(cache.state.auth_token),
+            "REDIS_CACHE_PASSWORD": ecs.Secret.from_secrets_manager(cache.cache.auth_token),
             "JWT_SECRET_KEY": ecs.Secret.from_secrets_manager(app_secrets.jwt_secret_key),
             "SENTRY_DSN": ecs.Secret.from_secrets_manager(app_secrets.sentry_dsn),
         }

@@ -23,6 +23,7 @@ PLAIN_ENV = {
     "MONGODB_DB",
     "MONGODB_TLS_CA_FILE",
     "REDIS_URL",
+    "REDIS_CACHE_URL",
     "S3_BUCKET",
     "S3_REGION",
     "S3_KMS_KEY_ID",
@@ -35,7 +36,14 @@ PLAIN_ENV = {
     "CORS_ORIGINS",
     "CELERY_BEAT_SCHEDULE_FILE",
 }
-SECRETS = {"MONGODB_USERNAME", "MONGODB_PASSWORD", "REDIS_PASSWORD", "JWT_SECRET_KEY", "SENTRY_DSN"}
+SECRETS = {
+    "MONGODB_USERNAME",
+    "MONGODB_PASSWORD",
+    "REDIS_PASSWORD",
+    "REDIS_CACHE_PASSWORD",
+    "JWT_SECRET_KEY",
+    "SENTRY_DSN",
+}
 
 
 def _containers(raw: Raw, env: str) -> dict[str, dict[str, Any]]:
@@ -138,6 +146,9 @@ def test_settings_contract_env_and_secrets(raw: Raw, env: str) -> None:
         assert "mongodb://" in url
         assert "tls=true&replicaSet=rs0&readPreference=secondaryPreferred&retryWrites=false" in url
         assert "rediss://" in json.dumps(plain["REDIS_URL"])
+        assert "rediss://" in json.dumps(plain["REDIS_CACHE_URL"])
+        assert "CacheStateReplicationGroup" in json.dumps(plain["REDIS_URL"])
+        assert "CacheStateReplicationGroup" not in json.dumps(plain["REDIS_CACHE_URL"])
         # Secrets come from Secrets Manager (by ARN, with a JSON key for DocumentDB).
         assert all(f"biwoco-{env}-data:ExportsOutput" in json.dumps(v) for v in secrets.values())
         assert ":username::" in json.dumps(secrets["MONGODB_USERNAME"])

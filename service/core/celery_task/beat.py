@@ -57,6 +57,8 @@ class SingleBeatScheduler(PersistentScheduler):
         self._lock_token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lock_held = False
         self._backlog: BacklogReporter | None = None
+        # Celery's beat passes the file (--schedule, else beat_schedule_filename) by keyword.
+        self._heartbeat = heartbeat_path(str(kwargs.get("schedule_filename")))
         super().__init__(*args, **kwargs)
 
     @property
@@ -110,7 +112,7 @@ class SingleBeatScheduler(PersistentScheduler):
                     logger.error("beat lock lost to another beat; stopping")
                     raise BeatLockLost(1)
         interval: float = super().tick(*args, **kwargs)
-        heartbeat_path(self.schedule_filename).touch()
+        self._heartbeat.touch()
         return interval
 
     def close(self) -> None:
