@@ -5,6 +5,9 @@ from __future__ import annotations
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -128,6 +131,17 @@ class Observability(Construct):
             description="At least one api task fails the ALB health check",
         )
 
+        # A deployment of the api that drives these into ALARM is rolled back by ECS (beside
+        # the circuit breaker, which sees only tasks that fail to start or turn unhealthy).
+        # They watch the ALB, not the service, so the service can wait for them to exist.
+        deployment_alarms = [self.alarms["Alb5xxRate"], self.alarms["ApiUnhealthyTargets"]]
+        service.api.service.enable_deployment_alarms(
+            [a.alarm_name for a in deployment_alarms],
+            behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
+        )
+        for deployment_alarm in deployment_alarms:
+            service.api.service.node.add_dependency(deployment_alarm)
+
         # --- ECS ---------------------------------------------------------------------------
         for app in service.services:
             alarm(
@@ -232,6 +246,29 @@ class Observability(Construct):
             missing=cloudwatch.TreatMissingData.BREACHING,
             description="No Celery backlog reading for 10 minutes (is beat running?): the "
             "worker service cannot autoscale",
+        )
+
+        # --- Secret rotation --------------------------------------------------------------
+        # A failed rotation breaks nothing at once (alternating users keep the previous
+        # credentials valid), but the next one would: tell someone.
+        events.Rule(
+            self,
+            "RotationFailed",
+            description=f"{config.prefix}: a DocumentDB secret failed to rotate",
+            event_pattern=events.EventPattern(
+                source=["aws.secretsmanager"],
+                detail_type=["AWS Service Event via CloudTrail"],
+                detail={
+                    "eventName": ["RotationFailed", "RotationAbandoned"],
+                    "additionalEventData": {
+                        "SecretId": [s.secret_arn for s in documentdb.rotated_secrets]
+                    },
+                },
+            ),
+            targets=[targets.SnsTopic(self.topic)],
+        )
+        key.grant(
+            iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
         )
 
         # --- Dashboard ---------------------------------------------------------------------

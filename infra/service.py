@@ -20,6 +20,7 @@ from infra.app_secrets import AppSecrets
 from infra.auth import Auth
 from infra.cache import Cache
 from infra.config import REPO_ROOT, EnvConfig, ScaledService
+from infra.db_users import DbUsers
 from infra.documentdb import DB_NAME, DocumentDb
 from infra.nag import acknowledge
 from infra.network import Network
@@ -37,6 +38,16 @@ RDS_CA_BUNDLE = "/app/certs/global-bundle.pem"
 # image declares with VOLUME (so Fargate gives it the image's mode 1777, not root 0755).
 SCRATCH_PATH = "/tmp"  # noqa: S108 - a task-local scratch volume, see the Dockerfile
 BEAT_SCHEDULE_FILE = f"{SCRATCH_PATH}/celerybeat-schedule"
+# Container health checks of the worker and beat (the api's probes /healthz/live).
+WORKER_PING = (
+    f"celery -A {CELERY_APP} inspect ping --timeout 10 "
+    '--destination "celery@$(python -c \'import socket; print(socket.gethostname())\')"'
+)
+BEAT_ALIVE = (
+    "import os, sys, time; "
+    "age = time.time() - os.path.getmtime(os.environ['CELERY_BEAT_SCHEDULE_FILE'] + '.alive'); "
+    "sys.exit(0 if age < 90 else 1)"
+)
 
 # Everything that is not needed to build the image stays out of the asset (and out of
 # its hash, so editing docs or tests does not rebuild or redeploy the image).
@@ -210,11 +221,25 @@ class Service(Construct):
             "CORS_ORIGINS": ",".join(config.cors_origins),
             "CELERY_BEAT_SCHEDULE_FILE": BEAT_SCHEDULE_FILE,
         }
-        db_secret = documentdb.secret
-        assert db_secret is not None
+        # The service's own least-privilege user (readWrite on its database), never the
+        # cluster's admin; provisioned before any service task starts (infra/db_users.py).
+        self.db_users = DbUsers(
+            self,
+            "DbUsers",
+            config=config,
+            cluster=self.cluster,
+            image=self.image,
+            documentdb=documentdb,
+            environment={
+                key: self.environment[key]
+                for key in ("APP_ENV", "MONGODB_URL", "MONGODB_DB", "MONGODB_TLS_CA_FILE")
+            },
+            scratch_path=SCRATCH_PATH,
+        )
+        app_user = documentdb.app_secret
         self.secrets = {
-            "MONGODB_USERNAME": ecs.Secret.from_secrets_manager(db_secret, "username"),
-            "MONGODB_PASSWORD": ecs.Secret.from_secrets_manager(db_secret, "password"),
+            "MONGODB_USERNAME": ecs.Secret.from_secrets_manager(app_user, "username"),
+            "MONGODB_PASSWORD": ecs.Secret.from_secrets_manager(app_user, "password"),
             "REDIS_PASSWORD": ecs.Secret.from_secrets_manager(cache.state.auth_token),
             "REDIS_CACHE_PASSWORD": ecs.Secret.from_secrets_manager(cache.cache.auth_token),
             "JWT_SECRET_KEY": ecs.Secret.from_secrets_manager(app_secrets.jwt_secret_key),
@@ -321,6 +346,15 @@ class Service(Construct):
             min_healthy_percent=100,
             max_healthy_percent=200,
             stop_timeout=Duration.seconds(120),
+            # The worker answers a broadcast ping through the broker only while its consumer
+            # loop runs (a stuck or disconnected worker fails it; ECS replaces the task).
+            health_check=ecs.HealthCheck(
+                command=["CMD-SHELL", WORKER_PING],
+                interval=Duration.seconds(60),
+                timeout=Duration.seconds(20),
+                retries=3,
+                start_period=Duration.seconds(60),
+            ),
         )
         self.backlog = backlog_metric(config.metrics_namespace)
         self.backlog_per_task = backlog_per_task(
@@ -374,8 +408,21 @@ class Service(Construct):
             desired=1,
             min_healthy_percent=0,
             max_healthy_percent=100,
+            # Beat touches <schedule>.alive every tick (at most every lock TTL / 3 = 20 s).
+            health_check=ecs.HealthCheck(
+                command=["CMD", "python", "-c", BEAT_ALIVE],
+                interval=Duration.seconds(30),
+                timeout=Duration.seconds(5),
+                retries=3,
+                start_period=Duration.seconds(60),
+            ),
         )
         self.beat.service.auto_scale_task_count(min_capacity=1, max_capacity=1)
+
+        # No task starts before its database user exists; every rotation redeploys them.
+        for app in self.services:
+            app.service.node.add_dependency(self.db_users.provisioned)
+        self.db_users.redeploy_on_rotation({app.name: app.service for app in self.services})
 
         # --- data access: only the app tasks reach DocumentDB and the cache -------------
         for app in self.services:

@@ -86,5 +86,6 @@ def test_every_log_group_has_the_environment_retention(raw: Raw, env: str, days:
         for group in resources_of(raw(env, stack), "AWS::Logs::LogGroup").values():
             groups += 1
             assert group["Properties"]["RetentionInDays"] == days
-    # flow logs, docdb audit+profiler, two redis slow logs, waf, api/worker/beat
-    assert groups == 9
+    # flow logs, docdb audit+profiler, two redis slow logs, waf, api/worker/beat, the db-users
+    # task and the two functions of infra/db_users.py
+    assert groups == 12

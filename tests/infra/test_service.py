@@ -47,10 +47,12 @@ SECRETS = {
 
 
 def _containers(raw: Raw, env: str) -> dict[str, dict[str, Any]]:
+    """The api, worker and beat containers (not the one-off db-users task's)."""
     out = {}
     for td in resources_of(raw(env, "service"), "AWS::ECS::TaskDefinition").values():
         (container,) = td["Properties"]["ContainerDefinitions"]
-        out[container["Name"]] = container
+        if container["Name"] in ("api", "worker", "beat"):
+            out[container["Name"]] = container
     return out
 
 
@@ -331,8 +333,9 @@ def test_only_app_tasks_reach_the_data_ports(raw: Raw, env: str) -> None:
             continue
         source = rule["SourceSecurityGroupId"]["Fn::GetAtt"][0]
         by_port.setdefault(rule["FromPort"], set()).add(source)
-    # api from the ALB on 8000; DocumentDB and cache from the three app services only.
-    assert by_port[27117] == app_sgs
+    # api from the ALB on 8000; DocumentDB from the three app services and the one-off
+    # db-users task, the cache from the app services only.
+    assert by_port[27117] == app_sgs | {k for k in sgs if k.startswith("ServiceDbUsersSg")}
     assert by_port[6380] == app_sgs
     assert by_port[8000] == {k for k in sgs if k.startswith("ServiceAlbSg")}
     assert set(by_port) == {8000, 27117, 6380}
@@ -380,3 +383,96 @@ def test_every_writable_path_is_a_volume_the_image_declares(raw: Raw, env: str) 
         plain = {e["Name"]: e["Value"] for e in c["Environment"]}
         schedule = Path(plain["CELERY_BEAT_SCHEDULE_FILE"])
         assert any(schedule.is_relative_to(p) for p in writable), name
+
+
+def _task_containers(raw: Raw, env: str) -> dict[str, dict[str, Any]]:
+    out = {}
+    for td in resources_of(raw(env, "service"), "AWS::ECS::TaskDefinition").values():
+        (container,) = td["Properties"]["ContainerDefinitions"]
+        out[container["Name"]] = container
+    return out
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_services_log_in_as_their_own_user_provisioned_before_they_start(
+    raw: Raw, env: str
+) -> None:
+    """The services logged in as the cluster's admin user. Now: the app user's secret, a user
+    created (readWrite on the service's database) by a one-off task before any service."""
+    tpl = raw(env, "service")
+    containers = _task_containers(raw, env)
+    for name in ("api", "worker", "beat"):
+        secrets = {s["Name"]: json.dumps(s["ValueFrom"]) for s in containers[name]["Secrets"]}
+        for key in ("MONGODB_USERNAME", "MONGODB_PASSWORD"):
+            assert "DocumentDbAppUserSecretAttachment" in secrets[key], (name, key)
+            assert "DocumentDbClusterSecret" not in secrets[key], (name, key)
+    provision = containers["db-users"]
+    assert provision["Command"] == ["python", "-m", "service.core.db.app_user"]
+    secrets = {s["Name"]: json.dumps(s["ValueFrom"]) for s in provision["Secrets"]}
+    assert "DocumentDbClusterSecretAttachment" in secrets["MONGODB_USERNAME"]  # admin
+    assert "DocumentDbAppUserSecretAttachment" in secrets["APP_DB_USERNAME"]
+    assert provision["ReadonlyRootFilesystem"] is True
+    (custom_id,) = resources_of(tpl, "Custom::DbUsers")
+    for service in resources_of(tpl, "AWS::ECS::Service").values():
+        assert custom_id in service["DependsOn"], service["Properties"]["ServiceName"]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_a_rotation_redeploys_every_service(raw: Raw, env: str) -> None:
+    """ECS injects secrets once: after a rotation, tasks must restart within the window in
+    which alternating users keep the previous credentials valid (one rotation period)."""
+    tpl = raw(env, "service")
+    rules = [
+        r["Properties"]
+        for r in resources_of(tpl, "AWS::Events::Rule").values()
+        if "RotationSucceeded" in json.dumps(r["Properties"].get("EventPattern", {}))
+    ]
+    (rule,) = rules
+    assert "DocumentDbAppUserSecretAttachment" in json.dumps(rule["EventPattern"])
+    (target,) = rule["Targets"]
+    function_id = target["Arn"]["Fn::GetAtt"][0]
+    function = tpl["Resources"][function_id]["Properties"]
+    variables = function["Environment"]["Variables"]
+    assert set(variables["SERVICES"].split(",")) == {"api", "worker", "beat"}
+    role_id = function["Role"]["Fn::GetAtt"][0]
+    actions = [
+        st["Action"]
+        for p in resources_of(tpl, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for st in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert "ecs:UpdateService" in actions
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_a_bad_api_deploy_is_rolled_back_by_its_alarms(raw: Raw, env: str) -> None:
+    tpl = raw(env, "service")
+    api = _services(raw, env)["api"]
+    alarms = api["DeploymentConfiguration"]["Alarms"]
+    assert alarms["Enable"] is True
+    assert alarms["Rollback"] is True
+    refs = {name["Ref"] for name in alarms["AlarmNames"]}
+    names = {tpl["Resources"][ref]["Properties"]["AlarmName"] for ref in refs}
+    assert names == {f"biwoco-{env}-Alb5xxRate", f"biwoco-{env}-ApiUnhealthyTargets"}
+    # The alarms watch the ALB, so they are created before the service that names them.
+    (api_id,) = [
+        k
+        for k, v in resources_of(tpl, "AWS::ECS::Service").items()
+        if v["Properties"]["ServiceName"] == "api"
+    ]
+    assert refs <= set(tpl["Resources"][api_id]["DependsOn"])
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_worker_and_beat_have_container_health_checks(raw: Raw, env: str) -> None:
+    containers = _containers(raw, env)
+    worker = containers["worker"]["HealthCheck"]
+    assert worker["Command"][0] == "CMD-SHELL"
+    assert "inspect ping" in worker["Command"][1]
+    assert "--destination" in worker["Command"][1]
+    beat = containers["beat"]["HealthCheck"]
+    assert beat["Command"][:2] == ["CMD", "python"]
+    assert ".alive" in beat["Command"][3]
+    for check in (worker, beat):
+        assert check["StartPeriod"] >= 30
+        assert check["Retries"] >= 3
