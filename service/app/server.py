@@ -13,12 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from service.app.container import Container, resolve, settle, unsettle
 from service.app.files.adapter.input.api.v1.router import files_router
-from service.app.files.adapter.output.repository import (
-    FILE_INDEXES,
-    FILE_QUOTA_LEDGER,
-    FILES,
-    QUOTA_LEDGER_INDEXES,
-)
+from service.app.files.adapter.output.repository import FILES_INDEX_PLAN
 from service.app.health.adapter.input.api.router import health_router
 from service.app.users.adapter.input.api.authenticator import TokenAuthenticator
 from service.app.users.adapter.input.api.v1.router import users_api_routers
@@ -44,7 +39,7 @@ API_PREFIX = "/api/v1"
 
 def index_plan() -> IndexPlan:
     """Every collection's indexes, gathered from the modules that own them."""
-    return {**USERS_INDEX_PLAN, FILES: FILE_INDEXES, FILE_QUOTA_LEDGER: QUOTA_LEDGER_INDEXES}
+    return {**USERS_INDEX_PLAN, **FILES_INDEX_PLAN}
 
 
 def api_routers() -> list[APIRouter]:

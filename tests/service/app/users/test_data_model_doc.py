@@ -1,5 +1,5 @@
-"""docs/data-model.md names every index the code creates, with the same keys and options,
-and FerretDB reports the same indexes after start-up."""
+"""docs/data-model.md names every index the code creates (every module's plan), with the same
+keys and options, and the database reports the same indexes after start-up."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.app.container import resolve
-from service.app.users.adapter.output.mongo_user_repository import USERS_INDEX_PLAN
+from service.app.server import index_plan
 
 DOC = Path(__file__).resolve().parents[4] / "docs" / "data-model.md"
 INDEX = re.compile(r"`(?P<name>\w+)`: `\{(?P<keys>[^}]*)\}`(?P<options>[^|]*)")
@@ -36,11 +36,13 @@ def documented(collection: str) -> dict[str, tuple[list[tuple[str, int]], set[st
 def planned(model: IndexModel) -> tuple[str, list[tuple[str, int]], set[str]]:
     spec = model.document
     options = {name for name in ("unique", "sparse") if spec.get(name)}
+    if "expireAfterSeconds" in spec:
+        options.add(f"expireAfterSeconds={spec['expireAfterSeconds']}")
     return spec["name"], list(spec["key"].items()), options
 
 
 def test_the_doc_lists_exactly_the_planned_indexes() -> None:
-    for collection, models in USERS_INDEX_PLAN.items():
+    for collection, models in index_plan().items():
         doc = documented(collection)
         plan = {name: (keys, options) for name, keys, options in map(planned, models)}
         assert doc == plan, collection
@@ -48,10 +50,10 @@ def test_the_doc_lists_exactly_the_planned_indexes() -> None:
 
 async def test_ferretdb_has_the_documented_indexes(app: FastAPI) -> None:
     database = await resolve(app.state.container.database, AsyncDatabase)
-    for collection in USERS_INDEX_PLAN:
+    for collection in index_plan():
         info = await database[collection].index_information()
         live = {name: (list(spec["key"]), bool(spec.get("unique"))) for name, spec in info.items()}
-        live.pop("_id_")
+        live.pop("_id_", None)
         doc = {
             name: (keys, "unique" in options)
             for name, (keys, options) in documented(collection).items()
