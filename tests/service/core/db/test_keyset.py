@@ -92,7 +92,8 @@ async def test_every_page_is_one_query_even_across_ties(
     database: Database, settings: Settings
 ) -> None:
     base = datetime(2026, 1, 1, tzinfo=UTC)
-    rows = [{"_id": f"t{i:02d}", "created_at": base} for i in range(12)]
+    ids = [f"t{i:02d}" for i in range(12)]
+    rows = [{"_id": i, "created_at": base} for i in ids]
     await database["items"].insert_many(rows)
     listener = _Finds()
     client: AsyncMongoClient[Document] = AsyncMongoClient(
@@ -112,5 +113,5 @@ async def test_every_page_is_one_query_even_across_ties(
             after = (page[-1]["created_at"], page[-1]["_id"])
     finally:
         await client.close()
-    assert seen == sorted((row["_id"] for row in rows), reverse=True)
+    assert seen == sorted(ids, reverse=True)
     assert listener.finds == pages  # one round trip per page, however many rows tie
