@@ -20,6 +20,7 @@ from service.app.users.adapter.input.api.v1.router import users_api_routers
 from service.app.users.adapter.output.mongo_user_repository import USERS_INDEX_PLAN
 from service.app.users.application.bootstrap import bootstrap_admin
 from service.app.users.application.user_service import UserService
+from service.core.celery_task.tasks import OPS_PROBE_INDEXES, OPS_PROBES
 from service.core.config import Settings, get_settings
 from service.core.db.database import IndexPlan, ensure_indexes
 from service.core.db.redis.near_cache import RedisNearCache
@@ -39,7 +40,7 @@ API_PREFIX = "/api/v1"
 
 def index_plan() -> IndexPlan:
     """Every collection's indexes, gathered from the modules that own them."""
-    return {**USERS_INDEX_PLAN, **FILES_INDEX_PLAN}
+    return {**USERS_INDEX_PLAN, **FILES_INDEX_PLAN, OPS_PROBES: OPS_PROBE_INDEXES}
 
 
 def api_routers() -> list[APIRouter]:

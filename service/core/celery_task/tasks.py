@@ -7,6 +7,8 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from pymongo import ASCENDING, IndexModel
+
 from service.core.celery_task import QUEUES, app
 from service.core.celery_task.base import BaseTask
 from service.core.celery_task.errors import PermanentTaskError
@@ -14,6 +16,13 @@ from service.core.celery_task.idempotency import EffectLedger
 from service.core.celery_task.mail import SEND_EMAIL_TASK, PendingEmailStore
 from service.core.celery_task.runtime import WorkerServices, runtime
 from service.core.helpers.metrics import queue_depth_points
+
+# The probe's effects (one document per probe run): evidence for a pipeline run or an operator,
+# not data; the TTL monitor removes them after a week.
+OPS_PROBES = "ops_probes"
+OPS_PROBE_INDEXES: list[IndexModel] = [
+    IndexModel([("at", ASCENDING)], name="at_ttl", expireAfterSeconds=7 * 24 * 3600)
+]
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +102,7 @@ async def run_probe(
 
     async def effect() -> None:
         # Not idempotent by itself (a new document each time): the ledger makes it happen once.
-        await services.database["ops_probes"].insert_one(
+        await services.database[OPS_PROBES].insert_one(
             {"probe_id": probe_id, "batch": batch, "at": datetime.now(UTC)}
         )
 
