@@ -346,3 +346,30 @@ async def test_completing_keeps_the_file_counted_after_the_upload_deadline(
     await kit.processing.clear_abandoned_uploads()
     assert await kit.quota.usage(user) == (1, 5)
     assert (await kit.service.get(user, grant.file.id))[0].status is FileStatus.AVAILABLE
+
+
+async def test_only_abandoned_uploads_can_expire(
+    kit: FilesKit, database: Database, storage: S3ObjectStorage
+) -> None:
+    """The TTL index is on `expires_at`, which only a pending upload carries: completing,
+    rejecting or deleting takes a file out of it."""
+    info = await database["files"].index_information()
+    assert info["expires_at_ttl"]["key"] == [("expires_at", 1)]
+    assert info["expires_at_ttl"]["expireAfterSeconds"] == 24 * 3600
+    user = owner()
+    grants = [
+        await kit.service.grant_upload(user, filename=f"{n}.txt", content_type="text/plain", size=5)
+        for n in range(3)
+    ]
+    for grant in grants[:2]:
+        await post_form(grant.upload.url, dict(grant.upload.fields), b"hello")
+    await kit.service.complete(user, grants[0].file.id)
+    await kit.service.delete(user, grants[1].file.id)
+
+    stored = {
+        document["_id"]: document.get("expires_at")
+        async for document in database["files"].find({"owner_id": user})
+    }
+    assert stored[grants[0].file.id] is None  # available
+    assert stored[grants[1].file.id] is None  # deleted
+    assert stored[grants[2].file.id] == grants[2].file.upload_expires_at  # still pending
