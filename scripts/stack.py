@@ -1,4 +1,4 @@
-"""The local stack: real Redis, FerretDB (MongoDB wire protocol) and moto (S3) on loopback.
+"""The local stack: real Redis, a MongoDB wire-protocol server and moto (S3) on loopback.
 
 CLI (from the repository root)::
 
@@ -9,11 +9,13 @@ CLI (from the repository root)::
 
 Each part is skipped when its URL is given in the environment (``REDIS_URL``,
 ``MONGODB_URL``, ``S3_ENDPOINT_URL``). Data, logs and pid files live in the git-ignored
-``.stack/`` folder of the checkout; the FerretDB binary is built once into
-``$XDG_CACHE_HOME/biwoco`` (default ``~/.cache/biwoco``), outside the checkout.
+``.stack/`` folder of the checkout. The database is mongo-java-server (Java; its jars fetched
+by Maven and its launcher compiled once into ``$XDG_CACHE_HOME/biwoco``, default
+``~/.cache/biwoco``, outside the checkout), on its H2 backend: one file in ``.stack/``, kept
+across restarts. docs/data-model.md says why this server and what it does not do.
 
 The module is also a Python API for tests that need their own throwaway instances
-(``start_redis``, ``start_ferretdb``, ``start_moto`` return a :class:`ManagedProcess` that
+(``start_redis``, ``start_mongo_server``, ``start_moto`` return a :class:`ManagedProcess` that
 can be stopped, killed and restarted on the same port with the same data).
 
 Standard library only.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import hashlib
 import importlib.util
 import json
 import os
@@ -34,14 +37,13 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Self
+from typing import Final, Literal, Self
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 STACK_DIR: Final = ROOT / ".stack"
@@ -68,17 +70,20 @@ REDIS_PORT: Final = 56379 + PORT_OFFSET
 MONGODB_PORT: Final = 57017 + PORT_OFFSET
 MOTO_PORT: Final = 55000 + PORT_OFFSET
 
-FERRETDB_MODULE: Final = "github.com/FerretDB/FerretDB"
-FERRETDB_VERSION: Final = "v1.24.2"
+MONGO_JAVA_SERVER_VERSION: Final = "1.47.0"  # keep equal to scripts/mongo_server/pom.xml
+MONGO_SERVER_POM: Final = ROOT / "scripts" / "mongo_server" / "pom.xml"
+MONGO_SERVER_LAUNCHER: Final = ROOT / "scripts" / "mongo_server" / "Launcher.java"
+MIN_JAVA: Final = 17
+MongoBackend = Literal["h2", "memory"]
 
 DEFAULT_BUCKET: Final = "biwoco-local"
 DUMMY_AWS_CREDENTIAL: Final = "testing"
 DEFAULT_REGION: Final = "us-east-1"
 
-SERVICES: Final = ("redis", "ferretdb", "moto")
+SERVICES: Final = ("redis", "mongodb", "moto")
 SERVICE_URL_VARS: Final = {
     "redis": "REDIS_URL",
-    "ferretdb": "MONGODB_URL",
+    "mongodb": "MONGODB_URL",
     "moto": "S3_ENDPOINT_URL",
 }
 
@@ -491,96 +496,157 @@ def redis_server_binary(install: bool = True) -> Path:
     ):
         if candidate and os.access(candidate, os.X_OK):
             return Path(candidate)
-    can_apt = shutil.which("apt-get") is not None and os.geteuid() == 0
-    if not (install and can_apt):
-        raise StackError(
-            "redis-server is not installed. Install it (Debian/Ubuntu: "
-            "`sudo apt-get install -y redis-server`; macOS: `brew install redis`) "
-            "or point REDIS_URL at a running Redis."
-        )
-    _info("redis-server is missing: installing Debian's redis-server (apt-get)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    _run(["apt-get", "update"], env=env, what="apt-get update")
-    _run(
-        ["apt-get", "install", "-y", "--no-install-recommends", "redis-server"],
-        env=env,
-        what="apt-get install redis-server",
+    why = (
+        "redis-server is not installed. Install it (Debian/Ubuntu: "
+        "`sudo apt-get install -y redis-server`; macOS: `brew install redis`) "
+        "or point REDIS_URL at a running Redis."
     )
+    if not install:
+        raise StackError(why)
+    _apt_install(["redis-server"], why)
     found = shutil.which("redis-server") or "/usr/bin/redis-server"
     if not os.access(found, os.X_OK):
         raise StackError("apt-get installed redis-server but the binary is not on PATH")
     return Path(found)
 
 
-def _go_binary() -> Path:
-    for candidate in (
-        shutil.which("go"),
-        "/usr/local/go/bin/go",
-        str(Path.home() / "go" / "bin" / "go"),
-    ):
-        if candidate and os.access(candidate, os.X_OK):
-            return Path(candidate)
-    raise StackError(
-        "the Go toolchain (go >= 1.24) is needed once to build FerretDB "
-        f"{FERRETDB_VERSION} and was not found. Install it from https://go.dev/dl/ "
-        "(or Debian's golang-go if recent enough), or set MONGODB_URL to a running MongoDB."
+def _apt_install(packages: Sequence[str], why: str) -> None:
+    """Install Debian packages (as root, with apt-get); a StackError with `why` otherwise."""
+    if not (shutil.which("apt-get") is not None and os.geteuid() == 0):
+        raise StackError(why)
+    names = " ".join(packages)
+    _info(f"installing Debian's {names} (apt-get)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    _run(["apt-get", "update"], env=env, what="apt-get update")
+    _run(
+        ["apt-get", "install", "-y", "--no-install-recommends", *packages],
+        env=env,
+        what=f"apt-get install {names}",
     )
 
 
-def ferretdb_binary_path() -> Path:
-    return cache_dir() / f"ferretdb-{FERRETDB_VERSION}"
+def _java_tool(name: str) -> Path | None:
+    """A JDK tool (java, javac) of Java 17 or newer: JAVA_HOME's, else the one on PATH."""
+    java_home = os.environ.get("JAVA_HOME")
+    candidates = [str(Path(java_home) / "bin" / name)] if java_home else []
+    candidates.append(shutil.which(name) or "")
+    for candidate in candidates:
+        if not (candidate and os.access(candidate, os.X_OK)):
+            continue
+        probe = subprocess.run([candidate, "-version"], capture_output=True, text=True, check=False)
+        # `java -version` prints `openjdk version "17.0.15"`, `javac -version` `javac 17.0.15`
+        words = (probe.stderr + probe.stdout).replace('"', " ").split()
+        for word in words:
+            major = word.split(".")[0]
+            if major.isdigit() and "." in word:
+                if int(major) >= MIN_JAVA:
+                    return Path(candidate)
+                break
+    return None
 
 
-def ferretdb_binary() -> Path:
-    """The cached FerretDB binary, built from its Go module on first use.
-
-    `go install ...@v1.24.2` builds a binary that panics at start (build/version/version.txt
-    is not in the module zip, FerretDB issue #2982), so: download the module, copy it to a
-    writable place, write version.txt, build with CGO disabled, rename into the cache.
-    """
-    target = ferretdb_binary_path()
-    if os.access(target, os.X_OK):
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with _file_lock(target.parent / ".ferretdb-build.lock"):
-        if os.access(target, os.X_OK):  # built by a concurrent caller
-            return target
-        go = _go_binary()
-        started = time.monotonic()
-        _info(f"building FerretDB {FERRETDB_VERSION} into {target} (once; takes a few minutes)")
-        with tempfile.TemporaryDirectory(prefix="ferretdb-build-", dir=target.parent) as tmp:
-            work = Path(tmp)
-            result = _run(
-                [str(go), "mod", "download", "-json", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"],
-                cwd=work,
-                what="go mod download FerretDB",
+def java_tools(install: bool = True) -> tuple[Path, Path, Path]:
+    """java, javac and mvn; Debian's default-jdk-headless and maven installed when missing."""
+    java, javac, mvn = _java_tool("java"), _java_tool("javac"), shutil.which("mvn")
+    if not (java and javac and mvn):
+        missing = [
+            package
+            for package, tool in (("default-jdk-headless", java and javac), ("maven", mvn))
+            if not tool
+        ]
+        why = (
+            f"the local database needs Java {MIN_JAVA}+ (a JDK: javac) and Maven, once, to "
+            "fetch and compile mongo-java-server; they were not found. Install them "
+            "(Debian/Ubuntu: `sudo apt-get install -y default-jdk-headless maven`; macOS: "
+            "`brew install openjdk maven`) or set MONGODB_URL to a running MongoDB."
+        )
+        if not install:
+            raise StackError(why)
+        _apt_install(missing, why)
+        java, javac, mvn = _java_tool("java"), _java_tool("javac"), shutil.which("mvn")
+        if not (java and javac and mvn):
+            raise StackError(
+                f"apt-get installed {' '.join(missing)} but Java {MIN_JAVA}+ (java, javac) "
+                "and mvn are still not found; set JAVA_HOME or PATH"
             )
-            try:
-                module_dir = Path(json.loads(result.stdout)["Dir"])
-            except (ValueError, KeyError) as exc:
-                raise StackError(f"unexpected `go mod download -json` output: {exc}") from exc
-            src = work / "src"
-            shutil.copytree(module_dir, src, symlinks=True)
-            for path in [src, *src.rglob("*")]:
-                if not path.is_symlink():
-                    path.chmod(path.stat().st_mode | 0o200)
-            (src / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
-            (src / "build" / "version" / "package.txt").write_text("biwoco-local\n")
-            partial = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-            env = {**os.environ, "CGO_ENABLED": "0"}
-            try:
-                _run(
-                    [str(go), "build", "-trimpath", "-o", str(partial), "./cmd/ferretdb"],
-                    cwd=src,
-                    env=env,
-                    what="go build FerretDB",
-                )
-                os.replace(partial, target)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    partial.unlink()
-        _info(f"built FerretDB in {time.monotonic() - started:.0f}s")
-    return target
+    return java, javac, Path(mvn)
+
+
+def mongo_server_home() -> Path:
+    """The cached classpath of the local database, keyed by its pom.xml and launcher source."""
+    digest = hashlib.sha256()
+    for source in (MONGO_SERVER_POM, MONGO_SERVER_LAUNCHER):
+        digest.update(source.read_bytes())
+    return cache_dir() / f"mongo-java-server-{MONGO_JAVA_SERVER_VERSION}-{digest.hexdigest()[:12]}"
+
+
+def mongo_server_command() -> list[str]:
+    """`java -cp ... Launcher` for the local database; fetched and compiled on first use.
+
+    Maven copies mongo-java-server and its dependencies (scripts/mongo_server/pom.xml) into
+    the cache, javac compiles the launcher there; later starts only run java.
+    """
+    home = mongo_server_home()
+    ready = home / "ready"
+    java = _java_tool("java")
+    if not ready.exists() or java is None:
+        home.parent.mkdir(parents=True, exist_ok=True)
+        with _file_lock(home.parent / ".mongo-java-server-build.lock"):
+            java, javac, mvn = java_tools()
+            if not ready.exists():  # not built by a concurrent caller meanwhile
+                _build_mongo_server(home, javac, mvn)
+    assert java is not None
+    return [
+        str(java),
+        # one collector thread: a small local server on a machine shared with the tests
+        "-XX:+UseSerialGC",
+        "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+        "-Dorg.slf4j.simpleLogger.showDateTime=true",
+        "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSSZ",
+        "-cp",
+        f"{home / 'classes'}{os.pathsep}{home / 'lib' / '*'}",
+        "Launcher",
+    ]
+
+
+def _build_mongo_server(home: Path, javac: Path, mvn: Path) -> None:
+    started = time.monotonic()
+    _info(f"fetching mongo-java-server {MONGO_JAVA_SERVER_VERSION} into {home} (once)")
+    partial = home.with_name(f"{home.name}.tmp-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        _run(
+            [
+                str(mvn),
+                "--batch-mode",
+                "--quiet",
+                "-f",
+                str(MONGO_SERVER_POM),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={partial / 'lib'}",
+            ],
+            cwd=MONGO_SERVER_POM.parent,
+            what="mvn dependency:copy-dependencies (mongo-java-server)",
+        )
+        _run(
+            [
+                str(javac),
+                "-nowarn",
+                "-d",
+                str(partial / "classes"),
+                "-cp",
+                str(partial / "lib" / "*"),
+                str(MONGO_SERVER_LAUNCHER),
+            ],
+            what="javac Launcher.java",
+        )
+        (partial / "ready").write_text(f"{MONGO_JAVA_SERVER_VERSION}\n")
+        shutil.rmtree(home, ignore_errors=True)
+        os.replace(partial, home)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    _info(f"mongo-java-server ready in {time.monotonic() - started:.0f}s")
 
 
 def moto_python() -> str:
@@ -650,38 +716,37 @@ def start_redis(
     return managed.start() if start else managed
 
 
-def start_ferretdb(
+def start_mongo_server(
     port: int,
     workdir: Path,
     *,
+    backend: MongoBackend = "h2",
     data_dir: Path | None = None,
     log_path: Path | None = None,
     pid_file: Path | None = None,
     start: bool = True,
 ) -> ManagedProcess:
-    """FerretDB (SQLite backend) on 127.0.0.1:port, data in workdir/ferretdb-data."""
-    data = data_dir or workdir / "ferretdb-data"
-    data.mkdir(parents=True, exist_ok=True)
-    argv = [
-        str(ferretdb_binary()),
-        "--handler=sqlite",
-        f"--sqlite-url=file:{data}/",
-        f"--listen-addr={HOST}:{port}",
-        "--state-dir=-",
-        "--debug-addr=-",
-        "--telemetry=disable",
-        "--log-level=warn",
-    ]
+    """mongo-java-server (the MongoDB wire protocol) on 127.0.0.1:port.
+
+    backend "h2": one H2 MVStore file in data_dir (default workdir/mongo-data), kept across
+    restarts; a clean stop writes everything, a crash (SIGKILL) loses at most the last second
+    (MVStore commits once a second). backend "memory": empty at every start.
+    """
+    argv = [*mongo_server_command(), "--host", HOST, "--port", str(port), "--backend", backend]
+    if backend == "h2":
+        data = data_dir or workdir / "mongo-data"
+        data.mkdir(parents=True, exist_ok=True)
+        argv += ["--file", str(data / "data.mv")]
     managed = ManagedProcess(
-        "ferretdb",
+        "mongodb",
         argv,
         port,
         f"mongodb://{HOST}:{port}/",
         probe_mongodb,
-        log_path or workdir / "logs" / "ferretdb.log",
-        cwd=data,
+        log_path or workdir / "logs" / "mongodb.log",
+        cwd=workdir,
         pid_file=pid_file,
-        ready_timeout=30.0,
+        ready_timeout=60.0,
     )
     return managed.start() if start else managed
 
@@ -788,11 +853,11 @@ def _pid_file(name: str) -> Path:
     return STACK_DIR / f"{name}.pid"
 
 
-_MARKERS: Final = {"redis": "redis-server", "ferretdb": "ferretdb", "moto": "moto.server"}
-_PORTS: Final = {"redis": REDIS_PORT, "ferretdb": MONGODB_PORT, "moto": MOTO_PORT}
+_MARKERS: Final = {"redis": "redis-server", "mongodb": "mongo-java-server", "moto": "moto.server"}
+_PORTS: Final = {"redis": REDIS_PORT, "mongodb": MONGODB_PORT, "moto": MOTO_PORT}
 _PROBES: Final[dict[str, Callable[[int], bool]]] = {
     "redis": probe_redis,
-    "ferretdb": probe_mongodb,
+    "mongodb": probe_mongodb,
     "moto": probe_s3,
 }
 
@@ -844,8 +909,10 @@ def _ensure(name: str) -> str:
     try:
         if name == "redis":
             managed = start_redis(REDIS_PORT, STACK_DIR, log_path=log, pid_file=pid_file)
-        elif name == "ferretdb":
-            managed = start_ferretdb(MONGODB_PORT, STACK_DIR, log_path=log, pid_file=pid_file)
+        elif name == "mongodb":
+            managed = start_mongo_server(
+                MONGODB_PORT, STACK_DIR, backend="h2", log_path=log, pid_file=pid_file
+            )
         else:
             managed = start_moto(
                 MOTO_PORT, STACK_DIR, buckets=[bucket_name()], log_path=log, pid_file=pid_file
@@ -944,7 +1011,7 @@ def status() -> dict[str, dict[str, object]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="stack", description="The local stack: Redis, FerretDB and moto on loopback."
+        prog="stack", description="The local stack: Redis, MongoDB and moto on loopback."
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start what is missing; prints export lines")
@@ -953,7 +1020,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     status_parser = commands.add_parser("status", help="show what runs")
     status_parser.add_argument("--json", action="store_true", help="machine-readable output")
     commands.add_parser("env", help="print export lines for the stack")
-    commands.add_parser("build", help="build the FerretDB binary into the cache only")
+    commands.add_parser("build", help="fetch and compile the local database into the cache")
     args = parser.parse_args(argv)
 
     try:
@@ -967,7 +1034,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "env":
             sys.stdout.write(format_exports(stack_env()))
         elif args.command == "build":
-            print(ferretdb_binary())
+            print(" ".join(mongo_server_command()))
         else:
             report = status()
             if args.json:

@@ -27,7 +27,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,  # the first FerretDB build may take minutes
+        timeout=900,  # the first start fetches mongo-java-server (and may install Java)
         check=False,
     )
 
@@ -178,24 +178,50 @@ def test_private_redis_ping_stop_restart(private_redis: stack.ManagedProcess) ->
     assert stack.probe_redis(port)
 
 
-def test_private_ferretdb_keeps_data_across_restart(tmp_path: Path) -> None:
+def test_private_mongo_server_keeps_data_across_restart(tmp_path: Path) -> None:
     pymongo = pytest.importorskip("pymongo")
-    with stack.start_ferretdb(stack.free_port(), tmp_path) as ferret:
-        assert (tmp_path / "ferretdb-data").is_dir()
-        with pymongo.MongoClient(ferret.url, serverSelectionTimeoutMS=5000) as client:
+    with stack.start_mongo_server(stack.free_port(), tmp_path) as server:
+        assert (tmp_path / "mongo-data" / "data.mv").is_file()
+        with pymongo.MongoClient(server.url, serverSelectionTimeoutMS=5000) as client:
             assert client.admin.command("ping")["ok"] == 1.0
+            client.stacktest.items.create_index("n", unique=True)
             client.stacktest.items.insert_one({"_id": "a", "n": 1})
 
-        ferret.restart()
-        with pymongo.MongoClient(ferret.url, serverSelectionTimeoutMS=5000) as client:
+        server.restart()  # a clean stop writes everything
+        with pymongo.MongoClient(server.url, serverSelectionTimeoutMS=5000) as client:
             assert client.stacktest.items.find_one({"_id": "a"}) == {"_id": "a", "n": 1}
+            with pytest.raises(pymongo.errors.DuplicateKeyError):
+                client.stacktest.items.insert_one({"_id": "c", "n": 1})  # the index survived
             client.stacktest.items.insert_one({"_id": "b", "n": 2})
 
-        ferret.kill()  # a crash, not a clean shutdown
-        assert not stack.probe_mongodb(ferret.port)
-        ferret.restart()
-        with pymongo.MongoClient(ferret.url, serverSelectionTimeoutMS=5000) as client:
+        time.sleep(1.5)  # a crash loses what the MVStore has not committed (once a second)
+        server.kill()
+        assert not stack.probe_mongodb(server.port)
+        server.restart()
+        with pymongo.MongoClient(server.url, serverSelectionTimeoutMS=5000) as client:
             assert client.stacktest.items.count_documents({}) == 2
+
+
+def test_private_memory_mongo_server_starts_empty(tmp_path: Path) -> None:
+    pymongo = pytest.importorskip("pymongo")
+    with stack.start_mongo_server(stack.free_port(), tmp_path, backend="memory") as server:
+        assert not (tmp_path / "mongo-data").exists()
+        with pymongo.MongoClient(server.url, serverSelectionTimeoutMS=5000) as client:
+            client.stacktest.items.insert_one({"_id": "a"})
+        server.restart()
+        with pymongo.MongoClient(server.url, serverSelectionTimeoutMS=5000) as client:
+            assert client.stacktest.items.count_documents({}) == 0
+
+
+def test_mongo_server_reports_the_wire_version_pymongo_needs(tmp_path: Path) -> None:
+    pymongo = pytest.importorskip("pymongo")
+    with (
+        stack.start_mongo_server(stack.free_port(), tmp_path, backend="memory") as server,
+        pymongo.MongoClient(server.url, serverSelectionTimeoutMS=5000) as client,
+    ):
+        hello = client.admin.command("isMaster")  # it has no `hello`
+        assert hello["maxWireVersion"] >= 9  # PyMongo 4.20's minimum (MongoDB 4.4)
+        assert client.server_info()["version"].startswith("4.4")
 
 
 def test_private_moto_creates_buckets_again_after_restart(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Faults under load: Redis or FerretDB stops while clients keep calling, then comes back.
+"""Faults under load: Redis or the database stops while clients keep calling, then comes back.
 
 What must hold (docs/operations.md): no 500 and no hang at any point; every error is a problem;
 a revoked token is never let through, before, during or after; readiness names what is down;
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from scripts.stack import free_port, start_ferretdb, start_redis
+from scripts.stack import free_port, start_mongo_server, start_redis
 from tests.conftest import make_test_settings, private_app
 from tests.service.app.users.conftest import API, bearer, login, register
 
@@ -118,12 +118,12 @@ async def test_redis_stops_under_load_fails_closed_and_recovers(
         redis.stop()
 
 
-async def test_ferretdb_stops_under_load_answers_503_and_recovers(
+async def test_database_stops_under_load_answers_503_and_recovers(
     stack_env: dict[str, str], run_id: str, tmp_path: Path
 ) -> None:
-    ferretdb = start_ferretdb(free_port(), tmp_path)
+    database = start_mongo_server(free_port(), tmp_path)
     settings = make_test_settings(
-        stack_env, run_id + "-fault-db", mongodb_url=ferretdb.url, mongodb_timeout_ms=500
+        stack_env, run_id + "-fault-db", mongodb_url=database.url, mongodb_timeout_ms=500
     )
     try:
         async with private_app(settings) as (_, http):
@@ -147,12 +147,12 @@ async def test_ferretdb_stops_under_load_answers_503_and_recovers(
             }
             running = asyncio.create_task(load(calls, observed, stop, workers=4))
             await asyncio.sleep(0.5)
-            ferretdb.stop()
+            database.stop()
             await asyncio.sleep(1.5)
             during = Observed()
             for name, call in calls.items():
                 during.record(name, await call())
-            ferretdb.restart()
+            database.restart()
             await asyncio.sleep(1.0)
             stop.set()
             await running
@@ -171,4 +171,4 @@ async def test_ferretdb_stops_under_load_answers_503_and_recovers(
             await until(registers)
             assert (await http.get("/healthz/ready")).status_code == 200
     finally:
-        ferretdb.stop()
+        database.stop()

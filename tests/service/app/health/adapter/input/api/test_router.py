@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from scripts.stack import free_port, start_ferretdb, start_redis
+from scripts.stack import free_port, start_mongo_server, start_redis
 from service.core.config import Settings
 from tests.conftest import make_test_settings, private_app
 
@@ -65,21 +65,21 @@ async def test_ready_names_redis_while_it_is_down_and_recovers_without_restart(
 async def test_ready_names_mongodb_while_it_is_down_and_recovers_without_restart(
     stack_env: dict[str, str], run_id: str, tmp_path: Path
 ) -> None:
-    ferretdb = start_ferretdb(free_port(), tmp_path)
+    database = start_mongo_server(free_port(), tmp_path)
     settings = make_test_settings(
-        stack_env, run_id + "-mongo-outage", mongodb_url=ferretdb.url, mongodb_timeout_ms=500
+        stack_env, run_id + "-mongo-outage", mongodb_url=database.url, mongodb_timeout_ms=500
     )
     try:
         async with private_app(settings) as (_, http):
             assert (await http.get("/healthz/ready")).status_code == 200
 
-            ferretdb.stop()
+            database.stop()
             down = await http.get("/healthz/ready")
             assert down.status_code == 503
             assert "mongodb" in down.json()["detail"]
             assert down.json()["checks"]["redis"] == "ok"
 
-            ferretdb.restart()
+            database.restart()
             await until_ready(http)
     finally:
-        ferretdb.stop()
+        database.stop()
