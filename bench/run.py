@@ -159,6 +159,17 @@ def bare_logging_config(path: Path) -> Path:
     return path
 
 
+def drop_database(url: str, name: str) -> None:
+    """The run's users (up to 200,000) do not stay in the local stack's database file."""
+    from pymongo import MongoClient
+
+    client: MongoClient[dict[str, Any]] = MongoClient(url)
+    try:
+        client.drop_database(name)
+    finally:
+        client.close()
+
+
 def drop_cache(redis_url: str, prefix: str) -> None:
     """Forget every cached entry of this run, so the next round reads only misses."""
     import redis
@@ -264,136 +275,150 @@ def main(argv: Sequence[str] | None = None) -> int:
     logged = bare_argv(bare_port, "--log-config", str(bare_logging))
     silent = bare_argv(silent_port, "--no-access-log", "--log-level", "warning")
     results: dict[str, Any] = {"run": run, "args": vars(args)}
-    with (
-        server(
-            "api",
-            api_argv,
-            {**env, "PORT": str(api_port)},
-            api_port,
-            "/healthz/ready",
-            RESULTS / f"{run}-api.log",
-        ) as api,
-        server("bare", logged, env, bare_port, "/ok", RESULTS / f"{run}-bare.log") as bare,
-        server(
-            "bare_silent", silent, env, silent_port, "/ok", RESULTS / f"{run}-bare-silent.log"
-        ) as bare_silent,
-    ):
-        print(f"seeding {args.users} users into {database} ...", flush=True)
-        seeded = asyncio.run(seed_users({**env}, args.users, args.deep))
-        admin_token = _http_json(
-            "POST",
-            f"{api.base}/api/v1/auth/login",
-            {"email": seeded.admin_email, "password": seeded.password},
-        )["access_token"]
-        user_token = _http_json(
-            "POST",
-            f"{api.base}/api/v1/auth/login",
-            {"email": seeded.user_email, "password": seeded.password},
-        )["access_token"]
-        c, s, rounds = args.connections, args.seconds, args.rounds
-        auth = {"Authorization": f"Bearer {user_token}"}
-        admin = {"Authorization": f"Bearer {admin_token}"}
-
-        print("bare vs /users/me (cache hit) ...", flush=True)
-        _http_json("GET", f"{api.base}/api/v1/users/me", token=user_token)  # warm the cache
-        me = interleave(
-            ("bare", {"url": f"{bare.base}/ok", "connections": c, "seconds": s}),
-            (
-                "me",
-                {
-                    "url": f"{api.base}/api/v1/users/me",
-                    "connections": c,
-                    "seconds": s,
-                    "headers": auth,
-                },
-            ),
-            ("bare_silent", {"url": f"{bare_silent.base}/ok", "connections": c, "seconds": s}),
-            rounds=rounds,
-        )
-        deep_cursor = seeded.deep_cursor
-        deep = _http_json(
-            "GET", f"{api.base}/api/v1/users?limit=50&cursor={deep_cursor}", token=admin_token
-        )
-        assert deep["items"][0]["email"] == seeded.deep_first_email, "deep cursor is off"
-        bare_deep = _http_json("GET", f"{bare.base}/users?limit=50&cursor={deep_cursor}")
-        assert bare_deep["items"][0]["email"] == seeded.deep_first_email, "bare deep is off"
-
-        def page_sides(suffix: str) -> list[Side]:
-            def side(name: str, url: str, headers: dict[str, str] | None = None) -> Side:
-                options: dict[str, Any] = {
-                    "url": url,
-                    "connections": args.page_connections,
-                    "seconds": args.page_seconds,
-                }
-                if headers:
-                    options["headers"] = headers
-                return f"{name}{suffix}", options
-
-            return [
-                side("bare_first_page", f"{bare.base}/users?limit=50"),
-                side("first_page", f"{api.base}/api/v1/users?limit=50", admin),
-                side("bare_deep_page", f"{bare.base}/users?limit=50&cursor={deep_cursor}"),
-                side("deep_page", f"{api.base}/api/v1/users?limit=50&cursor={deep_cursor}", admin),
-            ]
-
-        print(f"/users first and deep page vs bare, {args.users} users ...", flush=True)
-        pages = interleave(*page_sides(""), rounds=rounds)
-
-        ids = seeded.ids
-        if args.large_users > args.users:
-            print(f"adding {args.large_users - args.users} older users ...", flush=True)
-            started = time.monotonic()
-            ids = ids + asyncio.run(seed_older_users(env, seeded, args.large_users - args.users))
-            results["seed_large_seconds"] = time.monotonic() - started
-            print(f"/users first and deep page vs bare, {args.large_users} users ...", flush=True)
-            pages |= interleave(*page_sides("_large"), rounds=rounds)
-
-        # Every id once per round at most (the cache is dropped before each round): misses only.
-        miss = write_miss_script(ids, RESULTS / f"{run}-miss.lua")
-        bare_miss = write_miss_script(ids, RESULTS / f"{run}-bare-miss.lua", "/users/")
-        print("/users/{id} miss vs bare find_one, and hit ...", flush=True)
-        by_id = interleave(
-            (
-                "bare_find_one",
-                {"url": f"{bare.base}/users/", "connections": c, "seconds": s, "script": bare_miss},
-            ),
-            (
-                "id_miss",
-                {
-                    "url": f"{api.base}/api/v1/users/",
-                    "connections": c,
-                    "seconds": s,
-                    "headers": admin,
-                    "script": miss,
-                },
-            ),
-            rounds=rounds,
-            before_first=lambda: drop_cache(env["REDIS_URL"], env["REDIS_KEY_PREFIX"]),
-        )
-        by_id |= interleave(
-            (
-                "id_hit",
-                {
-                    "url": f"{api.base}/api/v1/users/{seeded.user_id}",
-                    "connections": c,
-                    "seconds": s,
-                    "headers": admin,
-                },
-            ),
-            rounds=rounds,
-        )
-        print("POST /auth/login ...", flush=True)
-        login = [
-            wrk(
+    try:
+        with (
+            server(
+                "api",
+                api_argv,
+                {**env, "PORT": str(api_port)},
+                api_port,
+                "/healthz/ready",
+                RESULTS / f"{run}-api.log",
+            ) as api,
+            server("bare", logged, env, bare_port, "/ok", RESULTS / f"{run}-bare.log") as bare,
+            server(
+                "bare_silent", silent, env, silent_port, "/ok", RESULTS / f"{run}-bare-silent.log"
+            ) as bare_silent,
+        ):
+            print(f"seeding {args.users} users into {database} ...", flush=True)
+            seeded = asyncio.run(seed_users({**env}, args.users, args.deep))
+            admin_token = _http_json(
+                "POST",
                 f"{api.base}/api/v1/auth/login",
-                connections=8,
-                seconds=s,
-                method="POST",
-                body=json.dumps({"email": seeded.user_email, "password": seeded.password}),
+                {"email": seeded.admin_email, "password": seeded.password},
+            )["access_token"]
+            user_token = _http_json(
+                "POST",
+                f"{api.base}/api/v1/auth/login",
+                {"email": seeded.user_email, "password": seeded.password},
+            )["access_token"]
+            c, s, rounds = args.connections, args.seconds, args.rounds
+            auth = {"Authorization": f"Bearer {user_token}"}
+            admin = {"Authorization": f"Bearer {admin_token}"}
+
+            print("bare vs /users/me (cache hit) ...", flush=True)
+            _http_json("GET", f"{api.base}/api/v1/users/me", token=user_token)  # warm the cache
+            me = interleave(
+                ("bare", {"url": f"{bare.base}/ok", "connections": c, "seconds": s}),
+                (
+                    "me",
+                    {
+                        "url": f"{api.base}/api/v1/users/me",
+                        "connections": c,
+                        "seconds": s,
+                        "headers": auth,
+                    },
+                ),
+                ("bare_silent", {"url": f"{bare_silent.base}/ok", "connections": c, "seconds": s}),
+                rounds=rounds,
             )
-            for _ in range(rounds)
-        ]
-        peak_rss = api.peak_rss_mb()
+            deep_cursor = seeded.deep_cursor
+            deep = _http_json(
+                "GET", f"{api.base}/api/v1/users?limit=50&cursor={deep_cursor}", token=admin_token
+            )
+            assert deep["items"][0]["email"] == seeded.deep_first_email, "deep cursor is off"
+            bare_deep = _http_json("GET", f"{bare.base}/users?limit=50&cursor={deep_cursor}")
+            assert bare_deep["items"][0]["email"] == seeded.deep_first_email, "bare deep is off"
+
+            def page_sides(suffix: str) -> list[Side]:
+                def side(name: str, url: str, headers: dict[str, str] | None = None) -> Side:
+                    options: dict[str, Any] = {
+                        "url": url,
+                        "connections": args.page_connections,
+                        "seconds": args.page_seconds,
+                    }
+                    if headers:
+                        options["headers"] = headers
+                    return f"{name}{suffix}", options
+
+                return [
+                    side("bare_first_page", f"{bare.base}/users?limit=50"),
+                    side("first_page", f"{api.base}/api/v1/users?limit=50", admin),
+                    side("bare_deep_page", f"{bare.base}/users?limit=50&cursor={deep_cursor}"),
+                    side(
+                        "deep_page", f"{api.base}/api/v1/users?limit=50&cursor={deep_cursor}", admin
+                    ),
+                ]
+
+            print(f"/users first and deep page vs bare, {args.users} users ...", flush=True)
+            pages = interleave(*page_sides(""), rounds=rounds)
+
+            ids = seeded.ids
+            if args.large_users > args.users:
+                print(f"adding {args.large_users - args.users} older users ...", flush=True)
+                started = time.monotonic()
+                ids = ids + asyncio.run(
+                    seed_older_users(env, seeded, args.large_users - args.users)
+                )
+                results["seed_large_seconds"] = time.monotonic() - started
+                print(
+                    f"/users first and deep page vs bare, {args.large_users} users ...", flush=True
+                )
+                pages |= interleave(*page_sides("_large"), rounds=rounds)
+
+            # Every id once per round at most (the cache is dropped before each round): misses only.
+            miss = write_miss_script(ids, RESULTS / f"{run}-miss.lua")
+            bare_miss = write_miss_script(ids, RESULTS / f"{run}-bare-miss.lua", "/users/")
+            print("/users/{id} miss vs bare find_one, and hit ...", flush=True)
+            by_id = interleave(
+                (
+                    "bare_find_one",
+                    {
+                        "url": f"{bare.base}/users/",
+                        "connections": c,
+                        "seconds": s,
+                        "script": bare_miss,
+                    },
+                ),
+                (
+                    "id_miss",
+                    {
+                        "url": f"{api.base}/api/v1/users/",
+                        "connections": c,
+                        "seconds": s,
+                        "headers": admin,
+                        "script": miss,
+                    },
+                ),
+                rounds=rounds,
+                before_first=lambda: drop_cache(env["REDIS_URL"], env["REDIS_KEY_PREFIX"]),
+            )
+            by_id |= interleave(
+                (
+                    "id_hit",
+                    {
+                        "url": f"{api.base}/api/v1/users/{seeded.user_id}",
+                        "connections": c,
+                        "seconds": s,
+                        "headers": admin,
+                    },
+                ),
+                rounds=rounds,
+            )
+            print("POST /auth/login ...", flush=True)
+            login = [
+                wrk(
+                    f"{api.base}/api/v1/auth/login",
+                    connections=8,
+                    seconds=s,
+                    method="POST",
+                    body=json.dumps({"email": seeded.user_email, "password": seeded.password}),
+                )
+                for _ in range(rounds)
+            ]
+            peak_rss = api.peak_rss_mb()
+    finally:
+        drop_database(env["MONGODB_URL"], database)
 
     scenarios = {**me, **by_id, **pages, "login": login}
     results["scenarios"] = {name: summary(runs) for name, runs in scenarios.items()}
