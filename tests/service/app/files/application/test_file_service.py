@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from service.app.files.adapter.output.storage import S3ObjectStorage
+from service.app.files.application.file_service import UploadGrant
 from service.app.files.domain.entity import FileStatus, RejectionReason
 from service.core.db.database import Database
 from service.core.db.mixins.timestamp import utcnow
@@ -279,15 +280,22 @@ async def test_listing_is_keyset_paginated_newest_first(kit: FilesKit) -> None:
     assert error.value.code == "invalid_cursor"
 
 
+def short_deadline_kit(database: Database, storage: S3ObjectStorage, **policy: object) -> FilesKit:
+    """Uploads whose deadline is one second after they are granted."""
+    return make_kit(
+        database, storage, make_policy(presign_expiry_seconds=1, pending_expiry_seconds=1, **policy)
+    )
+
+
+async def past_deadline(grant: UploadGrant) -> None:
+    await asyncio.sleep((grant.file.upload_expires_at - utcnow()).total_seconds() + 0.05)
+
+
 async def test_an_abandoned_upload_is_never_served_or_counted_and_the_sweep_clears_it(
     database: Database, storage: S3ObjectStorage
 ) -> None:
     """No TTL monitor runs here (nor the sweep, until called): reads alone must hide it."""
-    kit = make_kit(
-        database,
-        storage,
-        make_policy(presign_expiry_seconds=1, pending_expiry_seconds=1, quota_max_count=2),
-    )
+    kit = short_deadline_kit(database, storage, quota_max_count=2)
     user = owner()
     uploaded = await kit.service.grant_upload(
         user, filename="a.txt", content_type="text/plain", size=5
@@ -299,7 +307,7 @@ async def test_an_abandoned_upload_is_never_served_or_counted_and_the_sweep_clea
     assert await kit.quota.usage(user) == (2, 12)
     with pytest.raises(ConflictError):  # the quota is full while both are pending
         await kit.service.grant_upload(user, filename="c.txt", content_type="text/plain", size=1)
-    await asyncio.sleep((never.file.upload_expires_at - utcnow()).total_seconds() + 0.05)
+    await past_deadline(never)
 
     # Past the deadline, before any sweep: not served, not listed, not counted, not completable.
     for grant in (uploaded, never):
@@ -328,18 +336,14 @@ async def test_an_abandoned_upload_is_never_served_or_counted_and_the_sweep_clea
 async def test_completing_keeps_the_file_counted_after_the_upload_deadline(
     database: Database, storage: S3ObjectStorage
 ) -> None:
-    kit = make_kit(
-        database,
-        storage,
-        make_policy(presign_expiry_seconds=1, pending_expiry_seconds=1, quota_max_count=1),
-    )
+    kit = short_deadline_kit(database, storage, quota_max_count=1)
     user = owner()
     grant = await kit.service.grant_upload(
         user, filename="a.txt", content_type="text/plain", size=5
     )
     await post_form(grant.upload.url, dict(grant.upload.fields), b"hello")
     assert (await kit.service.complete(user, grant.file.id)).status is FileStatus.AVAILABLE
-    await asyncio.sleep((grant.file.upload_expires_at - utcnow()).total_seconds() + 0.05)
+    await past_deadline(grant)
     assert await kit.quota.usage(user) == (1, 5)
     with pytest.raises(ConflictError):
         await kit.service.grant_upload(user, filename="b.txt", content_type="text/plain", size=1)
