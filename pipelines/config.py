@@ -38,9 +38,6 @@ class PipelineConfig:
     connection_arn: str
     dev_environment: str
     prod_environment: str
-    # Pins the Go toolchain that builds the local FerretDB of ``scripts/test``
-    # (GOTOOLCHAIN; the image's Go >= 1.21 downloads it from the Go module proxy).
-    go_toolchain: str
     build_timeout_minutes: int
 
     def __post_init__(self) -> None:
@@ -59,10 +56,6 @@ class PipelineConfig:
             raise ConfigError("pipeline.connection_arn must belong to the pipeline account")
         if self.dev_environment == self.prod_environment:
             raise ConfigError("pipeline.dev_environment and prod_environment must differ")
-        if not re.fullmatch(r"go1\.\d+\.\d+(\+auto)?", self.go_toolchain):
-            raise ConfigError(
-                f"pipeline.go_toolchain must look like go1.24.2, got {self.go_toolchain}"
-            )
         if not 5 <= self.build_timeout_minutes <= 480:
             raise ConfigError("pipeline.build_timeout_minutes must be between 5 and 480")
 

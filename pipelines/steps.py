@@ -14,7 +14,7 @@ from infra.stage import BiwocoStage
 from pipelines.config import PipelineConfig
 
 # The README's test command: ruff, mypy, import-linter and pytest against the local stack
-# (Redis, FerretDB and moto that scripts/stack.py starts itself; no docker needed).
+# (Redis, mongo-java-server and moto that scripts/stack.py starts itself; no docker needed).
 TEST_COMMAND = "scripts/test"
 INSTALL_COMMAND = "scripts/bootstrap"
 # Synthesizes every environment and the pipeline; cdk-nag runs as a validation plugin and
@@ -34,11 +34,12 @@ SMOKE_TEST_COMMAND = (
     f' "${{API_URL%/}}{READINESS_PATH}"'
 )
 
-# The standard CodeBuild image (Ubuntu 22.04) has Python 3.12 and Go (>= 1.21, which
-# downloads the toolchain pinned by GOTOOLCHAIN), so scripts/test builds FerretDB there.
+# The standard CodeBuild image (Ubuntu 22.04) has Python 3.12, Java 17 (Corretto) and Maven:
+# scripts/stack.py fetches the local database (mongo-java-server) with them. Ubuntu 22.04's
+# own default JDK is 11, too old, so the runtime is named here.
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
-RUNTIME_VERSIONS = {"python": "3.12", "golang": "1.x"}
-CACHE_PATHS = ("/root/.cache/pip/**/*", "/root/.cache/biwoco/**/*", "/root/go/pkg/mod/**/*")
+RUNTIME_VERSIONS = {"python": "3.12", "java": "corretto17"}
+CACHE_PATHS = ("/root/.cache/pip/**/*", "/root/.cache/biwoco/**/*", "/root/.m2/repository/**/*")
 
 
 def synth_step(config: PipelineConfig, source: cdkp.CodePipelineSource) -> cdkp.CodeBuildStep:
@@ -49,11 +50,11 @@ def synth_step(config: PipelineConfig, source: cdkp.CodePipelineSource) -> cdkp.
         install_commands=[INSTALL_COMMAND],
         commands=list(SYNTH_COMMANDS),
         primary_output_directory="cdk.out",
-        env={"GOTOOLCHAIN": config.go_toolchain, "CI": "true"},
+        env={"CI": "true"},
         build_environment=codebuild.BuildEnvironment(
             build_image=BUILD_IMAGE,
             compute_type=codebuild.ComputeType.MEDIUM,
-            # scripts/test starts Redis, FerretDB and moto as local processes: no docker.
+            # scripts/test starts Redis, mongo-java-server and moto as local processes: no docker.
             privileged=False,
         ),
         partial_build_spec=codebuild.BuildSpec.from_object(

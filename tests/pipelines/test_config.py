@@ -44,7 +44,6 @@ def test_no_block_means_no_pipeline() -> None:
             "pipeline account",
         ),
         ("prod_environment", "dev", "must differ"),
-        ("go_toolchain", "1.24", "go1.24.2"),
         ("build_timeout_minutes", 1000, "between 5 and 480"),
         ("branch", "", "non-empty string"),
         ("build_timeout_minutes", "60", "integer"),

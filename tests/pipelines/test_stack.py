@@ -149,7 +149,7 @@ def test_build_step_tests_synthesizes_and_lints(pipeline_synth: PipelineSynth) -
     (synth,) = pipeline_synth.stage("Build")["Actions"]
     spec = pipeline_synth.buildspec(synth)
     assert spec["phases"]["install"]["commands"] == [INSTALL_COMMAND]
-    assert spec["phases"]["install"]["runtime-versions"] == {"python": "3.12", "golang": "1.x"}
+    assert spec["phases"]["install"]["runtime-versions"] == {"python": "3.12", "java": "corretto17"}
     # Exactly the README's test command, then the synthesis (cdk-nag fails it), then
     # cfn-lint over what was synthesized.
     assert spec["phases"]["build"]["commands"] == [TEST_COMMAND, SYNTH_COMMAND, CFN_LINT_COMMAND]
@@ -159,13 +159,9 @@ def test_build_step_tests_synthesizes_and_lints(pipeline_synth: PipelineSynth) -
     assert spec["artifacts"]["base-directory"] == "cdk.out"
     project = pipeline_synth.project(synth["Configuration"]["ProjectName"])["Properties"]
     env = project["Environment"]
-    assert {
-        "Name": "GOTOOLCHAIN",
-        "Type": "PLAINTEXT",
-        "Value": pipeline_synth.config.go_toolchain,
-    } in env["EnvironmentVariables"]
+    assert not any(v["Name"] == "GOTOOLCHAIN" for v in env.get("EnvironmentVariables", []))
     assert env["Image"] == "aws/codebuild/standard:7.0"
-    # scripts/test runs Redis, FerretDB and moto as local processes: no docker, no
+    # scripts/test runs Redis, mongo-java-server and moto as local processes: no docker, no
     # privileged mode.
     assert env.get("PrivilegedMode", False) is False
     assert project["TimeoutInMinutes"] == pipeline_synth.config.build_timeout_minutes
