@@ -5,6 +5,8 @@ Each test session works in its own MongoDB database and Redis key prefix, droppe
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
 import subprocess
 import sys
@@ -26,6 +28,9 @@ from service.app.container import resolve
 from service.app.server import create_app
 from service.core.config import Settings, load_settings
 
+# pytester: the DocumentDB gate's own test runs a small suite through it.
+pytest_plugins = ["pytester", "tests.docdb.gate"]
+
 ROOT = Path(__file__).resolve().parent.parent
 STACK_VARIABLES = ("REDIS_URL", "MONGODB_URL", "S3_ENDPOINT_URL", "S3_BUCKET")
 
@@ -39,6 +44,42 @@ def _read_stack_env() -> dict[str, str]:
             key, _, value = line.partition("=")
             values[key] = value.strip("'\"")
     return values
+
+
+def _describe(task: asyncio.Task[object]) -> str:
+    stack = io.StringIO()
+    task.print_stack(limit=6, file=stack)
+    return f"{task.get_name()}: {task.get_coro()!r}\n{stack.getvalue()}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _no_task_outlives_the_session() -> AsyncIterator[None]:
+    """Every task a test or fixture starts must end with it.
+
+    At session end pytest-asyncio's runner cancels what is left, once, and waits for it without
+    a time limit: a task that swallows that one cancel hangs the run for good. Whatever is still
+    running here (after every other session fixture's teardown) is a leak: it is reported by
+    name and stack, and cancelled until it ends, within a bound, so the run ends either way.
+    """
+    yield
+    current = asyncio.current_task()
+    left = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    if not left:
+        return
+    report = "\n".join(_describe(task) for task in left)
+    deadline = asyncio.get_running_loop().time() + 10
+    while any(not task.done() for task in left):
+        if asyncio.get_running_loop().time() > deadline:
+            break
+        for task in left:
+            task.cancel()
+        await asyncio.wait(left, timeout=0.1)
+    stuck = [task.get_name() for task in left if not task.done()]
+    pytest.fail(
+        f"{len(left)} task(s) outlived the test session (still stuck after 10 s of cancels: "
+        f"{stuck or 'none'}):\n{report}",
+        pytrace=False,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -66,9 +66,19 @@ async def settle(container: containers.Container) -> None:
 
 
 def unsettle(container: containers.Container) -> None:
+    """Before shutting down: undo `settle`, with the resources in async mode again.
+
+    `shutdown_resources()` awaits the resources' closing only when one of them is in async
+    mode; otherwise it merely schedules each async close and returns None, and the clients
+    close in orphan tasks after the app has stopped (one of which hung a test session's
+    teardown for good).
+    """
     provider: providers.Provider[Any]
     for provider in container.traverse():
         provider.reset_async_mode()
+    resource: providers.Resource[Any]
+    for resource in container.traverse(types=[providers.Resource]):
+        resource.enable_async_mode()
 
 
 def _cache_prefix(settings: Settings) -> str:
