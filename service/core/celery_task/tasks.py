@@ -18,10 +18,12 @@ from service.core.celery_task.runtime import WorkerServices, runtime
 from service.core.helpers.metrics import queue_depth_points
 
 # The probe's effects (one document per probe run): evidence for a pipeline run or an operator,
-# not data; the TTL monitor removes them after a week.
+# who count them by probe or by batch; not data: the TTL monitor removes them after a week.
 OPS_PROBES = "ops_probes"
 OPS_PROBE_INDEXES: list[IndexModel] = [
-    IndexModel([("at", ASCENDING)], name="at_ttl", expireAfterSeconds=7 * 24 * 3600)
+    IndexModel([("at", ASCENDING)], name="at_ttl", expireAfterSeconds=7 * 24 * 3600),
+    IndexModel([("probe_id", ASCENDING)], name="probe_id"),
+    IndexModel([("batch", ASCENDING)], name="batch"),
 ]
 
 logger = logging.getLogger(__name__)

@@ -94,7 +94,7 @@ LAGGING = "SecondaryPreferred"
 
 async def test_the_client_reads_with_the_configured_preference(database: Database) -> None:
     with reads() as sent:
-        await database["users"].find_one({})
+        await database["users"].find_one({"_id": "nobody"})
     assert sent == [("find", LAGGING)]
 
 
