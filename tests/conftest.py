@@ -1,4 +1,4 @@
-"""Shared fixtures: the real Redis, FerretDB and S3 that scripts/stack.py starts.
+"""Shared fixtures: the real Redis, MongoDB wire server and S3 that scripts/stack.py starts.
 
 Each test session works in its own MongoDB database and Redis key prefix, dropped afterwards.
 """

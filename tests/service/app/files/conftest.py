@@ -1,4 +1,4 @@
-"""Files fixtures: the real moto S3 server and FerretDB of the local stack, over real HTTP."""
+"""Files fixtures: the real moto S3 server and database of the local stack, over real HTTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Index bootstrap against the real FerretDB: idempotent across restarts."""
+"""Index bootstrap against the real database: idempotent across restarts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Keyset pages against the real database server, with many rows sharing one timestamp."""
+"""Keyset pages against the real database, with many rows sharing one timestamp."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The files use cases against the real FerretDB and moto S3 (no worker: tasks run in order)."""
+"""The files use cases against the real database and moto S3 (no worker: tasks run in order)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The attack suite: each case its own test, against the real Redis and FerretDB."""
+"""The attack suite: each case its own test, against the real Redis and database."""
 
 from __future__ import annotations
 
