@@ -58,7 +58,7 @@ def main() -> int:
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_http(base + "/healthz/ready")
-        seeded = asyncio.run(seed_users(env, 10, RESULTS))
+        seeded = asyncio.run(seed_users(env, 10))
         token = _http_json(
             "POST",
             f"{base}/api/v1/auth/login",

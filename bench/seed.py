@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 
 from service.app.users.adapter.output.mongo_user_repository import (
     COLLECTION,
@@ -30,8 +31,9 @@ class Seeded:
     admin_email: str
     user_email: str
     user_id: str
+    password_hash: str
+    oldest: datetime
     ids: list[str]
-    miss_script: Path
     deep_cursor: str
     deep_first_email: str
 
@@ -48,22 +50,25 @@ def _user(index: int, role: Role, password_hash: str, at: datetime) -> User:
     )
 
 
-def write_miss_script(ids: list[str], path: Path) -> Path:
-    """A wrk script that asks for a different user on every request, in order."""
-    quoted = ",".join(f'"{i}"' for i in ids)
+def write_miss_script(ids: list[str], path: Path, prefix: str = "/api/v1/users/") -> Path:
+    """A wrk script that asks for a different user on every request, in order (the ids are read
+    from a file beside it: a Lua table literal of 200,000 strings is over LuaJIT's constants)."""
+    id_file = path.with_suffix(".ids")
+    id_file.write_text("\n".join(ids) + "\n")
     path.write_text(
         f"dofile({str(LUA_REPORT)!r})\n"
-        f"local ids = {{{quoted}}}\n"
+        "local ids = {}\n"
+        f"for line in io.lines({str(id_file)!r}) do ids[#ids + 1] = line end\n"
         "local i = 0\n"
         "request = function()\n"
         "  i = i + 1\n"
-        '  return wrk.format(nil, "/api/v1/users/" .. ids[(i % #ids) + 1])\n'
+        f'  return wrk.format(nil, "{prefix}" .. ids[(i % #ids) + 1])\n'
         "end\n"
     )
     return path
 
 
-async def seed_users(env: dict[str, str], count: int, results_dir: Path, depth: int = 0) -> Seeded:
+async def seed_users(env: dict[str, str], count: int, depth: int = 0) -> Seeded:
     password = "bench-password-1"  # noqa: S105 - a throwaway local benchmark account
     # One real argon2id hash for everybody: 20,000 hashes would take minutes and prove nothing.
     password_hash = PasswordHasher().hash_sync(password)
@@ -77,8 +82,7 @@ async def seed_users(env: dict[str, str], count: int, results_dir: Path, depth: 
     try:
         collection = client[env["MONGODB_DB"]][COLLECTION]
         await ensure_indexes(client[env["MONGODB_DB"]], {COLLECTION: USER_INDEXES})
-        for offset in range(0, count, 1000):
-            await collection.insert_many([to_document(u) for u in users[offset : offset + 1000]])
+        await _insert(collection, users)
     finally:
         await client.close()
     ids = [u.id for u in users[1:]]
@@ -88,11 +92,36 @@ async def seed_users(env: dict[str, str], count: int, results_dir: Path, depth: 
     after = newest_first[max(depth, 1) - 1]
     return Seeded(
         password=password,
+        password_hash=password_hash,
+        oldest=start,
         admin_email=users[0].email,
         user_email=users[1].email,
         user_id=users[1].id,
         ids=ids,
-        miss_script=write_miss_script(ids, results_dir / "miss.lua"),
         deep_cursor=encode_cursor(UserDTO.from_user(after)),
         deep_first_email=newest_first[min(depth, count - 1)].email,
     )
+
+
+async def _insert(collection: AsyncCollection[dict[str, object]], users: list[User]) -> None:
+    # Bulk, unordered batches: 200,000 users in well under a minute.
+    for offset in range(0, len(users), 5000):
+        batch = [to_document(u) for u in users[offset : offset + 5000]]
+        await collection.insert_many(batch, ordered=False)
+
+
+async def seed_older_users(env: dict[str, str], seeded: Seeded, count: int) -> list[str]:
+    """Add `count` users created before every seeded one: the newest pages stay the same rows
+    (the same first page, the same page `depth` deep) in a larger collection."""
+    users = [
+        _user(
+            1_000_000 + i, Role.USER, seeded.password_hash, seeded.oldest - timedelta(seconds=i + 1)
+        )
+        for i in range(count)
+    ]
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(env["MONGODB_URL"])
+    try:
+        await _insert(client[env["MONGODB_DB"]][COLLECTION], users)
+    finally:
+        await client.close()
+    return [u.id for u in users]

@@ -14,18 +14,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from service.app.container import Container, resolve, settle, unsettle
 from service.app.files.adapter.input.api.v1.router import files_router
-from service.app.files.adapter.output.repository import (
-    FILE_INDEXES,
-    FILE_QUOTA_LEDGER,
-    FILES,
-    QUOTA_LEDGER_INDEXES,
-)
+from service.app.files.adapter.output.repository import FILES_INDEX_PLAN
 from service.app.health.adapter.input.api.router import health_router
 from service.app.users.adapter.input.api.authenticator import TokenAuthenticator
 from service.app.users.adapter.input.api.v1.router import users_api_routers
 from service.app.users.adapter.output.mongo_user_repository import USERS_INDEX_PLAN
 from service.app.users.application.bootstrap import bootstrap_admin
 from service.app.users.application.user_service import UserService
+from service.core.celery_task.tasks import OPS_PROBE_INDEXES, OPS_PROBES
 from service.core.config import Settings, get_settings
 from service.core.db.database import IndexPlan, ensure_indexes
 from service.core.db.redis.near_cache import RedisNearCache
@@ -46,7 +42,7 @@ API_PREFIX = "/api/v1"
 
 def index_plan() -> IndexPlan:
     """Every collection's indexes, gathered from the modules that own them."""
-    return {**USERS_INDEX_PLAN, FILES: FILE_INDEXES, FILE_QUOTA_LEDGER: QUOTA_LEDGER_INDEXES}
+    return {**USERS_INDEX_PLAN, **FILES_INDEX_PLAN, OPS_PROBES: OPS_PROBE_INDEXES}
 
 
 def api_routers() -> list[APIRouter]:

@@ -171,9 +171,10 @@ class Settings(BaseSettings):
     files_quota_max_bytes: int = Field(default=5 * 1024**3, ge=1)
     files_presign_expiry_seconds: int = Field(default=600, ge=1, le=7 * 24 * 3600)
     files_download_url_expiry_seconds: int = Field(default=60, ge=1, le=7 * 24 * 3600)
-    # A file still pending this long after its upload was granted is expired by the sweep.
+    # A file still pending this long after its upload was granted is gone (never served or
+    # counted); the sweep, every interval, removes any object it left in S3.
     files_pending_expiry_seconds: int = Field(default=3600, ge=1)
-    files_expire_sweep_interval_seconds: float = Field(default=300.0, gt=0)
+    files_expire_sweep_interval_seconds: float = Field(default=300.0, gt=0, le=12 * 3600)
 
     # Celery (worker and beat); the broker and the result store default to REDIS_URL.
     celery_broker_url: str | None = None

@@ -9,12 +9,23 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
+from pymongo import ASCENDING, IndexModel
+
 from service.core.celery_task import app
 from service.core.celery_task.base import BaseTask
 from service.core.celery_task.errors import PermanentTaskError
 from service.core.celery_task.idempotency import EffectLedger
 from service.core.celery_task.mail import SEND_EMAIL_TASK, PendingEmailStore
 from service.core.celery_task.runtime import WorkerServices, runtime
+
+# The probe's effects (one document per probe run): evidence for a pipeline run or an operator,
+# who count them by probe or by batch; not data: the TTL monitor removes them after a week.
+OPS_PROBES = "ops_probes"
+OPS_PROBE_INDEXES: list[IndexModel] = [
+    IndexModel([("at", ASCENDING)], name="at_ttl", expireAfterSeconds=7 * 24 * 3600),
+    IndexModel([("probe_id", ASCENDING)], name="probe_id"),
+    IndexModel([("batch", ASCENDING)], name="batch"),
+]
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +86,7 @@ async def run_probe(
 
     async def effect() -> None:
         # Not idempotent by itself (a new document each time): the ledger makes it happen once.
-        await services.database["ops_probes"].insert_one(
+        await services.database[OPS_PROBES].insert_one(
             {"probe_id": probe_id, "batch": batch, "at": datetime.now(UTC)}
         )
 

@@ -1,4 +1,10 @@
-"""The PyMongo async client as a container resource, and idempotent index bootstrap."""
+"""The PyMongo async client as a container resource, and idempotent index bootstrap.
+
+The client reads with the read preference of its URL (`MONGODB_READ_PREFERENCE`; production:
+`secondaryPreferred`, so reads spread over DocumentDB's replicas, which lag the writer by
+milliseconds to seconds). A read that decides a write, or answers right after one, goes through
+`on_primary(collection)` instead (docs/data-model.md lists which reads are which).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,8 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from pymongo import AsyncMongoClient, IndexModel
+from pymongo import AsyncMongoClient, IndexModel, ReadPreference
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.core.config import Settings
@@ -16,6 +23,7 @@ logger = logging.getLogger(__name__)
 Document = dict[str, Any]
 MongoClient = AsyncMongoClient[Document]
 Database = AsyncDatabase[Document]
+Collection = AsyncCollection[Document]
 # Collection name -> the indexes it must have.
 IndexPlan = Mapping[str, Sequence[IndexModel]]
 
@@ -49,11 +57,18 @@ def get_database(client: MongoClient, name: str) -> Database:
     return client.get_database(name)
 
 
+def on_primary(collection: Collection) -> Collection:
+    """The same collection, read from the primary: for the version an `If-Match` or a conditional
+    write is checked against, and for what answers right after a write (read-your-writes)."""
+    return collection.with_options(read_preference=ReadPreference.PRIMARY)
+
+
 async def ensure_indexes(database: Database, plan: IndexPlan) -> None:
     """Create every planned index that is missing; a restart on existing data changes nothing.
 
-    Existing indexes are listed first and each missing one is created on its own: FerretDB 1.24
-    panics when one createIndexes command repeats two or more indexes that already exist.
+    Existing indexes are listed first and each missing one is created on its own (one
+    `createIndexes` per index keeps a failure pointing at the index that caused it). An index is
+    matched by name: changing an index's keys or options means giving it a new name.
     """
     for collection, indexes in plan.items():
         existing = {index["name"] async for index in await database[collection].list_indexes()}

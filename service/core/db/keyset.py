@@ -1,9 +1,12 @@
 """Keyset pages, newest first: `(created_at desc, _id desc)`, strictly after a position.
 
-The position's filter is one range on the index's leading field (`created_at <= t`) rather than
-the textbook `$or` over both fields: DocumentDB serves the range as one index scan from `t`
-down, and FerretDB (which scans) evaluates one comparison per document instead of an `$or`.
-The few rows that share the position's timestamp and were already served are skipped here.
+Each page is one query. The position is one range on the index's leading field
+(`created_at <= t`), which DocumentDB and MongoDB turn into a single scan of
+`{..., created_at: -1, _id: -1}` starting at `t`, in the index's order (no sort stage, the
+limit stops the scan). The rows tied at `t` that were already served are dropped by a `$nor`
+residual filter, which no planner uses for index bounds: the textbook
+`$or: [{created_at < t}, {created_at: t, _id < i}]` asks the planner for two index scans and a
+merge, which DocumentDB's planner does not do well.
 """
 
 from __future__ import annotations
@@ -18,6 +21,13 @@ from service.core.db.database import Document
 NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
 
+def after_position(created_at: datetime, last_id: str) -> Document:
+    """The filter of every row strictly after `(created_at, last_id)` in newest-first order."""
+    # BSON dates hold milliseconds: compare ties as the database stored them.
+    at = created_at.replace(microsecond=created_at.microsecond // 1000 * 1000)
+    return {"created_at": {"$lte": at}, "$nor": [{"created_at": at, "_id": {"$gte": last_id}}]}
+
+
 async def newest_first_page(
     collection: AsyncCollection[Document],
     query: Document,
@@ -25,20 +35,7 @@ async def newest_first_page(
     limit: int,
     after: tuple[datetime, str] | None,
 ) -> list[Document]:
-    if "created_at" in query:
-        raise ValueError("the page filter owns created_at")
-    if after is None:
-        return await collection.find(query).sort(NEWEST_FIRST).limit(limit).to_list()
-    created_at, last_id = after
-    # BSON dates hold milliseconds: compare ties as the database stored them.
-    created_at = created_at.replace(microsecond=created_at.microsecond // 1000 * 1000)
-    ranged = {**query, "created_at": {"$lte": created_at}}
-    # The row the position was taken from comes back first (unless deleted since): one extra.
-    wanted = limit + 1
-    while True:
-        rows = await collection.find(ranged).sort(NEWEST_FIRST).limit(wanted).to_list()
-        fresh = [r for r in rows if not (r["created_at"] == created_at and r["_id"] >= last_id)]
-        if len(fresh) >= limit or len(rows) < wanted:
-            return fresh[:limit]
-        # Every skipped row tied with the position: ask again for that many more.
-        wanted = limit + len(rows) - len(fresh)
+    if "created_at" in query or "$nor" in query:
+        raise ValueError("the page filter owns created_at and $nor")
+    ranged = query if after is None else {**query, **after_position(*after)}
+    return await collection.find(ranged).sort(NEWEST_FIRST).limit(limit).to_list()

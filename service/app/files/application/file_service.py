@@ -99,8 +99,16 @@ class FileService:
                 code="file_too_large",
             ).with_extra(rule="max_size_bytes", max_size_bytes=policy.max_size_bytes)
 
+        now = utcnow()
+        file_id = new_file_id()
+        deadline = now + timedelta(seconds=policy.pending_expiry_seconds)
         verdict = await self._quota.reserve(
-            owner_id, size=size, max_count=policy.quota_max_count, max_bytes=policy.quota_max_bytes
+            owner_id,
+            file_id=file_id,
+            size=size,
+            until=deadline,
+            max_count=policy.quota_max_count,
+            max_bytes=policy.quota_max_bytes,
         )
         if verdict is QuotaVerdict.COUNT_EXCEEDED:
             raise ConflictError(
@@ -113,8 +121,6 @@ class FileService:
                 code="file_quota_bytes_exceeded",
             ).with_extra(rule="quota_max_bytes", quota_max_bytes=policy.quota_max_bytes)
 
-        now = utcnow()
-        file_id = new_file_id()
         record = StoredFile(
             id=file_id,
             owner_id=owner_id,
@@ -126,7 +132,7 @@ class FileService:
             version=1,
             created_at=now,
             updated_at=now,
-            upload_expires_at=now + timedelta(seconds=policy.pending_expiry_seconds),
+            upload_expires_at=deadline,
         )
         try:
             upload = self._storage.presign_upload(
@@ -137,7 +143,7 @@ class FileService:
             )
             await self._files.add(record)
         except BaseException:
-            await self._quota.release(owner_id, size=size)
+            await self._quota.release_hold(owner_id, file_id=file_id, size=size)
             raise
         return UploadGrant(
             file=record,
@@ -192,10 +198,11 @@ class FileService:
                 f"file is {current.status.value}, not pending", code="file_not_pending"
             ).with_extra(status=current.status.value)
         if reason is None:
+            await self._quota.commit(record.owner_id, file_id=record.id, size=record.size)
             await self._tasks.process(record.id)
         else:
             logger.info("upload rejected", extra={"file_id": record.id, "reason": reason.value})
-            await self._quota.release(record.owner_id, size=record.size)
+            await self._quota.release_hold(record.owner_id, file_id=record.id, size=record.size)
             await remove_now_or_later(self._storage, self._tasks, record)
         return await self._owned(owner_id, file_id)
 
@@ -231,8 +238,10 @@ class FileService:
             to=FileStatus.DELETED,
             at=utcnow(),
         )
-        if before is None:  # deleted concurrently
+        if before is None:  # deleted concurrently, or the upload's deadline passed meanwhile
             raise _not_found()
-        if before.status.holds_quota:
+        if before.status is FileStatus.PENDING:
+            await self._quota.release_hold(before.owner_id, file_id=before.id, size=before.size)
+        elif before.status is FileStatus.AVAILABLE:
             await self._quota.release(before.owner_id, size=before.size)
         await self._tasks.remove_object(record.id)

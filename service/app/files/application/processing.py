@@ -26,7 +26,7 @@ CHUNK_SIZE = 1024 * 1024
 
 
 async def remove_now_or_later(storage: ObjectStorage, tasks: FileTasks, record: StoredFile) -> None:
-    """Remove a rejected/expired file's object; if storage fails, a task retries it.
+    """Remove a rejected file's object; if storage fails, a task retries it.
 
     The status already says "no object": a failed delete must not be forgotten.
     """
@@ -95,27 +95,38 @@ class FileProcessing:
         return "rejected"
 
     async def remove_object(self, file_id: str) -> bool:
-        """Delete the object of a deleted, rejected or expired file; True when one was due."""
+        """Delete the object of a deleted or rejected file; True when one was due."""
         record = await self._files.get(file_id)
         if record is None or record.status not in OBJECT_REMOVED_STATUSES:
             return False  # a live file's object is never removed here
         await self._storage.delete(record.key)
         return True
 
-    async def expire_pending(self, *, now: datetime | None = None, batch: int = 100) -> int:
-        """Mark files never completed in time `expired` and remove any object uploaded."""
+    async def clear_abandoned_uploads(
+        self, *, now: datetime | None = None, batch: int = 100
+    ) -> int:
+        """Remove what pending uploads left behind when their deadline passed uncompleted.
+
+        Nothing here decides what is served or counted: from its deadline on, an abandoned
+        upload is never read, and its quota hold no longer counts. This is the part of expiry
+        that must run code: an object may have been uploaded and never completed, and only the
+        record knows its key. The object goes first, then its hold, then the record (the TTL
+        index removes records this sweep never reached, a day after their deadline).
+        """
         now = now or utcnow()
-        expired = 0
+        cleared = 0
         while True:
-            due = await self._files.pending_expired(now=now, limit=batch)
+            due = await self._files.abandoned(now=now, limit=batch)
+            before = cleared
             for record in due:
-                before = await self._files.transition(
-                    record.id, from_statuses=[FileStatus.PENDING], to=FileStatus.EXPIRED, at=now
-                )
-                if before is None:  # completed or deleted meanwhile
+                try:
+                    await self._storage.delete(record.key)
+                except Exception:
+                    # The record stays, so the next sweep tries again.
+                    logger.warning("abandoned upload kept", extra={"file_id": record.id})
                     continue
-                await self._quota.release(before.owner_id, size=before.size)
-                await self._remove_now_or_later(record)
-                expired += 1
-            if len(due) < batch:
-                return expired
+                await self._quota.release_hold(record.owner_id, file_id=record.id, size=record.size)
+                if await self._files.forget_abandoned(record.id, now=now):
+                    cleared += 1
+            if len(due) < batch or cleared == before:  # done, or storage keeps failing
+                return cleared

@@ -9,12 +9,15 @@ from enum import StrEnum
 
 
 class FileStatus(StrEnum):
-    """pending -> available | rejected | expired | deleted; available -> rejected | deleted."""
+    """pending -> available | rejected | deleted; available -> rejected | deleted.
+
+    A pending file not completed by its `upload_expires_at` is gone: never served, its quota
+    hold no longer counted, its record and any uploaded object removed later.
+    """
 
     PENDING = "pending"  # presigned POST handed out, upload not confirmed yet
     AVAILABLE = "available"  # confirmed by `complete`; post-processing adds sha256
     REJECTED = "rejected"  # size, type or content did not match; object removed
-    EXPIRED = "expired"  # never completed in time; object removed
     DELETED = "deleted"  # deleted by its owner; object removed by a task
 
     @property
@@ -35,12 +38,10 @@ VISIBLE_STATUSES: tuple[FileStatus, ...] = (
     FileStatus.PENDING,
     FileStatus.AVAILABLE,
     FileStatus.REJECTED,
-    FileStatus.EXPIRED,
 )
 # Once here the object must not exist in storage (any copy is removed).
 OBJECT_REMOVED_STATUSES: tuple[FileStatus, ...] = (
     FileStatus.REJECTED,
-    FileStatus.EXPIRED,
     FileStatus.DELETED,
 )
 
@@ -66,7 +67,7 @@ class StoredFile:
     version: int
     created_at: datetime
     updated_at: datetime
-    upload_expires_at: datetime  # a pending file after this is expired by the sweep
+    upload_expires_at: datetime  # a pending file is gone from this instant on
     completed_at: datetime | None = None
     rejection_reason: RejectionReason | None = None
     sha256: str | None = None  # set by post-processing

@@ -22,10 +22,13 @@ class PageCursor:
 class FileRepository(Protocol):
     async def add(self, file: StoredFile) -> None: ...
 
-    async def get(self, file_id: str) -> StoredFile | None: ...
+    async def get(self, file_id: str) -> StoredFile | None:
+        """The file in any status; None when missing or an expired pending upload."""
+        ...
 
     async def get_owned(self, owner_id: str, file_id: str) -> StoredFile | None:
-        """The owner's file in a visible status; None for anyone else's, or a deleted one."""
+        """The owner's file in a visible status; None for anyone else's, a deleted one, or an
+        expired pending upload."""
         ...
 
     async def transition(
@@ -39,7 +42,8 @@ class FileRepository(Protocol):
     ) -> StoredFile | None:
         """Atomically move a file out of one of `from_statuses`; the state it had, else None.
 
-        The one way a status changes: of concurrent callers, exactly one wins.
+        The one way a status changes: of concurrent callers, exactly one wins. A pending upload
+        past its deadline (at `at`) moves nowhere.
         """
         ...
 
@@ -49,9 +53,17 @@ class FileRepository(Protocol):
 
     async def list_owned(
         self, owner_id: str, *, limit: int, after: PageCursor | None
-    ) -> list[StoredFile]: ...
+    ) -> list[StoredFile]:
+        """The owner's visible files, newest first (expired pending uploads left out)."""
+        ...
 
-    async def pending_expired(self, *, now: datetime, limit: int) -> list[StoredFile]: ...
+    async def abandoned(self, *, now: datetime, limit: int) -> list[StoredFile]:
+        """Pending uploads past their deadline whose records are still stored, oldest first."""
+        ...
+
+    async def forget_abandoned(self, file_id: str, *, now: datetime) -> bool:
+        """Remove the record of a pending upload past its deadline; False if there is none."""
+        ...
 
 
 class QuotaVerdict(StrEnum):
@@ -61,13 +73,34 @@ class QuotaVerdict(StrEnum):
 
 
 class FileQuota(Protocol):
-    """Per-owner usage (files and declared bytes) that holds `pending` and `available` files."""
+    """Per-owner usage (files and declared bytes) of `available` files and of the holds of
+    `pending` uploads; a hold counts until its deadline and not after, with nothing run."""
 
     async def reserve(
-        self, owner_id: str, *, size: int, max_count: int, max_bytes: int
-    ) -> QuotaVerdict: ...
+        self,
+        owner_id: str,
+        *,
+        file_id: str,
+        size: int,
+        until: datetime,
+        max_count: int,
+        max_bytes: int,
+    ) -> QuotaVerdict:
+        """Hold one file of `size` bytes for the upload `file_id` until `until`, if within the
+        limits; exact under concurrency."""
+        ...
 
-    async def release(self, owner_id: str, *, size: int) -> None: ...
+    async def commit(self, owner_id: str, *, file_id: str, size: int) -> None:
+        """The held upload became an available file: its hold becomes usage."""
+        ...
+
+    async def release_hold(self, owner_id: str, *, file_id: str, size: int) -> None:
+        """The held upload ended without a file (rejected, deleted, abandoned)."""
+        ...
+
+    async def release(self, owner_id: str, *, size: int) -> None:
+        """An available file ended (rejected by post-processing, deleted)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

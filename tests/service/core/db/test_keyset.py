@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pymongo import AsyncMongoClient, monitoring
 
 from service.core.config import Settings
-from service.core.db.database import Database, build_mongo_client
+from service.core.db.database import Database, Document, build_mongo_client
 from service.core.db.keyset import newest_first_page
 
 
@@ -71,3 +72,46 @@ async def test_a_position_finer_than_milliseconds_matches_the_stored_row(
     after = (base.replace(microsecond=123456), "r0")  # the row r0, in microseconds
     page = await newest_first_page(database["items"], {}, limit=5, after=after)
     assert [row["_id"] for row in page] == ["r1", "r2"]
+
+
+class _Finds(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.finds = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.finds += event.command_name in ("find", "getMore")
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_every_page_is_one_query_even_across_ties(
+    database: Database, settings: Settings
+) -> None:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    ids = [f"t{i:02d}" for i in range(12)]
+    rows = [{"_id": i, "created_at": base} for i in ids]
+    await database["items"].insert_many(rows)
+    listener = _Finds()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        settings.mongodb_client_url(), event_listeners=[listener], tz_aware=True
+    )
+    try:
+        items = client[database.name]["items"]
+        pages = 0
+        after = None
+        seen: list[str] = []
+        while True:
+            page = await newest_first_page(items, {}, limit=2, after=after)
+            pages += 1
+            seen += [row["_id"] for row in page]
+            if len(page) < 2:
+                break
+            after = (page[-1]["created_at"], page[-1]["_id"])
+    finally:
+        await client.close()
+    assert seen == sorted(ids, reverse=True)
+    assert listener.finds == pages  # one round trip per page, however many rows tie

@@ -50,11 +50,11 @@ def process_file(self: BaseTask, file_id: str) -> str:
 
 @app.task(base=BaseTask, bind=True, name=REMOVE_OBJECT_TASK)
 def remove_object(self: BaseTask, file_id: str) -> bool:
-    """Remove the object of a deleted, rejected or expired file (never of a live one)."""
+    """Remove the object of a deleted or rejected file (never of a live one)."""
     return runtime.run(_with_processing(lambda files: files.remove_object(file_id)))
 
 
 @app.task(base=BaseTask, bind=True, name=EXPIRE_PENDING_TASK)
 def expire_pending_uploads(self: BaseTask) -> int:
-    """Periodic (beat): files never completed in time become `expired`, objects removed."""
-    return runtime.run(_with_processing(lambda files: files.expire_pending()))
+    """Periodic (beat): objects and records that abandoned uploads left behind are removed."""
+    return runtime.run(_with_processing(lambda files: files.clear_abandoned_uploads()))

@@ -1,14 +1,18 @@
-"""MongoDB (FerretDB / DocumentDB) storage of file metadata and per-owner quota usage."""
+"""MongoDB (DocumentDB) storage of file metadata and per-owner quota usage.
+
+Every change is one single-document atomic write: a file's status moves by one conditional
+`find_one_and_update`, and an owner's usage by one guarded update of its quota document.
+Reads that decide a write or answer right after one go to the primary; only the owner's
+listing and the sweep's candidate scan may read a lagging replica (docs/data-model.md).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from service.app.files.domain.entity import (
@@ -18,14 +22,19 @@ from service.app.files.domain.entity import (
     StoredFile,
 )
 from service.app.files.domain.ports import PageCursor, QuotaVerdict
-from service.core.db.claimed_writes import ClaimedWrites
-from service.core.db.database import Database, Document
+from service.core.db.database import Database, Document, on_primary
 from service.core.db.keyset import newest_first_page
-from service.core.db.mixins.timestamp import TimestampMixin
+from service.core.db.mixins.timestamp import TimestampMixin, utcnow
+from service.core.db.versioned import versioned_update
 
 FILES = "files"
-FILE_WRITES = "file_writes"
-FILE_QUOTA_LEDGER = "file_quota_ledger"
+FILE_QUOTAS = "file_quotas"
+
+# The TTL monitor removes an abandoned upload's record this long after its deadline. Reads ignore
+# the record from the deadline on; the grace is the time the sweep has to remove an object that
+# was uploaded but never completed (which needs the record's key). A constant, not a setting: an
+# index is matched by name, so a new value needs a new index name.
+ABANDONED_UPLOAD_GRACE_SECONDS = 24 * 3600
 
 # Served access patterns (docs/data-model.md, "files"):
 FILE_INDEXES: Sequence[IndexModel] = (
@@ -34,17 +43,23 @@ FILE_INDEXES: Sequence[IndexModel] = (
         [("owner_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
         name="owner_created",
     ),
-    # The expiry sweep: pending files whose upload window has passed.
-    IndexModel([("status", ASCENDING), ("upload_expires_at", ASCENDING)], name="status_expiry"),
+    # Only pending files carry `expires_at`: the TTL index of abandoned uploads, and the sweep's.
+    IndexModel(
+        [("expires_at", ASCENDING)],
+        name="expires_at_ttl",
+        expireAfterSeconds=ABANDONED_UPLOAD_GRACE_SECONDS,
+    ),
 )
-# The quota check reads an owner's latest ledger entry.
-QUOTA_LEDGER_INDEXES: Sequence[IndexModel] = (
-    IndexModel([("owner_id", ASCENDING), ("seq", DESCENDING)], name="owner_seq"),
-)
+# Quota documents are read and written by `_id` (the owner) only.
+FILE_QUOTA_INDEXES: Sequence[IndexModel] = ()
+FILES_INDEX_PLAN: dict[str, Sequence[IndexModel]] = {
+    FILES: FILE_INDEXES,
+    FILE_QUOTAS: FILE_QUOTA_INDEXES,
+}
 
 
 def _to_document(file: StoredFile) -> Document:
-    return {
+    document: Document = {
         "_id": file.id,
         "owner_id": file.owner_id,
         "filename": file.filename,
@@ -62,6 +77,9 @@ def _to_document(file: StoredFile) -> Document:
         "processed_at": file.processed_at,
         "deleted_at": file.deleted_at,
     }
+    if file.status is FileStatus.PENDING:
+        document["expires_at"] = file.upload_expires_at
+    return document
 
 
 def _from_document(document: Document) -> StoredFile:
@@ -89,33 +107,40 @@ def _from_document(document: Document) -> StoredFile:
 _VISIBLE = [status.value for status in VISIBLE_STATUSES]
 
 
-class MongoFileRepository(TimestampMixin):
-    """File documents, changed only through claimed versions (`service/core/db/claimed_writes`,
-    claims in `file_writes`), so of concurrent writers on one version exactly one wins."""
+def _live(now: datetime) -> Document:
+    """Not an expired pending upload, whether or not the TTL monitor has removed it yet (it runs
+    about once a minute on DocumentDB and MongoDB, and not at all on some local servers)."""
+    return {"expires_at": {"$not": {"$lte": now}}}
 
+
+class MongoFileRepository(TimestampMixin):
     def __init__(self, database: Database) -> None:
+        # Lagging reads (the client's read preference: replicas in production).
         self._files = database[FILES]
-        self._writes = ClaimedWrites(self._files, database[FILE_WRITES], owner_field="file_id")
+        # Reads that decide a write or follow one, and every write.
+        self._primary = on_primary(self._files)
 
     async def add(self, file: StoredFile) -> None:
-        await self._files.insert_one(_to_document(file))
+        await self._primary.insert_one(_to_document(file))
 
     async def get(self, file_id: str) -> StoredFile | None:
-        document = await self._files.find_one({"_id": file_id})
+        # Tasks read the file the request that enqueued them has just written.
+        document = await self._primary.find_one({"_id": file_id, **_live(utcnow())})
         return _from_document(document) if document else None
 
     async def get_owned(self, owner_id: str, file_id: str) -> StoredFile | None:
-        document = await self._files.find_one(
-            {"_id": file_id, "owner_id": owner_id, "status": {"$in": _VISIBLE}}
+        # Decides complete and delete, and answers right after them.
+        document = await self._primary.find_one(
+            {"_id": file_id, "owner_id": owner_id, "status": {"$in": _VISIBLE}, **_live(utcnow())}
         )
         return _from_document(document) if document else None
 
     async def _write(
-        self, file_id: str, allowed: Callable[[StoredFile], bool], changes: Document
+        self, where: Document, changes: Document, *, unset: Sequence[str] = ()
     ) -> StoredFile | None:
-        """Apply `changes` if `allowed(current)`; the state before it, or None if refused."""
-        before = await self._writes.write(
-            file_id, changes, lambda document: allowed(_from_document(document))
+        """Apply `changes` to the file matching `where`; the state before it, or None."""
+        before = await self._primary.find_one_and_update(
+            where, versioned_update(changes, unset=unset), return_document=ReturnDocument.BEFORE
         )
         return _from_document(before) if before is not None else None
 
@@ -135,15 +160,14 @@ class MongoFileRepository(TimestampMixin):
             changes["rejection_reason"] = rejection_reason.value if rejection_reason else None
         if to is FileStatus.DELETED:
             changes["deleted_at"] = at
-        allowed = frozenset(from_statuses)
-        return await self._write(
-            file_id, lambda file: file.status in allowed, self.stamp_updated(changes, at)
-        )
+        where = {"_id": file_id, "status": {"$in": [s.value for s in from_statuses]}, **_live(at)}
+        # Leaving `pending` takes the record out of the TTL index.
+        unset = ["expires_at"] if to is not FileStatus.PENDING else []
+        return await self._write(where, self.stamp_updated(changes, at), unset=unset)
 
     async def record_digest(self, file_id: str, *, sha256: str, at: datetime) -> bool:
         before = await self._write(
-            file_id,
-            lambda file: file.status is FileStatus.AVAILABLE and file.sha256 is None,
+            {"_id": file_id, "status": FileStatus.AVAILABLE.value, "sha256": None},
             self.stamp_updated({"sha256": sha256, "processed_at": at}, at),
         )
         return before is not None
@@ -151,83 +175,134 @@ class MongoFileRepository(TimestampMixin):
     async def list_owned(
         self, owner_id: str, *, limit: int, after: PageCursor | None
     ) -> list[StoredFile]:
-        query: Document = {"owner_id": owner_id, "status": {"$in": _VISIBLE}}
+        query: Document = {
+            "owner_id": owner_id,
+            "status": {"$in": _VISIBLE},
+            **_live(utcnow()),
+        }
         position = (after.created_at, after.id) if after is not None else None
+        # May lag: a file completed a moment ago can still be listed as pending.
         documents = await newest_first_page(self._files, query, limit=limit, after=position)
         return [_from_document(document) for document in documents]
 
-    async def pending_expired(self, *, now: datetime, limit: int) -> list[StoredFile]:
+    async def abandoned(self, *, now: datetime, limit: int) -> list[StoredFile]:
+        # May lag: whatever the sweep does with a candidate is decided on the primary.
         cursor = (
-            self._files.find(
-                {"status": FileStatus.PENDING.value, "upload_expires_at": {"$lt": now}}
-            )
-            .sort([("upload_expires_at", ASCENDING)])
+            self._files.find({"expires_at": {"$lte": now}})
+            .sort([("expires_at", ASCENDING)])
             .limit(limit)
         )
         return [_from_document(document) async for document in cursor]
 
+    async def forget_abandoned(self, file_id: str, *, now: datetime) -> bool:
+        result = await self._primary.delete_one(
+            {"_id": file_id, "status": FileStatus.PENDING.value, "expires_at": {"$lte": now}}
+        )
+        return result.deleted_count == 1
+
 
 class MongoFileQuota:
-    """Per-owner usage as an append-only ledger: each entry holds the totals after a change.
+    """One document per owner: `{_id: owner, count, bytes, holds: [{file_id, size, until}]}`.
 
-    Reserving reads the owner's latest entry and inserts the next one (`{owner}:{seq + 1}`);
-    the unique `_id` insert is the one atomic step, so concurrent reservations cannot both
-    build on the same totals (the loser re-reads and decides again) and no counter update can
-    be lost, even on FerretDB whose `$inc` is read-then-write.
+    `count` and `bytes` include every hold. A reservation is one guarded update: it matches
+    only while one more file of its size fits, and pushes its hold in the same atomic write,
+    so 50 concurrent reservations against room for 5 grant exactly 5. A hold past its `until`
+    is not counted (usage subtracts it) and is pruned by the next reservation that needs the
+    room, so an abandoned upload stops counting at its deadline with nothing run then.
     """
 
-    _ATTEMPTS = 200
+    _ATTEMPTS = 8
 
     def __init__(self, database: Database) -> None:
-        self._ledger = database[FILE_QUOTA_LEDGER]
-
-    async def _latest(self, owner_id: str) -> tuple[int, int, int]:
-        entry = await self._ledger.find_one({"owner_id": owner_id}, sort=[("seq", DESCENDING)])
-        if entry is None:
-            return 0, 0, 0
-        return int(entry["seq"]), int(entry["count"]), int(entry["bytes"])
-
-    async def _append(
-        self, owner_id: str, decide: Callable[[int, int], QuotaVerdict], count: int, size: int
-    ) -> QuotaVerdict:
-        for attempt in range(self._ATTEMPTS):
-            seq, used_count, used_bytes = await self._latest(owner_id)
-            verdict = decide(used_count, used_bytes)
-            if verdict is not QuotaVerdict.GRANTED:
-                return verdict
-            try:
-                await self._ledger.insert_one(
-                    {
-                        "_id": f"{owner_id}:{seq + 1}",
-                        "owner_id": owner_id,
-                        "seq": seq + 1,
-                        "count": used_count + count,
-                        "bytes": used_bytes + size,
-                    }
-                )
-            except DuplicateKeyError:
-                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))  # noqa: S311
-                continue
-            return QuotaVerdict.GRANTED
-        raise RuntimeError(f"quota of {owner_id}: no update won in {self._ATTEMPTS} attempts")
+        self._quotas = on_primary(database[FILE_QUOTAS])
 
     async def reserve(
-        self, owner_id: str, *, size: int, max_count: int, max_bytes: int
+        self,
+        owner_id: str,
+        *,
+        file_id: str,
+        size: int,
+        until: datetime,
+        max_count: int,
+        max_bytes: int,
     ) -> QuotaVerdict:
-        def decide(used_count: int, used_bytes: int) -> QuotaVerdict:
-            if used_count + 1 > max_count:
-                return QuotaVerdict.COUNT_EXCEEDED
-            if used_bytes + size > max_bytes:
-                return QuotaVerdict.BYTES_EXCEEDED
-            return QuotaVerdict.GRANTED
-
         if size > max_bytes:
             return QuotaVerdict.BYTES_EXCEEDED
-        return await self._append(owner_id, decide, 1, size)
+        fits = {
+            "_id": owner_id,
+            "count": {"$lte": max_count - 1},
+            "bytes": {"$lte": max_bytes - size},
+        }
+        hold = {
+            "$inc": {"count": 1, "bytes": size},
+            "$push": {"holds": {"file_id": file_id, "size": size, "until": until}},
+        }
+        for _ in range(self._ATTEMPTS):
+            try:
+                # The first upload of an owner creates the document (the guard's `_id` and the
+                # `$inc`/`$push` make it); a document that exists but has no room is a
+                # duplicate `_id` to the upsert.
+                await self._quotas.update_one(fits, hold, upsert=True)
+                return QuotaVerdict.GRANTED
+            except DuplicateKeyError:
+                pass
+            document = await self._quotas.find_one({"_id": owner_id})
+            if document is None:  # lost a race to create it: try again
+                continue
+            now = utcnow()
+            expired = [h for h in document.get("holds", []) if h["until"] <= now]
+            if expired:
+                await self._prune(owner_id, expired)
+                continue
+            count, used = int(document["count"]), int(document["bytes"])
+            if count + 1 > max_count:
+                return QuotaVerdict.COUNT_EXCEEDED
+            if used + size > max_bytes:
+                return QuotaVerdict.BYTES_EXCEEDED
+            # Room was made between the refusal and the read: try again.
+        raise RuntimeError(f"quota of {owner_id}: no decision in {self._ATTEMPTS} attempts")
+
+    async def _prune(self, owner_id: str, holds: list[Document]) -> None:
+        """Drop expired holds and their usage, in one write that only matches while every one of
+        them is still there (a concurrent prune or release of any of them makes it a no-op)."""
+        ids = [h["file_id"] for h in holds]
+        await self._quotas.update_one(
+            {"_id": owner_id, "holds.file_id": {"$all": ids}},
+            {
+                "$pull": {"holds": {"file_id": {"$in": ids}}},
+                "$inc": {"count": -len(holds), "bytes": -sum(int(h["size"]) for h in holds)},
+            },
+        )
+
+    async def commit(self, owner_id: str, *, file_id: str, size: int) -> None:
+        result = await self._quotas.update_one(
+            {"_id": owner_id, "holds.file_id": file_id}, {"$pull": {"holds": {"file_id": file_id}}}
+        )
+        if result.modified_count == 0:
+            # The hold expired and was pruned between the file's completion and now: the file
+            # counts again (possibly past the limit, by this one file: it was within it when held).
+            await self._quotas.update_one(
+                {"_id": owner_id}, {"$inc": {"count": 1, "bytes": size}}, upsert=True
+            )
+
+    async def release_hold(self, owner_id: str, *, file_id: str, size: int) -> None:
+        # Matches only while the hold is there: pruned or released once, never twice.
+        await self._quotas.update_one(
+            {"_id": owner_id, "holds.file_id": file_id},
+            {"$pull": {"holds": {"file_id": file_id}}, "$inc": {"count": -1, "bytes": -size}},
+        )
 
     async def release(self, owner_id: str, *, size: int) -> None:
-        await self._append(owner_id, lambda _count, _bytes: QuotaVerdict.GRANTED, -1, -size)
+        await self._quotas.update_one({"_id": owner_id}, {"$inc": {"count": -1, "bytes": -size}})
 
     async def usage(self, owner_id: str) -> tuple[int, int]:
-        _, count, size = await self._latest(owner_id)
-        return count, size
+        """(files, bytes) counted now: available files and unexpired holds."""
+        document = await self._quotas.find_one({"_id": owner_id})
+        if document is None:
+            return 0, 0
+        now = utcnow()
+        expired = [h for h in document.get("holds", []) if h["until"] <= now]
+        return (
+            int(document["count"]) - len(expired),
+            int(document["bytes"]) - sum(int(h["size"]) for h in expired),
+        )

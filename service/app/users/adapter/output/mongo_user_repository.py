@@ -1,11 +1,11 @@
-"""The MongoDB (DocumentDB, FerretDB) user repository and the indexes it needs.
+"""The MongoDB (DocumentDB) user repository and the indexes it needs.
 
-Inside the DocumentDB/FerretDB subset: unique and compound indexes only, no transactions, no
-collation (a lower-cased `email_normalized` instead), optimistic concurrency on `version`.
+Inside the DocumentDB subset: unique and compound indexes only, no transactions, no collation
+(a lower-cased `email_normalized` instead), optimistic concurrency on `version`: a write is one
+`find_one_and_update` filtered on `_id` (and the expected `version`) that bumps the version.
 
-Writes go through claimed versions (`service/core/db/claimed_writes.py`, claims in
-`user_writes`): FerretDB 1.24 runs `update` as read-then-write, so a version filter alone does
-not decide a race; a unique claim insert does.
+Reads that decide a write or answer a client's next request go to the primary; only the admin
+listing and the purge's candidate scan may read a lagging replica (docs/data-model.md).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from service.app.users.domain.errors import (
@@ -26,13 +26,12 @@ from service.app.users.domain.errors import (
 )
 from service.app.users.domain.repository import PageAfter, UserFilter
 from service.app.users.domain.user import Role, User
-from service.core.db.claimed_writes import ClaimedWrites, claim_indexes
-from service.core.db.database import Database, Document
+from service.core.db.database import Database, Document, on_primary
 from service.core.db.keyset import newest_first_page
 from service.core.db.mixins.timestamp import TimestampMixin
+from service.core.db.versioned import versioned_update
 
 COLLECTION = "users"
-WRITES = "user_writes"
 
 # Kept in step with docs/data-model.md (a test compares them).
 USER_INDEXES: list[IndexModel] = [
@@ -50,12 +49,7 @@ USER_INDEXES: list[IndexModel] = [
     ),
     IndexModel([("is_verified", ASCENDING), ("created_at", ASCENDING)], name="unverified_purge"),
 ]
-# Write claims: looked up by `_id`; removed with their user.
-USER_WRITE_INDEXES: list[IndexModel] = claim_indexes("user_id")
-USERS_INDEX_PLAN: dict[str, list[IndexModel]] = {
-    COLLECTION: USER_INDEXES,
-    WRITES: USER_WRITE_INDEXES,
-}
+USERS_INDEX_PLAN: dict[str, list[IndexModel]] = {COLLECTION: USER_INDEXES}
 
 
 def to_document(user: User) -> Document:
@@ -103,25 +97,31 @@ def _duplicate_error(error: DuplicateKeyError) -> Exception:
 
 class MongoUserRepository(TimestampMixin):
     def __init__(self, database: Database) -> None:
+        # Lagging reads (the client's read preference: replicas in production).
         self._users = database[COLLECTION]
-        self._writes = ClaimedWrites(self._users, database[WRITES], owner_field="user_id")
+        # Reads that decide a write or follow one, and every write.
+        self._primary = on_primary(self._users)
 
     async def add(self, user: User) -> None:
         try:
-            await self._users.insert_one(to_document(user))
+            await self._primary.insert_one(to_document(user))
         except DuplicateKeyError as error:
             raise _duplicate_error(error) from error
 
     async def get(self, user_id: str) -> User | None:
-        document = await self._writes.current(user_id)
+        # Fills the profile cache and carries the version clients send back in `If-Match`: a
+        # replica's older copy would be cached and answer 412 to the next write.
+        document = await self._primary.find_one({"_id": user_id})
         return from_document(document) if document else None
 
     async def get_by_email(self, email_normalized: str) -> User | None:
-        document = await self._users.find_one({"email_normalized": email_normalized})
+        # Login and password reset check credentials against it.
+        document = await self._primary.find_one({"email_normalized": email_normalized})
         return from_document(document) if document else None
 
     async def get_by_cognito_sub(self, sub: str) -> User | None:
-        document = await self._users.find_one({"cognito_sub": sub})
+        # Also the read after a concurrent first sign-in linked the identity.
+        document = await self._primary.find_one({"cognito_sub": sub})
         return from_document(document) if document else None
 
     async def update(
@@ -130,21 +130,22 @@ class MongoUserRepository(TimestampMixin):
         values: Document = self.stamp_updated(
             {k: (v.value if isinstance(v, Role) else v) for k, v in changes.items()}
         )
-
-        def at_expected_version(document: Document) -> bool:
-            # A writer that lost this version to another re-reads a newer one and lands here.
-            if expected_version is not None and document["version"] != expected_version:
-                raise VersionMismatchError("The user was changed since it was read")
-            return True
-
-        before = await self._writes.write(user_id, values, at_expected_version)
-        if before is None:
-            raise UserNotFoundError("User not found")
-        return from_document(ClaimedWrites.after(before, values))
+        where: Document = {"_id": user_id}
+        if expected_version is not None:
+            where["version"] = expected_version
+        document = await self._primary.find_one_and_update(
+            where, versioned_update(values), return_document=ReturnDocument.AFTER
+        )
+        if document is not None:
+            return from_document(document)
+        if expected_version is not None and await self._primary.find_one(
+            {"_id": user_id}, projection={"_id": 1}
+        ):
+            raise VersionMismatchError("The user was changed since it was read")
+        raise UserNotFoundError("User not found")
 
     async def delete(self, user_id: str) -> bool:
-        result = await self._users.delete_one({"_id": user_id})
-        await self._writes.forget([user_id])
+        result = await self._primary.delete_one({"_id": user_id})
         return result.deleted_count == 1
 
     async def list(self, *, limit: int, after: PageAfter | None, where: UserFilter) -> list[User]:
@@ -156,17 +157,18 @@ class MongoUserRepository(TimestampMixin):
         if where.email_prefix:
             query["email_normalized"] = {"$regex": "^" + re.escape(where.email_prefix)}
         position = (after.created_at, after.id) if after is not None else None
+        # May lag: an account created a moment ago can be missing from the page.
         documents = await newest_first_page(self._users, query, limit=limit, after=position)
         return [from_document(document) for document in documents]
 
     async def delete_unverified_created_before(self, cutoff: datetime) -> Sequence[User]:
         query = {"is_verified": False, "created_at": {"$lt": cutoff}}
+        # The candidates may come from a lagging replica: each delete decides on the primary.
         found = [from_document(document) async for document in self._users.find(query)]
         removed: list[User] = []
         for user in found:
             # One by one, still unverified: an account verified meanwhile stays.
-            result = await self._users.delete_one({"_id": user.id, **query})
+            result = await self._primary.delete_one({"_id": user.id, **query})
             if result.deleted_count:
                 removed.append(user)
-        await self._writes.forget([user.id for user in removed])
         return removed

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from datetime import timedelta
 
 import pytest
 
 from service.app.files.adapter.output.storage import S3ObjectStorage
+from service.app.files.application.file_service import UploadGrant
 from service.app.files.domain.entity import FileStatus, RejectionReason
 from service.core.db.database import Database
+from service.core.db.mixins.timestamp import utcnow
 from service.core.exceptions import (
     ConflictError,
     NotFoundError,
@@ -158,7 +159,7 @@ async def test_rules_name_what_was_broken(kit: FilesKit) -> None:
     assert error.value.code == "invalid_filename"
 
 
-async def test_quota_count_is_409_and_bytes_is_413_even_under_concurrency(
+async def test_50_concurrent_reservations_are_exact(
     database: Database, storage: S3ObjectStorage
 ) -> None:
     kit = make_kit(database, storage, make_policy(quota_max_count=5, quota_max_bytes=1000))
@@ -166,26 +167,49 @@ async def test_quota_count_is_409_and_bytes_is_413_even_under_concurrency(
     results = await asyncio.gather(
         *(
             kit.service.grant_upload(user, filename="a.txt", content_type="text/plain", size=10)
-            for _ in range(20)
+            for _ in range(50)
         ),
         return_exceptions=True,
     )
     granted = [r for r in results if not isinstance(r, BaseException)]
     refused = [r for r in results if isinstance(r, ConflictError)]
     assert len(granted) == 5
-    assert len(refused) == 15
+    assert len(refused) == 45
     assert {e.code for e in refused} == {"file_quota_count_exceeded"}
     assert await kit.quota.usage(user) == (5, 50)
 
+    # Bytes: 50 concurrent 60-byte uploads against 1000 bytes: exactly 16 fit.
+    other = owner()
+    bytes_kit = make_kit(database, storage, make_policy(quota_max_count=50, quota_max_bytes=1000))
+    results = await asyncio.gather(
+        *(
+            bytes_kit.service.grant_upload(
+                other, filename="a.txt", content_type="text/plain", size=60
+            )
+            for _ in range(50)
+        ),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 16
+    assert {e.code for e in results if isinstance(e, PayloadTooLargeError)} == {
+        "file_quota_bytes_exceeded"
+    }
+    assert await kit.quota.usage(other) == (16, 960)
+
+    # Deleting gives the quota back, once however many deletes race.
+    await asyncio.gather(
+        *(kit.service.delete(user, granted[0].file.id) for _ in range(5)), return_exceptions=True
+    )
+    assert await kit.quota.usage(user) == (4, 40)
+
+
+async def test_quota_bytes_is_413(database: Database, storage: S3ObjectStorage) -> None:
+    kit = make_kit(database, storage, make_policy(quota_max_bytes=1000))
     other = owner()
     await kit.service.grant_upload(other, filename="a.txt", content_type="text/plain", size=600)
     with pytest.raises(PayloadTooLargeError) as error:
         await kit.service.grant_upload(other, filename="b.txt", content_type="text/plain", size=401)
     assert error.value.code == "file_quota_bytes_exceeded"
-
-    # Deleting gives the quota back.
-    await kit.service.delete(user, granted[0].file.id)
-    assert await kit.quota.usage(user) == (4, 40)
 
 
 async def test_another_users_file_is_not_found_for_every_operation(kit: FilesKit) -> None:
@@ -256,24 +280,100 @@ async def test_listing_is_keyset_paginated_newest_first(kit: FilesKit) -> None:
     assert error.value.code == "invalid_cursor"
 
 
-async def test_pending_uploads_are_expired_and_their_objects_removed(
-    kit: FilesKit, storage: S3ObjectStorage
+def short_deadline_kit(database: Database, storage: S3ObjectStorage, **policy: object) -> FilesKit:
+    """Uploads whose deadline is one second after they are granted."""
+    return make_kit(
+        database, storage, make_policy(presign_expiry_seconds=1, pending_expiry_seconds=1, **policy)
+    )
+
+
+async def past_deadline(grant: UploadGrant) -> None:
+    await asyncio.sleep((grant.file.upload_expires_at - utcnow()).total_seconds() + 0.05)
+
+
+async def test_an_abandoned_upload_is_never_served_or_counted_and_the_sweep_clears_it(
+    database: Database, storage: S3ObjectStorage
 ) -> None:
+    """No TTL monitor runs here (nor the sweep, until called): reads alone must hide it."""
+    kit = short_deadline_kit(database, storage, quota_max_count=2)
     user = owner()
     uploaded = await kit.service.grant_upload(
         user, filename="a.txt", content_type="text/plain", size=5
     )
     await post_form(uploaded.upload.url, dict(uploaded.upload.fields), b"hello")
     never = await kit.service.grant_upload(
-        user, filename="b.txt", content_type="text/plain", size=5
+        user, filename="b.txt", content_type="text/plain", size=7
     )
-    later = uploaded.file.upload_expires_at + timedelta(seconds=1)
+    assert await kit.quota.usage(user) == (2, 12)
+    with pytest.raises(ConflictError):  # the quota is full while both are pending
+        await kit.service.grant_upload(user, filename="c.txt", content_type="text/plain", size=1)
+    await past_deadline(never)
 
-    assert await kit.processing.expire_pending(now=later) >= 2
+    # Past the deadline, before any sweep: not served, not listed, not counted, not completable.
     for grant in (uploaded, never):
-        record, _ = await kit.service.get(user, grant.file.id)
-        assert record.status is FileStatus.EXPIRED
-        assert await storage.head(grant.file.key) is None
+        with pytest.raises(NotFoundError):
+            await kit.service.get(user, grant.file.id)
+        assert await kit.repository.get(grant.file.id) is None
+        with pytest.raises(NotFoundError):
+            await kit.service.complete(user, grant.file.id)
+    assert (await kit.service.list(user, limit=10, cursor=None)).items == []
     assert await kit.quota.usage(user) == (0, 0)
-    with pytest.raises(ConflictError):  # too late to complete
-        await kit.service.complete(user, uploaded.file.id)
+    third = await kit.service.grant_upload(
+        user, filename="c.txt", content_type="text/plain", size=1
+    )
+    assert await kit.quota.usage(user) == (1, 1)  # the expired holds were pruned, not counted
+
+    # The sweep removes what they left behind: the uploaded object and both records.
+    assert await storage.head(uploaded.file.key) is not None
+    assert await kit.processing.clear_abandoned_uploads() >= 2
+    assert await storage.head(uploaded.file.key) is None
+    for grant in (uploaded, never):
+        assert await database["files"].find_one({"_id": grant.file.id}) is None
+    assert await kit.quota.usage(user) == (1, 1)
+    assert (await kit.service.get(user, third.file.id))[0].status is FileStatus.PENDING
+
+
+async def test_completing_keeps_the_file_counted_after_the_upload_deadline(
+    database: Database, storage: S3ObjectStorage
+) -> None:
+    kit = short_deadline_kit(database, storage, quota_max_count=1)
+    user = owner()
+    grant = await kit.service.grant_upload(
+        user, filename="a.txt", content_type="text/plain", size=5
+    )
+    await post_form(grant.upload.url, dict(grant.upload.fields), b"hello")
+    assert (await kit.service.complete(user, grant.file.id)).status is FileStatus.AVAILABLE
+    await past_deadline(grant)
+    assert await kit.quota.usage(user) == (1, 5)
+    with pytest.raises(ConflictError):
+        await kit.service.grant_upload(user, filename="b.txt", content_type="text/plain", size=1)
+    await kit.processing.clear_abandoned_uploads()
+    assert await kit.quota.usage(user) == (1, 5)
+    assert (await kit.service.get(user, grant.file.id))[0].status is FileStatus.AVAILABLE
+
+
+async def test_only_abandoned_uploads_can_expire(
+    kit: FilesKit, database: Database, storage: S3ObjectStorage
+) -> None:
+    """The TTL index is on `expires_at`, which only a pending upload carries: completing,
+    rejecting or deleting takes a file out of it."""
+    info = await database["files"].index_information()
+    assert info["expires_at_ttl"]["key"] == [("expires_at", 1)]
+    assert info["expires_at_ttl"]["expireAfterSeconds"] == 24 * 3600
+    user = owner()
+    grants = [
+        await kit.service.grant_upload(user, filename=f"{n}.txt", content_type="text/plain", size=5)
+        for n in range(3)
+    ]
+    for grant in grants[:2]:
+        await post_form(grant.upload.url, dict(grant.upload.fields), b"hello")
+    await kit.service.complete(user, grants[0].file.id)
+    await kit.service.delete(user, grants[1].file.id)
+
+    stored = {
+        document["_id"]: document.get("expires_at")
+        async for document in database["files"].find({"owner_id": user})
+    }
+    assert stored[grants[0].file.id] is None  # available
+    assert stored[grants[1].file.id] is None  # deleted
+    assert stored[grants[2].file.id] == grants[2].file.upload_expires_at  # still pending

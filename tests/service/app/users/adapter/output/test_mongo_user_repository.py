@@ -1,5 +1,5 @@
-"""The Mongo user repository against FerretDB: the purge of unverified accounts, conditional
-updates and keyset pages."""
+"""The Mongo user repository against the local database server: the purge of unverified
+accounts, conditional updates and keyset pages."""
 
 from __future__ import annotations
 
@@ -96,7 +96,8 @@ async def test_keyset_page_breaks_created_at_ties_by_id(repository: MongoUserRep
 async def test_concurrent_conditional_updates_have_exactly_one_winner(
     repository: MongoUserRepository,
 ) -> None:
-    """FerretDB runs findAndModify as read-then-write; the claimed versions decide the race."""
+    """20 writers on one version: one conditional find_one_and_update wins, 19 get the conflict
+    the API answers with 412."""
     for _ in range(5):
         user = make_user(verified=True)
         await repository.add(user)
@@ -111,6 +112,7 @@ async def test_concurrent_conditional_updates_have_exactly_one_winner(
         results = await asyncio.gather(*(write(i) for i in range(20)))
         winners = [r for r in results if r is not None]
         assert len(winners) == 1, results
+        assert results.count(None) == 19
         stored = await repository.get(user.id)
         assert stored is not None
         assert (stored.full_name, stored.version) == (winners[0], 2)
