@@ -407,10 +407,13 @@ export interface components {
         };
         /**
          * FileStatus
-         * @description pending -> available | rejected | expired | deleted; available -> rejected | deleted.
+         * @description pending -> available | rejected | deleted; available -> rejected | deleted.
+         *
+         *     A pending file not completed by its `upload_expires_at` is gone: never served, its quota
+         *     hold no longer counted, its record and any uploaded object removed later.
          * @enum {string}
          */
-        FileStatus: "pending" | "available" | "rejected" | "expired" | "deleted";
+        FileStatus: "pending" | "available" | "rejected" | "deleted";
         /** ForgotPasswordRequest */
         ForgotPasswordRequest: {
             /** Email */
