@@ -29,11 +29,17 @@ def _block(env: str) -> dict[str, Any]:
     return block
 
 
+SERVICE_CONTAINERS = ("api", "worker", "beat")
+
+
 def _task_env(raw: Raw, env: str) -> dict[str, dict[str, Any]]:
+    """The environment of the service's containers (the db-users task sends no mail)."""
     out = {}
     for td in resources_of(raw(env, "service"), "AWS::ECS::TaskDefinition").values():
         (container,) = td["Properties"]["ContainerDefinitions"]
-        out[container["Name"]] = {e["Name"]: e["Value"] for e in container["Environment"]}
+        if container["Name"] in SERVICE_CONTAINERS:
+            out[container["Name"]] = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert sorted(out) == sorted(SERVICE_CONTAINERS)
     return out
 
 
