@@ -142,7 +142,12 @@ public final class Launcher {
             // a second server over the same backend; it must not close the backend on shutdown
             // (the plain server does, once, after both stopped serving)
             tlsServer = new MongoServer(new SharedBackend(backend));
-            tlsServer.enableSsl(material.key(), null, material.chain());
+            try {
+                tlsServer.enableSsl(material.key(), null, material.chain());
+            } catch (RuntimeException e) {
+                fail("--tls-cert " + tlsCert + " and --tls-key " + tlsKey
+                        + ": no TLS context from them: " + rootMessage(e));
+            }
             bindOrFail(tlsServer, tlsBindHost, tlsPort, "TLS ", backend);
         }
         bindOrFail(server, host, port, "", backend);
