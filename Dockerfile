@@ -41,9 +41,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     WEB_CONCURRENCY=1
 
 # A fixed numeric id, so `runAsNonRoot`-style checks can verify it without /etc/passwd.
+# The root filesystem is read-only in ECS and in docker-compose; /tmp is the one writable
+# path (beat's schedule, temp files of any library). Fargate creates a task volume root-owned
+# with mode 0755 unless the image declares the path with VOLUME, in which case the volume
+# starts as the image's directory: world-writable with the sticky bit, like any /tmp.
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home \
-        --shell /usr/sbin/nologin app
+        --shell /usr/sbin/nologin app \
+    && chmod 1777 /tmp
+VOLUME ["/tmp"]
 
 WORKDIR /app
 

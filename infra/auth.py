@@ -85,6 +85,17 @@ class Auth(Construct):
             cognito_domain=cognito.CognitoDomainOptions(domain_prefix=auth.domain_prefix),
             managed_login_version=cognito.ManagedLoginVersion.NEWER_MANAGED_LOGIN,
         )
+        # The newer managed login serves a client's pages only once a branding style is
+        # attached to that client; without one the hosted sign-in answers with an error.
+        # Cognito's own default look, editable later in the console's branding editor.
+        self.branding = cognito.CfnManagedLoginBranding(
+            self,
+            "AppClientBranding",
+            user_pool_id=self.user_pool.user_pool_id,
+            client_id=self.app_client.user_pool_client_id,
+            use_cognito_provided_values=True,
+        )
+        self.branding.node.add_dependency(self.domain)
         if mfa is not cognito.Mfa.REQUIRED:
             acknowledge(
                 self.user_pool,

@@ -66,7 +66,9 @@ class DocumentDbConfig:
 class CacheConfig:
     engine: CacheEngine
     engine_version: str
+    # The ``state`` group (broker, auth state; never evicted) and the ``cache`` group.
     node_type: str
+    cache_node_type: str
     num_cache_clusters: int
     port: int
     snapshot_retention_days: int
@@ -128,12 +130,17 @@ class ServiceConfig:
     beat: TaskSize
     api_cpu_target_percent: int
     api_requests_per_target: int
-    worker_scale_out_queue_depth: int
-    worker_scale_out_fast_queue_depth: int
+    # Waiting Celery messages per running worker task above which one (three) more start.
+    worker_scale_out_backlog_per_task: int
+    worker_scale_out_fast_backlog_per_task: int
 
     def __post_init__(self) -> None:
-        if self.worker_scale_out_fast_queue_depth <= self.worker_scale_out_queue_depth:
-            raise ConfigError("worker_scale_out_fast_queue_depth must exceed ..._queue_depth")
+        if self.worker_scale_out_backlog_per_task <= 1:
+            raise ConfigError("worker_scale_out_backlog_per_task must exceed 1 (scale-in is < 1)")
+        if self.worker_scale_out_fast_backlog_per_task <= self.worker_scale_out_backlog_per_task:
+            raise ConfigError(
+                "worker_scale_out_fast_backlog_per_task must exceed ..._backlog_per_task"
+            )
 
 
 @dataclass(frozen=True)

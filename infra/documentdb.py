@@ -5,8 +5,10 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_docdb as docdb
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.config import EnvConfig
@@ -16,6 +18,9 @@ from infra.retention import retention_days
 
 DB_NAME = "biwoco"
 MASTER_USERNAME = "biwoco_admin"
+APP_USERNAME = "biwoco_app"
+# Characters that break a mongodb:// URL or a shell, never in a generated password.
+URL_UNSAFE_CHARACTERS = "\"@/:?#[]%&=+\\'`$ "
 
 
 class DocumentDb(Construct):
@@ -76,8 +81,7 @@ class DocumentDb(Construct):
             master_user=docdb.Login(
                 username=MASTER_USERNAME,
                 secret_name=f"{config.prefix}/documentdb/master",
-                # Characters that break a mongodb:// URL or a shell are excluded.
-                exclude_characters="\"@/:?#[]%&=+\\'`$ ",
+                exclude_characters=URL_UNSAFE_CHARACTERS,
             ),
             instance_type=ec2.InstanceType(db.instance_type),
             instances=db.instances,
@@ -106,10 +110,58 @@ class DocumentDb(Construct):
         self.secret = self.cluster.secret
         if self.secret is None:  # pragma: no cover - a Login always makes a secret
             raise RuntimeError("DocumentDB cluster has no secret")
-        # Single-user rotation (the hosted rotation Lambda runs in the app subnets and
-        # reaches the cluster through its security group and Secrets Manager through
-        # the interface endpoint).
-        self.rotation = self.cluster.add_rotation_single_user(Duration.days(db.rotation_days))
+        # The service's own user (readWrite on its database only; created by the service
+        # stack's provisioning task, infra/db_users.py), never the cluster's admin.
+        self.app_secret = docdb.DatabaseSecret(
+            self,
+            "AppUserSecret",
+            username=APP_USERNAME,
+            secret_name=f"{config.prefix}/documentdb/app",
+            master_secret=self.secret,
+            exclude_characters=URL_UNSAFE_CHARACTERS,
+        ).attach(self.cluster)
+        # Alternating users (multi-user rotation): each rotation sets a new password on the
+        # user that is NOT current (APP_USERNAME / APP_USERNAME_clone, the clone made with the
+        # same roles on the first rotation) and then makes it current, so the credentials a
+        # running task holds stay valid until the rotation after next; the service stack
+        # redeploys the services on every successful rotation (infra/db_users.py), so no task
+        # is ever older than one rotation. Not rotated at once on creation: the user exists
+        # only once the service stack has provisioned it; the first rotation comes after
+        # `rotation_days`, and after every instance exists (dependencies below).
+        self.rotation = secretsmanager.SecretRotation(
+            self,
+            "AppUserRotation",
+            application=secretsmanager.SecretRotationApplication.MONGODB_ROTATION_MULTI_USER,
+            secret=self.app_secret,
+            master_secret=self.secret,
+            target=self.cluster,
+            vpc=network.vpc,
+            vpc_subnets=network.data_subnets,
+            automatically_after=Duration.days(db.rotation_days),
+            rotate_immediately_on_update=False,
+            exclude_characters=URL_UNSAFE_CHARACTERS,
+        )
+        # The master password rotates too (single user: only operators and the provisioning
+        # task use it, each reading it when they start).
+        self.master_rotation = self.cluster.add_rotation_single_user(
+            Duration.days(db.rotation_days)
+        )
+        instances = [
+            child
+            for child in self.cluster.node.find_all()
+            if isinstance(child, docdb.CfnDBInstance)
+        ]
+        assert len(instances) == db.instances
+        # (The schedule is what rotates: RotateSecret runs when it is created.)
+        schedules = [
+            child
+            for child in self.node.find_all()
+            if isinstance(child, secretsmanager.CfnRotationSchedule)
+        ]
+        assert len(schedules) == 2
+        for rotation in (self.rotation, self.master_rotation, *schedules):
+            for instance in instances:
+                rotation.node.add_dependency(instance)
 
         cfn_cluster = self.cluster.node.default_child
         assert cfn_cluster is not None
@@ -126,6 +178,25 @@ class DocumentDb(Construct):
             "The rule cannot resolve the master username because it is a Secrets Manager "
             "dynamic reference: the credentials are in Secrets Manager by construction.",
         )
+
+    @staticmethod
+    def rotation_events(
+        event_names: list[str], secrets: list[secretsmanager.ISecret]
+    ) -> events.EventPattern:
+        """Secrets Manager's rotation outcome events (via EventBridge) for `secrets`."""
+        return events.EventPattern(
+            source=["aws.secretsmanager"],
+            detail_type=["AWS Service Event via CloudTrail"],
+            detail={
+                "eventName": event_names,
+                "additionalEventData": {"SecretId": [s.secret_arn for s in secrets]},
+            },
+        )
+
+    @property
+    def rotated_secrets(self) -> list[secretsmanager.ISecret]:
+        assert self.secret is not None
+        return [self.app_secret, self.secret]
 
     @property
     def hostname(self) -> str:

@@ -5,14 +5,17 @@ from __future__ import annotations
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from infra.cache import Cache
+from infra.cache import Cache, RedisGroup
 from infra.config import EnvConfig
 from infra.documentdb import DocumentDb
 from infra.service import Service
@@ -71,6 +74,7 @@ class Observability(Construct):
             comparison: cloudwatch.ComparisonOperator = (
                 cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
             ),
+            missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
         ) -> cloudwatch.Alarm:
             created = cloudwatch.Alarm(
                 self,
@@ -82,7 +86,7 @@ class Observability(Construct):
                 evaluation_periods=periods,
                 datapoints_to_alarm=periods,
                 comparison_operator=comparison,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                treat_missing_data=missing,
             )
             created.add_alarm_action(action)
             created.add_ok_action(action)
@@ -127,6 +131,17 @@ class Observability(Construct):
             description="At least one api task fails the ALB health check",
         )
 
+        # A deployment of the api that drives these into ALARM is rolled back by ECS (beside
+        # the circuit breaker, which sees only tasks that fail to start or turn unhealthy).
+        # They watch the ALB, not the service, so the service can wait for them to exist.
+        deployment_alarms = [self.alarms["Alb5xxRate"], self.alarms["ApiUnhealthyTargets"]]
+        service.api.service.enable_deployment_alarms(
+            [a.alarm_name for a in deployment_alarms],
+            behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
+        )
+        for deployment_alarm in deployment_alarms:
+            service.api.service.node.add_dependency(deployment_alarm)
+
         # --- ECS ---------------------------------------------------------------------------
         for app in service.services:
             alarm(
@@ -165,53 +180,88 @@ class Observability(Construct):
             description=f"DocumentDB connections above {obs.documentdb_connections_alarm}",
         )
 
-        # --- ElastiCache (worst node of the replication group) ----------------------------
-        def cache_max(name: str, statistic: str, label: str) -> cloudwatch.MathExpression:
+        # --- ElastiCache (worst node of each replication group) -----------------------------
+        def cache_max(
+            group: RedisGroup, name: str, statistic: str, label: str
+        ) -> cloudwatch.MathExpression:
             prefix = "".join(c for c in name if c.isupper()).lower()
             metrics: dict[str, cloudwatch.IMetric] = {
-                f"{prefix}{i}": cloudwatch.Metric(
+                f"{group.role}{prefix}{i}": cloudwatch.Metric(
                     namespace="AWS/ElastiCache",
                     metric_name=name,
                     dimensions_map={"CacheClusterId": node},
                     period=FIVE_MIN,
                     statistic=statistic,
                 )
-                for i, node in enumerate(cache.member_cluster_ids)
+                for i, node in enumerate(group.member_cluster_ids)
             }
             return cloudwatch.MathExpression(
                 expression=f"MAX([{', '.join(metrics)}])",
                 using_metrics=metrics,
-                label=label,
+                label=f"{group.role}: {label}",
                 period=FIVE_MIN,
             )
 
+        state, read_cache = cache.state, cache.cache
+        for group in cache.groups:
+            alarm(
+                f"{group.role.capitalize()}RedisCpu",
+                cache_max(group, "EngineCPUUtilization", "Maximum", "Engine CPU % (max node)"),
+                80,
+                description=f"ElastiCache {group.role} engine CPU above 80%",
+            )
+        # noeviction: at 100% every write of the broker and the auth state fails (the API
+        # answers 503, jobs cannot be queued). Page at 75%, with time to scale the node type.
         alarm(
-            "CacheCpu",
-            cache_max("EngineCPUUtilization", "Maximum", "Engine CPU % (max node)"),
-            80,
-            description="ElastiCache engine CPU above 80%",
+            "StateRedisMemory",
+            cache_max(state, "DatabaseMemoryUsagePercentage", "Maximum", "Memory % (max node)"),
+            75,
+            description="ElastiCache state group (noeviction: broker, auth state) memory above "
+            "75%: at 100% writes fail; scale its node type (docs/operations.md)",
         )
         alarm(
-            "CacheMemory",
-            cache_max("DatabaseMemoryUsagePercentage", "Maximum", "Memory % (max node)"),
-            80,
-            description="ElastiCache memory above 80%",
-        )
-        alarm(
-            "CacheEvictions",
-            cache_max("Evictions", "Sum", "Evictions (max node)"),
+            "StateRedisEvictions",
+            cache_max(state, "Evictions", "Sum", "Evictions (max node)"),
             0,
-            periods=2,
-            description="ElastiCache is evicting keys (the Celery broker must never lose messages)",
+            periods=1,
+            description="The state group evicted keys: its maxmemory-policy is no longer "
+            "noeviction (revoked tokens could come back); restore the parameter group",
         )
+        # The cache group evicts by design; evictions there are a sizing signal only.
 
-        # --- Celery backlog ----------------------------------------------------------------
-        backlog = service.queue_depth.with_(period=FIVE_MIN)
+        # --- Celery backlog (published by beat, out of band) --------------------------------
         alarm(
             "QueueDepth",
-            backlog,
+            service.backlog.with_(period=FIVE_MIN),
             obs.queue_depth_alarm,
             description=f"Celery backlog above {obs.queue_depth_alarm} for 15 minutes",
+        )
+        # Without readings the worker neither scales out nor in: page when they stop.
+        alarm(
+            "BacklogMetricMissing",
+            service.backlog.with_(period=FIVE_MIN, statistic="SampleCount"),
+            1,
+            periods=2,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+            description="No Celery backlog reading for 10 minutes (is beat running?): the "
+            "worker service cannot autoscale",
+        )
+
+        # --- Secret rotation --------------------------------------------------------------
+        # A failed rotation breaks nothing at once (alternating users keep the previous
+        # credentials valid), but the next one would: tell someone.
+        events.Rule(
+            self,
+            "RotationFailed",
+            description=f"{config.prefix}: a DocumentDB secret failed to rotate",
+            event_pattern=DocumentDb.rotation_events(
+                ["RotationFailed", "RotationAbandoned"], documentdb.rotated_secrets
+            ),
+            targets=[targets.SnsTopic(self.topic)],
+        )
+        key.grant(
+            iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
         )
 
         # --- Dashboard ---------------------------------------------------------------------
@@ -245,7 +295,12 @@ class Observability(Construct):
                 ],
                 width=8,
             ),
-            cloudwatch.GraphWidget(title="Celery backlog", left=[service.queue_depth], width=8),
+            cloudwatch.GraphWidget(
+                title="Celery backlog",
+                left=[service.backlog],
+                right=[service.backlog_per_task],
+                width=8,
+            ),
         )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
@@ -257,10 +312,14 @@ class Observability(Construct):
             cloudwatch.GraphWidget(
                 title="ElastiCache",
                 left=[
-                    cache_max("EngineCPUUtilization", "Maximum", "Engine CPU %"),
-                    cache_max("DatabaseMemoryUsagePercentage", "Maximum", "Memory %"),
+                    metric
+                    for group in (state, read_cache)
+                    for metric in (
+                        cache_max(group, "EngineCPUUtilization", "Maximum", "Engine CPU %"),
+                        cache_max(group, "DatabaseMemoryUsagePercentage", "Maximum", "Memory %"),
+                    )
                 ],
-                right=[cache_max("Evictions", "Sum", "Evictions")],
+                right=[cache_max(g, "Evictions", "Sum", "Evictions") for g in (state, read_cache)],
                 width=12,
             ),
         )

@@ -20,6 +20,7 @@ from infra.app_secrets import AppSecrets
 from infra.auth import Auth
 from infra.cache import Cache
 from infra.config import REPO_ROOT, EnvConfig, ScaledService
+from infra.db_users import DbUsers
 from infra.documentdb import DB_NAME, DocumentDb
 from infra.mail import grant_send, task_environment
 from infra.nag import acknowledge
@@ -28,12 +29,29 @@ from infra.retention import retention_days
 from infra.uploads import Uploads
 
 API_PORT = 8000
+# The api keeps idle connections longer (Settings.http_keep_alive_seconds), so the ALB never
+# reuses one the server is closing.
+ALB_IDLE_TIMEOUT_SECONDS = 60
 HEALTH_PATH = "/healthz/live"
 CELERY_APP = "service.core.celery_task"
 CELERY_QUEUES = ("default", "email", "files")
 QUEUE_DEPTH_METRIC = "CeleryQueueDepth"
+BACKLOG_METRIC = "CeleryBacklog"
 RDS_CA_BUNDLE = "/app/certs/global-bundle.pem"
-BEAT_SCHEDULE_FILE = "/tmp/celerybeat-schedule"  # noqa: S108 - a tmpfs-like task volume
+# The one writable path under the read-only root filesystem: a task volume at a path the
+# image declares with VOLUME (so Fargate gives it the image's mode 1777, not root 0755).
+SCRATCH_PATH = "/tmp"  # noqa: S108 - a task-local scratch volume, see the Dockerfile
+BEAT_SCHEDULE_FILE = f"{SCRATCH_PATH}/celerybeat-schedule"
+# Container health checks of the worker and beat (the api's probes /healthz/live).
+WORKER_PING = (
+    f"celery -A {CELERY_APP} inspect ping --timeout 10 "
+    "--destination \"celery@$(python -c 'import socket; print(socket.gethostname())')\""
+)
+BEAT_ALIVE = (
+    "import os, sys, time; "
+    "age = time.time() - os.path.getmtime(os.environ['CELERY_BEAT_SCHEDULE_FILE'] + '.alive'); "
+    "sys.exit(0 if age < 90 else 1)"
+)
 
 # Everything that is not needed to build the image stays out of the asset (and out of
 # its hash, so editing docs or tests does not rebuild or redeploy the image).
@@ -72,6 +90,7 @@ class AppService:
 
 
 def queue_depth_metric(namespace: str, queue: str, period: Duration) -> cloudwatch.Metric:
+    """One queue's depth (beat publishes it beside the total; dashboards show it)."""
     return cloudwatch.Metric(
         namespace=namespace,
         metric_name=QUEUE_DEPTH_METRIC,
@@ -81,17 +100,40 @@ def queue_depth_metric(namespace: str, queue: str, period: Duration) -> cloudwat
     )
 
 
-def total_queue_depth(
-    namespace: str, period: Duration = Duration.minutes(1)
-) -> cloudwatch.MathExpression:
-    """The backlog summed over every Celery queue (a missing datapoint counts as 0)."""
-    metrics = {
-        f"q{i}": queue_depth_metric(namespace, q, period) for i, q in enumerate(CELERY_QUEUES)
-    }
-    return cloudwatch.MathExpression(
-        expression=" + ".join(f"FILL({k}, 0)" for k in metrics),
-        using_metrics=dict(metrics),
+def backlog_metric(namespace: str, period: Duration = Duration.minutes(1)) -> cloudwatch.Metric:
+    """Messages waiting in every Celery queue, published by beat out of band (it is read from
+    beat's own thread, never by a task that waits in the queue it measures)."""
+    return cloudwatch.Metric(
+        namespace=namespace,
+        metric_name=BACKLOG_METRIC,
+        statistic="Maximum",
+        period=period,
         label="Celery backlog (all queues)",
+    )
+
+
+def backlog_per_task(
+    namespace: str, cluster_name: str, service_name: str, period: Duration = Duration.minutes(1)
+) -> cloudwatch.MathExpression:
+    """The backlog per running worker task: what one more (or one fewer) worker changes.
+
+    No FILL: a period without a backlog reading has no value, so the scaling alarms see
+    INSUFFICIENT_DATA and do nothing (a gap is never read as an empty queue). The divisor
+    keeps a service at 0 running tasks (all stopped, or Container Insights late) from
+    dividing by zero; then the whole backlog counts against one task and it scales out.
+    (IF(running > 1, ...) keeps it at least 1 without inventing a value where none is.)
+    """
+    running = cloudwatch.Metric(
+        namespace="ECS/ContainerInsights",
+        metric_name="RunningTaskCount",
+        dimensions_map={"ClusterName": cluster_name, "ServiceName": service_name},
+        statistic="Average",
+        period=period,
+    )
+    return cloudwatch.MathExpression(
+        expression="backlog / IF(running > 1, running, 1)",
+        using_metrics={"backlog": backlog_metric(namespace, period), "running": running},
+        label="Celery backlog per running worker task",
         period=period,
     )
 
@@ -102,8 +144,8 @@ class Service(Construct):
 
     * ``api``: behind an internal ALB (reached only through CloudFront), health checked
       on ``/healthz/live``, autoscaled on CPU and requests per target.
-    * ``worker``: no load balancer, autoscaled on the Celery backlog metric (the sum of
-      ``CeleryQueueDepth`` over the default, email and files queues).
+    * ``worker``: no load balancer, autoscaled on the Celery backlog (``CeleryBacklog``,
+      published by beat) per running worker task; a missing reading never scales in.
     * ``beat``: exactly one task (desired = min = max = 1, never two during a deploy).
     """
 
@@ -169,7 +211,9 @@ class Service(Construct):
             "MONGODB_URL": documentdb.mongodb_url(),
             "MONGODB_DB": DB_NAME,
             "MONGODB_TLS_CA_FILE": RDS_CA_BUNDLE,
-            "REDIS_URL": cache.redis_url(),
+            # Never evicted (broker, auth state) / evictable (tagged cache): docs/data-model.md.
+            "REDIS_URL": cache.state.redis_url(),
+            "REDIS_CACHE_URL": cache.cache.redis_url(),
             "S3_BUCKET": uploads.bucket.bucket_name,
             "S3_REGION": config.region,
             "S3_KMS_KEY_ID": uploads.key.key_arn,
@@ -186,12 +230,27 @@ class Service(Construct):
             "FORWARDED_ALLOW_IPS": config.network.cidr,
             **task_environment(config),
         }
-        db_secret = documentdb.secret
-        assert db_secret is not None
+        # The service's own least-privilege user (readWrite on its database), never the
+        # cluster's admin; provisioned before any service task starts (infra/db_users.py).
+        self.db_users = DbUsers(
+            self,
+            "DbUsers",
+            config=config,
+            cluster=self.cluster,
+            image=self.image,
+            documentdb=documentdb,
+            environment={
+                key: self.environment[key]
+                for key in ("APP_ENV", "MONGODB_URL", "MONGODB_DB", "MONGODB_TLS_CA_FILE")
+            },
+            scratch_path=SCRATCH_PATH,
+        )
+        app_user = documentdb.app_secret
         self.secrets = {
-            "MONGODB_USERNAME": ecs.Secret.from_secrets_manager(db_secret, "username"),
-            "MONGODB_PASSWORD": ecs.Secret.from_secrets_manager(db_secret, "password"),
-            "REDIS_PASSWORD": ecs.Secret.from_secrets_manager(cache.auth_token),
+            "MONGODB_USERNAME": ecs.Secret.from_secrets_manager(app_user, "username"),
+            "MONGODB_PASSWORD": ecs.Secret.from_secrets_manager(app_user, "password"),
+            "REDIS_PASSWORD": ecs.Secret.from_secrets_manager(cache.state.auth_token),
+            "REDIS_CACHE_PASSWORD": ecs.Secret.from_secrets_manager(cache.cache.auth_token),
             "JWT_SECRET_KEY": ecs.Secret.from_secrets_manager(app_secrets.jwt_secret_key),
             "SENTRY_DSN": ecs.Secret.from_secrets_manager(app_secrets.sentry_dsn),
         }
@@ -218,7 +277,7 @@ class Service(Construct):
             security_group=self.alb_security_group,
             drop_invalid_header_fields=True,
             deletion_protection=config.production,
-            idle_timeout=Duration.seconds(60),
+            idle_timeout=Duration.seconds(ALB_IDLE_TIMEOUT_SECONDS),
         )
         self.alb.log_access_logs(access_logs, prefix=f"alb/{config.prefix}")
         # The ALB appends the address CloudFront connected from (the default, made explicit:
@@ -299,28 +358,52 @@ class Service(Construct):
             min_healthy_percent=100,
             max_healthy_percent=200,
             stop_timeout=Duration.seconds(120),
+            # The worker answers a broadcast ping through the broker only while its consumer
+            # loop runs (a stuck or disconnected worker fails it; ECS replaces the task).
+            health_check=ecs.HealthCheck(
+                command=["CMD-SHELL", WORKER_PING],
+                interval=Duration.seconds(60),
+                timeout=Duration.seconds(20),
+                retries=3,
+                start_period=Duration.seconds(60),
+            ),
         )
-        self.queue_depth = total_queue_depth(config.metrics_namespace)
+        self.backlog = backlog_metric(config.metrics_namespace)
+        self.backlog_per_task = backlog_per_task(
+            config.metrics_namespace, self.cluster.cluster_name, self.worker.service.service_name
+        )
         worker_scaling = self.worker.service.auto_scale_task_count(
             min_capacity=config.service.worker.min_tasks,
             max_capacity=config.service.worker.max_tasks,
         )
         worker_scaling.scale_on_metric(
-            "QueueDepth",
-            metric=self.queue_depth,
+            "Backlog",
+            metric=self.backlog_per_task,
             adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
             scaling_steps=[
+                # Less than one waiting message per task: one task fewer.
                 appscaling.ScalingInterval(upper=1, change=-1),
                 appscaling.ScalingInterval(
-                    lower=config.service.worker_scale_out_queue_depth, change=1
+                    lower=config.service.worker_scale_out_backlog_per_task, change=1
                 ),
                 appscaling.ScalingInterval(
-                    lower=config.service.worker_scale_out_fast_queue_depth, change=3
+                    lower=config.service.worker_scale_out_fast_backlog_per_task, change=3
                 ),
             ],
             cooldown=Duration.seconds(120),
             evaluation_periods=2,
         )
+        # A period without a reading (beat down, CloudWatch late) is no evidence of an empty
+        # queue: for the scale-in alarm a missing point is "not breaching", so only two real
+        # readings below 1 per task remove a worker (the scale-out alarm keeps the default,
+        # INSUFFICIENT_DATA, no action). Observability alarms when the backlog stops arriving.
+        backlog_scaling = worker_scaling.node.find_child("Target").node.find_child("Backlog")
+        assert isinstance(backlog_scaling, appscaling.StepScalingPolicy)
+        lower_alarm = backlog_scaling.lower_alarm
+        assert lower_alarm is not None
+        cfn_lower = lower_alarm.node.default_child
+        assert isinstance(cfn_lower, cloudwatch.CfnAlarm)
+        cfn_lower.treat_missing_data = "notBreaching"
 
         # --- beat, exactly one -------------------------------------------------------------
         # min 0 % / max 100 % healthy: a deployment stops the old beat before starting the
@@ -337,8 +420,21 @@ class Service(Construct):
             desired=1,
             min_healthy_percent=0,
             max_healthy_percent=100,
+            # Beat touches <schedule>.alive every tick (at most every lock TTL / 3 = 20 s).
+            health_check=ecs.HealthCheck(
+                command=["CMD", "python", "-c", BEAT_ALIVE],
+                interval=Duration.seconds(30),
+                timeout=Duration.seconds(5),
+                retries=3,
+                start_period=Duration.seconds(60),
+            ),
         )
         self.beat.service.auto_scale_task_count(min_capacity=1, max_capacity=1)
+
+        # No task starts before its database user exists; every rotation redeploys them.
+        for app in self.services:
+            app.service.node.add_dependency(self.db_users.provisioned)
+        self.db_users.redeploy_on_rotation({app.name: app.service for app in self.services})
 
         # --- data access: only the app tasks reach DocumentDB and the cache -------------
         for app in self.services:
@@ -405,7 +501,7 @@ class Service(Construct):
             ),
         )
         # The root filesystem is read-only; /tmp (beat's schedule file, temp files) is a
-        # task-local scratch volume.
+        # task-local scratch volume, writable because the image declares it (VOLUME /tmp).
         task_definition.add_volume(name="tmp")
         container = task_definition.add_container(
             name,
@@ -422,7 +518,7 @@ class Service(Construct):
             essential=True,
         )
         container.add_mount_points(
-            ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False)  # noqa: S108
+            ecs.MountPoint(container_path=SCRATCH_PATH, source_volume="tmp", read_only=False)
         )
         execution_role = task_definition.execution_role
         assert execution_role is not None

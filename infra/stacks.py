@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Environment, Stack, Tags
+from aws_cdk import CfnOutput, Environment, Fn, Stack, Tags
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
@@ -204,6 +204,19 @@ class ServiceStack(BiwocoStack):
             "ApiUrl",
             value=self.edge.url,
             description="Public base URL of the API (CloudFront)",
+        )
+        # For one-off tasks (docs/operations.md: `aws ecs run-task` with a command override).
+        CfnOutput(
+            self,
+            "TaskSubnets",
+            value=Fn.join(",", network.vpc.select_subnets(subnet_group_name="app").subnet_ids),
+            description="Subnets of the app tasks (one-off tasks run here)",
+        )
+        CfnOutput(
+            self,
+            "TaskSecurityGroup",
+            value=self.service.api.security_group.security_group_id,
+            description="Security group of the api tasks (reaches DocumentDB and the cache)",
         )
         self.distribution_id_output = CfnOutput(
             self,

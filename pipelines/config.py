@@ -16,7 +16,7 @@ from infra.config import CONTEXT_KEY, ConfigError, EnvConfig, _build, read_cdk_j
 PIPELINE_KEY = "pipeline"
 
 _CONNECTION_ARN = re.compile(
-    r"arn:aws[a-z-]*:(codestar-connections|codeconnections):(?P<region>[a-z0-9-]+):"
+    r"arn:aws[a-z-]*:(?P<service>codestar-connections|codeconnections):(?P<region>[a-z0-9-]+):"
     r"(?P<account>\d{12}):connection/[0-9a-f-]{36}"
 )
 
@@ -39,6 +39,15 @@ class PipelineConfig:
     dev_environment: str
     prod_environment: str
     build_timeout_minutes: int
+
+    @property
+    def connection_service(self) -> str:
+        """The IAM service prefix of the connection (``codeconnections`` for connections made
+        since 2024, ``codestar-connections`` for older ones): IAM matches an action's prefix
+        against the resource ARN's, so only this prefix's ``UseConnection`` works on it."""
+        match = _CONNECTION_ARN.fullmatch(self.connection_arn)
+        assert match is not None
+        return match["service"]
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"\d{12}", self.account):

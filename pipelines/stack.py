@@ -13,6 +13,7 @@ from typing import Any
 from aws_cdk import CfnElement, Environment, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
 from aws_cdk import pipelines as cdkp
 from constructs import Construct, IConstruct
 
@@ -100,7 +101,31 @@ class PipelineStack(Stack):
         # Build now (not lazily at synth) so the generated constructs exist for the
         # acknowledgements below and for tests.
         self.pipeline.build_pipeline()
+        self._grant_connection_use()
         self._acknowledge_findings()
+
+    def _grant_connection_use(self) -> None:
+        """CDK grants the source action ``codestar-connections:UseConnection`` only; a
+        connection created since 2024 has a ``codeconnections`` ARN, and IAM requires the
+        action's prefix to match the resource's, so that grant alone never allows it."""
+        (source_stage, *_) = self.pipeline.pipeline.stages
+        roles = [
+            node
+            for node in self.pipeline.pipeline.node.find_all()
+            if isinstance(node, iam.Role)
+            and node.node.path.startswith(
+                f"{self.pipeline.pipeline.node.path}/{source_stage.stage_name}/"
+            )
+        ]
+        assert len(roles) == 1, [r.node.path for r in roles]
+        service = self.config.connection_service
+        roles[0].add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="UseTheSourceConnection",
+                actions=[f"{service}:UseConnection"],
+                resources=[self.config.connection_arn],
+            )
+        )
 
     def _child(self, *path: str) -> IConstruct:
         node: IConstruct = self.pipeline

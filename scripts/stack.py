@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import dataclasses
 import fcntl
+import functools
 import hashlib
 import importlib.util
 import json
@@ -193,15 +194,26 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 # protocol probes (real answers, not just an open port)
 
 
-def probe_redis(port: int, host: str = HOST, timeout: float = 1.0) -> bool:
-    """True when a Redis server answers PING with PONG."""
+def probe_redis(
+    port: int, host: str = HOST, timeout: float = 1.0, password: str | None = None
+) -> bool:
+    """True when a Redis server answers PING with PONG (after AUTH when given a password)."""
+    request = b"*1\r\n$4\r\nPING\r\n"
+    if password is not None:
+        secret = password.encode()
+        request = b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(secret), secret) + request
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-            reply = sock.recv(64)
+            sock.sendall(request)
+            reply = b""
+            while reply.count(b"\r\n") < (2 if password is not None else 1):
+                chunk = sock.recv(64)
+                if not chunk:
+                    break
+                reply += chunk
     except OSError:
         return False
-    return reply.startswith(b"+PONG")
+    return reply.removeprefix(b"+OK\r\n" if password is not None else b"").startswith(b"+PONG")
 
 
 def _bson_ping(database: str) -> bytes:
@@ -681,8 +693,14 @@ def start_redis(
     log_path: Path | None = None,
     pid_file: Path | None = None,
     start: bool = True,
+    password: str | None = None,
+    extra_args: Sequence[str] = (),
 ) -> ManagedProcess:
-    """A redis-server on 127.0.0.1:port, data dir workdir/redis-data, no persistence."""
+    """A redis-server on 127.0.0.1:port, data dir workdir/redis-data, no persistence.
+
+    `password` sets requirepass (the readiness probe authenticates); `extra_args` are more
+    redis-server options (later options win, e.g. a second `--bind`).
+    """
     data = workdir / "redis-data"
     data.mkdir(parents=True, exist_ok=True)
     argv = [
@@ -705,13 +723,15 @@ def start_redis(
         "",
         "--databases",
         "16",
+        *(["--requirepass", password] if password is not None else []),
+        *extra_args,
     ]
     managed = ManagedProcess(
         "redis",
         argv,
         port,
         f"redis://{HOST}:{port}/0",
-        probe_redis,
+        functools.partial(probe_redis, password=password),
         log_path or workdir / "logs" / "redis.log",
         cwd=data,
         pid_file=pid_file,
@@ -857,14 +877,16 @@ def start_moto(
     log_path: Path | None = None,
     pid_file: Path | None = None,
     start: bool = True,
+    host: str = HOST,
 ) -> ManagedProcess:
-    """moto's server (S3, Cognito, ...) on 127.0.0.1:port; buckets re-created on each start.
+    """moto's server (S3, Cognito, ...) on host:port (default 127.0.0.1); buckets re-created
+    on each start.
 
     moto keeps its state in memory: a restart forgets everything but the given buckets.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     # moto's server plus the CORS headers S3 puts on form POST answers (scripts/moto_server.py).
-    argv = [moto_python(), str(ROOT / "scripts" / "moto_server.py"), "-H", HOST, "-p", str(port)]
+    argv = [moto_python(), str(ROOT / "scripts" / "moto_server.py"), "-H", host, "-p", str(port)]
 
     def make_buckets(process: ManagedProcess) -> None:
         for bucket in buckets:
@@ -875,8 +897,8 @@ def start_moto(
         "moto",
         argv,
         port,
-        f"http://{HOST}:{port}",
-        probe_s3,
+        f"http://{host}:{port}",
+        functools.partial(probe_s3, host=host),
         log_path or workdir / "logs" / "moto.log",
         cwd=workdir,
         pid_file=pid_file,

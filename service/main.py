@@ -49,6 +49,7 @@ def serve(env: str | None) -> None:
         loop="uvloop",
         http="httptools",
         proxy_headers=True,
+        timeout_keep_alive=settings.http_keep_alive_seconds,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         access_log=False,
         # uvicorn applies it in this process and in every worker (they inherit no set-up).

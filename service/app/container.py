@@ -93,11 +93,12 @@ def _auth_prefix(settings: Settings) -> str:
     return f"{settings.redis_key_prefix}:auth"
 
 
-def _near_cache_prefixes(settings: Settings) -> tuple[str, ...]:
-    return (
-        *RedisAuthStore.revocation_prefixes(_auth_prefix(settings)),
-        RedisCacheBackend.tracked_prefix(_cache_prefix(settings)),
-    )
+def _auth_near_cache_prefixes(settings: Settings) -> tuple[str, ...]:
+    return RedisAuthStore.revocation_prefixes(_auth_prefix(settings))
+
+
+def _cache_near_cache_prefixes(settings: Settings) -> tuple[str, ...]:
+    return (RedisCacheBackend.tracked_prefix(_cache_prefix(settings)),)
 
 
 def _file_policy(settings: Settings) -> FilePolicy:
@@ -120,14 +121,26 @@ class Container(containers.DeclarativeContainer):
     database = providers.Singleton(
         get_database, client=mongo_client, name=settings.provided.mongodb_db
     )
+    # Two Redis roles (docs/data-model.md): `redis_client` holds what must never be evicted
+    # (broker, auth state, outbox), `redis_cache_client` the evictable tagged cache. Locally
+    # both point at one server (REDIS_CACHE_URL defaults to REDIS_URL).
     redis_client = providers.Resource(redis_client_resource, settings=settings)
+    redis_cache_client = providers.Resource(redis_client_resource, settings=settings, role="cache")
 
-    # Hot auth and cache keys kept in the process, invalidated by Redis; the API starts it.
+    # Hot auth and cache keys kept in the process, invalidated by the Redis that holds them;
+    # the API starts both.
     redis_near_cache = providers.Singleton(
         build_near_cache,
         redis=redis_client,
         settings=settings,
-        prefixes=providers.Callable(_near_cache_prefixes, settings),
+        prefixes=providers.Callable(_auth_near_cache_prefixes, settings),
+    )
+    cache_near_cache = providers.Singleton(
+        build_near_cache,
+        redis=redis_cache_client,
+        settings=settings,
+        prefixes=providers.Callable(_cache_near_cache_prefixes, settings),
+        role="cache",
     )
 
     cache_manager = providers.Object(cache_manager)
@@ -136,15 +149,16 @@ class Container(containers.DeclarativeContainer):
     )
     cache_backend = providers.Singleton(
         RedisCacheBackend,
-        redis=redis_client,
+        redis=redis_cache_client,
         prefix=providers.Callable(_cache_prefix, settings),
-        near_cache=redis_near_cache,
+        near_cache=cache_near_cache,
     )
 
     readiness_service = providers.Singleton(
         ReadinessService,
         probes=providers.Dict(
             mongodb=providers.Callable(mongodb_probe, database),
+            # (Not the cache's Redis: without it reads fall through to the database.)
             redis=providers.Callable(redis_probe, redis_client),
         ),
         timeout_seconds=1.0,

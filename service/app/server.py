@@ -64,8 +64,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         await container.init_resources()  # type: ignore[misc]
         cache_backend = await resolve(container.cache_backend, RedisCacheBackend)
         cache_manager.init(cache_backend, await resolve(container.cache_key_maker, KeyMaker))
-        near_cache = await resolve(container.redis_near_cache, RedisNearCache)
-        await near_cache.start()
+        near_caches = [
+            await resolve(container.redis_near_cache, RedisNearCache),
+            await resolve(container.cache_near_cache, RedisNearCache),
+        ]
+        for near_cache in near_caches:
+            await near_cache.start()
         await ensure_indexes(await resolve(container.database, AsyncDatabase), index_plan())
         register_authenticator(app, await resolve(container.authenticator, TokenAuthenticator))
         await bootstrap_admin(await resolve(container.user_service, UserService), settings)
@@ -77,7 +81,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         try:
             yield
         finally:
-            await near_cache.stop()
+            for near_cache in near_caches:
+                await near_cache.stop()
             cache_manager.release(cache_backend)
             unsettle(container)
             closing = container.shutdown_resources()

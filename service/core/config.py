@@ -45,6 +45,7 @@ PLACEHOLDER_SECRETS = frozenset(
 _LOCAL_JWT_SECRET = "local-development-only-secret-key"  # noqa: S105 - refused outside local/test
 
 CommaList = Annotated[list[str], NoDecode]
+RedisRole = Literal["state", "cache"]
 
 
 def _split_commas(value: Any) -> Any:
@@ -73,6 +74,10 @@ class Settings(BaseSettings):
     # A built web app (web/dist) served at / by this process, with single-page routing; local
     # and test only (deployed, CloudFront serves it from its own bucket).
     web_app_dir: str | None = None
+    # Idle keep-alive connections stay open this long. Longer than the ALB's idle timeout
+    # (60 s, infra/service.py): otherwise the server closes a connection the ALB is about to
+    # reuse, and that request fails as a 502.
+    http_keep_alive_seconds: int = Field(default=75, ge=1)
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_request_header_bytes: int = Field(default=16_384, ge=1024)
 
@@ -89,9 +94,14 @@ class Settings(BaseSettings):
     mongodb_timeout_ms: int = Field(default=5_000, ge=100)
     mongodb_max_pool_size: int = Field(default=100, ge=1)
 
-    # Redis / Amazon ElastiCache
+    # Redis / Amazon ElastiCache. Two roles (docs/data-model.md): REDIS_URL holds what must
+    # never be evicted (Celery broker and results, auth state, outbox; `noeviction` in AWS),
+    # REDIS_CACHE_URL the tagged cache (`allkeys-lru`); it defaults to REDIS_URL (local).
     redis_url: str = "redis://127.0.0.1:56379/0"
     redis_password: SecretStr | None = None
+    redis_cache_url: str | None = None
+    # Defaults to REDIS_PASSWORD.
+    redis_cache_password: SecretStr | None = None
     redis_ca_file: str | None = None
     # Namespace of every key this deployment writes (cache, auth workflows); tests isolate runs.
     redis_key_prefix: str = "biwoco"
@@ -267,10 +277,12 @@ class Settings(BaseSettings):
             or len(admin_password.get_secret_value()) < 12
         ):
             problems.append("BOOTSTRAP_ADMIN_PASSWORD is a placeholder or shorter than 12")
-        if self.redis_password and self.redis_password.get_secret_value().lower() in (
-            PLACEHOLDER_SECRETS
+        for name, secret in (
+            ("REDIS_PASSWORD", self.redis_password),
+            ("REDIS_CACHE_PASSWORD", self.redis_cache_password),
         ):
-            problems.append("REDIS_PASSWORD is a placeholder")
+            if secret and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+                problems.append(f"{name} is a placeholder")
         if problems:
             raise ValueError(f"refusing to start in {self.app_env}: " + "; ".join(problems))
         return self
@@ -295,6 +307,12 @@ class Settings(BaseSettings):
                 "plus CELERY_RETRY_BACKOFF_MAX_SECONDS, or running tasks are delivered twice"
             )
         return self
+
+    def redis_endpoint(self, role: RedisRole = "state") -> tuple[str, SecretStr | None]:
+        """URL and password of the Redis for `role`: "state" (never evicted) or "cache"."""
+        if role == "cache" and self.redis_cache_url:
+            return self.redis_cache_url, self.redis_cache_password or self.redis_password
+        return self.redis_url, self.redis_password
 
     @property
     def celery_broker(self) -> str:

@@ -15,6 +15,7 @@ from typing import Any, get_args
 import yaml
 from pydantic import SecretStr
 
+from scripts.rehearse import dockerfile_lines
 from service.core.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -71,25 +72,9 @@ class Stage:
 _FLAG = re.compile(r"--([a-z-]+)=(\S+)\s+")
 
 
-def _logical_lines(text: str) -> list[str]:
-    lines: list[str] = []
-    current = ""
-    for raw in text.splitlines():
-        stripped = raw.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if stripped.endswith("\\"):
-            current += stripped[:-1] + " "
-            continue
-        lines.append(current + stripped)
-        current = ""
-    assert not current, "the Dockerfile ends inside a continued line"
-    return lines
-
-
 def parse_dockerfile(path: Path = DOCKERFILE) -> list[Stage]:
     stages: list[Stage] = []
-    for line in _logical_lines(path.read_text()):
+    for line in dockerfile_lines(path.read_text()):
         keyword, _, rest = line.partition(" ")
         keyword = keyword.upper()
         flags: dict[str, str] = {}
@@ -117,6 +102,16 @@ def default_command() -> list[str]:
 
 def healthcheck_command() -> list[str]:
     return runtime_stage().last("HEALTHCHECK").exec_form()
+
+
+def image_volumes() -> set[str]:
+    """Paths the runtime image declares with VOLUME (JSON or plain form)."""
+    paths: set[str] = set()
+    for instruction in runtime_stage().all("VOLUME"):
+        body = instruction.rest
+        words = json.loads(body) if body.startswith("[") else body.split()
+        paths.update(str(w) for w in words)
+    return paths
 
 
 # --- the compose file -------------------------------------------------------------------------

@@ -190,3 +190,9 @@ def test_third_party_images_are_pinned_and_match_production_and_the_tests() -> N
         if line.startswith("moto==")
     )
     assert found["s3"]["image"] == f"motoserver/moto:{moto_pin}", "the moto the tests run"
+
+
+def test_beat_health_check_is_the_one_ecs_runs() -> None:
+    from infra.service import BEAT_ALIVE
+
+    assert services()["beat"]["healthcheck"]["test"] == ["CMD", "python", "-c", BEAT_ALIVE]

@@ -23,6 +23,7 @@ from tests.docker.images import (
     ROOT,
     default_command,
     healthcheck_command,
+    image_volumes,
     parse_dockerfile,
     runtime_stage,
     setting_names,
@@ -236,3 +237,19 @@ def test_build_context_holds_what_the_dockerfile_copies_and_no_bytecode(
                 assert any(p == source or p.startswith(source + "/") for p in build_context), (
                     f"COPY {source} is not in the build context"
                 )
+
+
+def test_scratch_directory_is_a_volume_writable_by_the_runtime_user() -> None:
+    """Fargate creates a task volume root-owned, mode 0755, unless the image declares its path
+    with VOLUME; then the volume starts as the image's directory. So /tmp (the one writable path
+    of the read-only root filesystem) must be declared, and be writable by uid 10001 there."""
+    assert "/tmp" in image_volumes()
+    stage = runtime_stage()
+    runs = " ".join(r.rest for r in stage.all("RUN"))
+    assert re.search(r"chmod 1777 /tmp\b", runs), "the image's /tmp is world-writable + sticky"
+    keywords = [i.keyword for i in stage.instructions]
+    # VOLUME freezes the directory: changes to it after the VOLUME line are discarded.
+    last_run_touching_tmp = max(
+        i for i, ins in enumerate(stage.instructions) if ins.keyword == "RUN" and "/tmp" in ins.rest
+    )
+    assert last_run_touching_tmp < keywords.index("VOLUME")

@@ -167,6 +167,7 @@ def test_the_beat_command_starts_and_writes_its_schedule(
     beat = start("beat", command(services()["beat"]), env, log, ready="beat: Starting")
     try:
         wait_for(lambda: glob.glob(f"{schedule}*"), within=60, what="the beat schedule file")
+        wait_for(lambda: Path(f"{schedule}.alive").exists(), within=60, what="beat's heartbeat")
         check = run_check(services()["beat"]["healthcheck"]["test"], env)
         assert check.returncode == 0, check.stdout + check.stderr
     finally:

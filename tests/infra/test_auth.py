@@ -67,3 +67,17 @@ def test_domain(template: Tpl, env: str) -> None:
     template(env, "auth").has_resource_properties(
         "AWS::Cognito::UserPoolDomain", {"Domain": f"biwoco-{env}"}
     )
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_newer_managed_login_has_branding_for_the_app_client(raw: Raw, env: str) -> None:
+    """The newer managed login shows nothing for a client without a branding style."""
+    tpl = raw(env, "auth")
+    domain = only(tpl, "AWS::Cognito::UserPoolDomain")["Properties"]
+    assert domain["ManagedLoginVersion"] == 2
+    branding = only(tpl, "AWS::Cognito::ManagedLoginBranding")["Properties"]
+    client_id = next(
+        k for k, v in tpl["Resources"].items() if v["Type"] == "AWS::Cognito::UserPoolClient"
+    )
+    assert branding["ClientId"] == {"Ref": client_id}
+    assert branding["UseCognitoProvidedValues"] is True

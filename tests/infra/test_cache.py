@@ -1,4 +1,4 @@
-"""infra/cache.py: ElastiCache replication group."""
+"""infra/cache.py: two ElastiCache replication groups, one per eviction policy."""
 
 from __future__ import annotations
 
@@ -8,42 +8,69 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from tests.infra.conftest import only
+from tests.infra.conftest import only, resources_of
 
 Tpl = Callable[[str, str], Template]
 Raw = Callable[[str, str], dict[str, Any]]
 
 
+def _groups(raw: Raw, env: str) -> dict[str, dict[str, Any]]:
+    """Replication groups by role (the id's suffix: state / cache)."""
+    return {
+        rg["Properties"]["ReplicationGroupId"].rsplit("-", 1)[1]: rg["Properties"]
+        for rg in resources_of(raw(env, "data"), "AWS::ElastiCache::ReplicationGroup").values()
+    }
+
+
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_encryption_auth_and_port(raw: Raw, env: str) -> None:
-    rg = only(raw(env, "data"), "AWS::ElastiCache::ReplicationGroup")["Properties"]
-    assert rg["TransitEncryptionEnabled"] is True
-    assert rg["TransitEncryptionMode"] == "required"
-    assert rg["AtRestEncryptionEnabled"] is True
-    assert "KmsKeyId" in rg
-    assert rg["Port"] == 6380
-    assert rg["Engine"] == "valkey"
-    # The AUTH token is a dynamic reference to the generated secret, never a literal.
-    token = str(rg["AuthToken"])
-    assert "{{resolve:secretsmanager:" in token
-    assert "CacheAuthToken" in token
+    groups = _groups(raw, env)
+    assert set(groups) == {"state", "cache"}
+    for role, rg in groups.items():
+        assert rg["TransitEncryptionEnabled"] is True
+        assert rg["TransitEncryptionMode"] == "required"
+        assert rg["AtRestEncryptionEnabled"] is True
+        assert "KmsKeyId" in rg
+        assert rg["Port"] == 6380
+        assert rg["Engine"] == "valkey"
+        # The AUTH token is a dynamic reference to the group's own secret, never a literal.
+        token = str(rg["AuthToken"])
+        assert "{{resolve:secretsmanager:" in token
+        assert f"{role.capitalize()}AuthToken" in token
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_auth_state_lives_where_nothing_is_evicted(raw: Raw, env: str) -> None:
+    """One server held the broker, the cache and the auth state with the default policy
+    (volatile-lru), which evicts keys with a TTL first: exactly the revocation keys. Each
+    group now names its parameter group, and the state group's policy is noeviction."""
+    tpl = raw(env, "data")
+    params = resources_of(tpl, "AWS::ElastiCache::ParameterGroup")
+    policies = {}
+    for role, rg in _groups(raw, env).items():
+        ref = rg["CacheParameterGroupName"]["Ref"]
+        group = params[ref]["Properties"]
+        assert group["CacheParameterGroupFamily"] == "valkey8"
+        policies[role] = group["Properties"]["maxmemory-policy"]
+    assert policies == {"state": "noeviction", "cache": "allkeys-lru"}
 
 
 def test_prod_is_multi_az_with_failover(raw: Raw) -> None:
-    prod = only(raw("prod", "data"), "AWS::ElastiCache::ReplicationGroup")["Properties"]
-    assert prod["MultiAZEnabled"] is True
-    assert prod["AutomaticFailoverEnabled"] is True
-    assert prod["NumCacheClusters"] == 3
-    dev = only(raw("dev", "data"), "AWS::ElastiCache::ReplicationGroup")["Properties"]
-    assert dev["MultiAZEnabled"] is False
-    assert dev["NumCacheClusters"] == 1
+    for prod in _groups(raw, "prod").values():
+        assert prod["MultiAZEnabled"] is True
+        assert prod["AutomaticFailoverEnabled"] is True
+        assert prod["NumCacheClusters"] == 3
+    for dev in _groups(raw, "dev").values():
+        assert dev["MultiAZEnabled"] is False
+        assert dev["NumCacheClusters"] == 1
 
 
-def test_auth_token_secret_has_no_punctuation(template: Tpl) -> None:
+@pytest.mark.parametrize("role", ["state", "cache"])
+def test_auth_token_secret_has_no_punctuation(template: Tpl, role: str) -> None:
     template("prod", "data").has_resource_properties(
         "AWS::SecretsManager::Secret",
         {
-            "Name": "biwoco-prod/cache/auth-token",
+            "Name": f"biwoco-prod/redis/{role}-auth-token",
             "GenerateSecretString": {"ExcludePunctuation": True, "PasswordLength": 64},
         },
     )

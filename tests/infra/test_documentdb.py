@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -86,3 +87,44 @@ def test_exported_logs_have_retention(template: Tpl, env: str) -> None:
                 "RetentionInDays": Match.any_value(),
             },
         )
+
+
+def _data_resources(raw: Raw, env: str, rtype: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in raw(env, "data")["Resources"].items() if v["Type"] == rtype}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_app_user_rotates_by_alternating_users_after_every_instance(raw: Raw, env: str) -> None:
+    """Single-user rotation of the one (admin) secret changed the password under running tasks
+    (ECS injects it once), and its first rotation could run before an instance existed."""
+    tpl = raw(env, "data")
+    secrets = _data_resources(raw, env, "AWS::SecretsManager::Secret")
+    app = next(
+        k for k, v in secrets.items() if v["Properties"]["Name"] == f"biwoco-{env}/documentdb/app"
+    )
+    template = json.dumps(
+        secrets[app]["Properties"]["GenerateSecretString"]["SecretStringTemplate"]
+    )
+    assert '\\"username\\":\\"biwoco_app\\"' in template or "biwoco_app" in template
+    assert "masterarn" in template  # the multi-user function logs in as admin to alternate
+    attachments = {
+        k: v["Properties"]["SecretId"]["Ref"]
+        for k, v in _data_resources(raw, env, "AWS::SecretsManager::SecretTargetAttachment").items()
+    }
+    schedules = _data_resources(raw, env, "AWS::SecretsManager::RotationSchedule")
+    instances = set(_data_resources(raw, env, "AWS::DocDB::DBInstance"))
+    apps = _data_resources(raw, env, "AWS::Serverless::Application")
+    app_schedule = next(
+        v for v in schedules.values() if attachments[v["Properties"]["SecretId"]["Ref"]] == app
+    )
+    function = app_schedule["Properties"]["RotationLambdaARN"]["Fn::GetAtt"][0]
+    mapping = apps[function]["Properties"]["Location"]["ApplicationId"]["Fn::FindInMap"][0]
+    application_id = json.dumps(tpl["Mappings"][mapping])
+    assert "SecretsManagerMongoDBRotationMultiUser" in application_id
+    # Never rotated before the service stack has created the user ...
+    assert app_schedule["Properties"]["RotateImmediatelyOnUpdate"] is False
+    # ... and no schedule (nor its function) before every instance exists.
+    for schedule in schedules.values():
+        assert instances <= set(schedule["DependsOn"])
+    for application in apps.values():
+        assert instances <= set(application["DependsOn"])

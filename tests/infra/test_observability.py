@@ -23,12 +23,14 @@ ALARMS = {
     "BeatMemory",
     "DocumentDbCpu",
     "DocumentDbConnections",
-    "CacheCpu",
-    "CacheMemory",
-    "CacheEvictions",
+    "StateRedisCpu",
+    "CacheRedisCpu",
+    "StateRedisMemory",
+    "StateRedisEvictions",
     "QueueDepth",
     "MailBounceRate",
     "MailComplaintRate",
+    "BacklogMetricMissing",
 }
 
 
@@ -86,4 +88,6 @@ def test_every_log_group_has_the_environment_retention(raw: Raw, env: str, days:
         for group in resources_of(raw(env, stack), "AWS::Logs::LogGroup").values():
             groups += 1
             assert group["Properties"]["RetentionInDays"] == days
-    assert groups == 8  # flow logs, docdb audit+profiler, cache slow log, waf, api/worker/beat
+    # flow logs, docdb audit+profiler, two redis slow logs, waf, api/worker/beat, the db-users
+    # task and the two functions of infra/db_users.py
+    assert groups == 12

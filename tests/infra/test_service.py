@@ -11,6 +11,8 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.config import REPO_ROOT
+from infra.service import ALB_IDLE_TIMEOUT_SECONDS
+from tests.docker.images import image_volumes
 from tests.infra.conftest import Synth, only, resources_of
 
 Tpl = Callable[[str, str], Template]
@@ -22,6 +24,7 @@ PLAIN_ENV = {
     "MONGODB_DB",
     "MONGODB_TLS_CA_FILE",
     "REDIS_URL",
+    "REDIS_CACHE_URL",
     "S3_BUCKET",
     "S3_REGION",
     "S3_KMS_KEY_ID",
@@ -39,14 +42,23 @@ PLAIN_ENV = {
     "MAIL_SES_CONFIGURATION_SET",
     "MAIL_SES_REGION",
 }
-SECRETS = {"MONGODB_USERNAME", "MONGODB_PASSWORD", "REDIS_PASSWORD", "JWT_SECRET_KEY", "SENTRY_DSN"}
+SECRETS = {
+    "MONGODB_USERNAME",
+    "MONGODB_PASSWORD",
+    "REDIS_PASSWORD",
+    "REDIS_CACHE_PASSWORD",
+    "JWT_SECRET_KEY",
+    "SENTRY_DSN",
+}
 
 
 def _containers(raw: Raw, env: str) -> dict[str, dict[str, Any]]:
+    """The api, worker and beat containers (not the one-off db-users task's)."""
     out = {}
     for td in resources_of(raw(env, "service"), "AWS::ECS::TaskDefinition").values():
         (container,) = td["Properties"]["ContainerDefinitions"]
-        out[container["Name"]] = container
+        if container["Name"] in ("api", "worker", "beat"):
+            out[container["Name"]] = container
     return out
 
 
@@ -142,6 +154,9 @@ def test_settings_contract_env_and_secrets(raw: Raw, env: str) -> None:
         assert "mongodb://" in url
         assert "tls=true&replicaSet=rs0&readPreference=secondaryPreferred&retryWrites=false" in url
         assert "rediss://" in json.dumps(plain["REDIS_URL"])
+        assert "rediss://" in json.dumps(plain["REDIS_CACHE_URL"])
+        assert "CacheStateReplicationGroup" in json.dumps(plain["REDIS_URL"])
+        assert "CacheStateReplicationGroup" not in json.dumps(plain["REDIS_CACHE_URL"])
         # Secrets come from Secrets Manager (by ARN, with a JSON key for DocumentDB).
         assert all(f"biwoco-{env}-data:ExportsOutput" in json.dumps(v) for v in secrets.values())
         assert ":username::" in json.dumps(secrets["MONGODB_USERNAME"])
@@ -203,25 +218,54 @@ def test_worker_scales_on_the_celery_backlog(raw: Raw, env: str) -> None:
         if p["Properties"]["PolicyType"] == "StepScaling"
     ]
     assert len(steps) == 2  # scale out and scale in
-    scaling_alarms = [
-        a["Properties"]
-        for a in resources_of(tpl, "AWS::CloudWatch::Alarm").values()
-        if "QueueDepth" in json.dumps(a["Properties"].get("AlarmActions", ""))
-        or "QueueDepth" in json.dumps(a["Properties"].get("AlarmDescription", ""))
-    ]
-    queue_metrics = [
-        m["MetricStat"]["Metric"]
-        for a in scaling_alarms
-        for m in a.get("Metrics", [])
-        if "MetricStat" in m
-    ]
-    assert {m["MetricName"] for m in queue_metrics} == {"CeleryQueueDepth"}
-    assert {m["Namespace"] for m in queue_metrics} == {f"Biwoco/{env}"}
-    assert {d["Value"] for m in queue_metrics for d in m["Dimensions"]} == {
-        "default",
-        "email",
-        "files",
+    scaling_alarms = _worker_scaling_alarms(tpl)
+    assert len(scaling_alarms) == 2
+    for alarm in scaling_alarms.values():
+        metrics = {m["Id"]: m for m in alarm["Metrics"]}
+        stats = {k: m["MetricStat"]["Metric"] for k, m in metrics.items() if "MetricStat" in m}
+        assert {m["MetricName"] for m in stats.values()} == {"CeleryBacklog", "RunningTaskCount"}
+        backlog = next(m for m in stats.values() if m["MetricName"] == "CeleryBacklog")
+        assert backlog["Namespace"] == f"Biwoco/{env}"
+        running = next(m for m in stats.values() if m["MetricName"] == "RunningTaskCount")
+        assert running["Namespace"] == "ECS/ContainerInsights"
+        assert {d["Name"] for d in running["Dimensions"]} == {"ClusterName", "ServiceName"}
+
+
+def _worker_scaling_alarms(tpl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The step-scaling alarms of the worker, keyed "lower" (scale in) / "upper" (scale out)."""
+    policies = {
+        k: p["Properties"]
+        for k, p in resources_of(tpl, "AWS::ApplicationAutoScaling::ScalingPolicy").items()
+        if p["Properties"]["PolicyType"] == "StepScaling"
     }
+    out = {}
+    for alarm in resources_of(tpl, "AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        refs: set[str] = {
+            a["Ref"] for a in props.get("AlarmActions", []) if isinstance(a, dict) and "Ref" in a
+        }
+        for policy_id in refs & set(policies):
+            steps = policies[policy_id]["StepScalingPolicyConfiguration"]["StepAdjustments"]
+            out["lower" if steps[0]["ScalingAdjustment"] < 0 else "upper"] = props
+    return out
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_worker_never_scales_in_on_a_missing_backlog_reading(raw: Raw, env: str) -> None:
+    """The backlog used to be published by a task waiting in the queue it measures, and read
+    through FILL(q, 0): with every worker busy no point arrived, the gap read as an empty queue
+    and a worker was removed. Now it is per running task, with no FILL, and a missing point is
+    "not breaching" for the scale-in alarm."""
+    alarms = _worker_scaling_alarms(raw(env, "service"))
+    for alarm in alarms.values():
+        expressions = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
+        assert len(expressions) == 1
+        assert "FILL" not in expressions[0].upper()
+        assert "running" in expressions[0]  # backlog per running task
+    assert alarms["lower"]["TreatMissingData"] == "notBreaching"
+    assert alarms["upper"].get("TreatMissingData", "missing") in ("missing", "notBreaching")
+    assert alarms["lower"]["ComparisonOperator"] == "LessThanOrEqualToThreshold"
+    assert alarms["lower"]["Threshold"] == 1
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -297,8 +341,9 @@ def test_only_app_tasks_reach_the_data_ports(raw: Raw, env: str) -> None:
             continue
         source = rule["SourceSecurityGroupId"]["Fn::GetAtt"][0]
         by_port.setdefault(rule["FromPort"], set()).add(source)
-    # api from the ALB on 8000; DocumentDB and cache from the three app services only.
-    assert by_port[27117] == app_sgs
+    # api from the ALB on 8000; DocumentDB from the three app services and the one-off
+    # db-users task, the cache from the app services only.
+    assert by_port[27117] == app_sgs | {k for k in sgs if k.startswith("ServiceDbUsersSg")}
     assert by_port[6380] == app_sgs
     assert by_port[8000] == {k for k in sgs if k.startswith("ServiceAlbSg")}
     assert set(by_port) == {8000, 27117, 6380}
@@ -336,3 +381,126 @@ def test_image_excludes_cover_local_state() -> None:
     for must in (".venv", ".stack", "cdk.out", ".git", "tests", "docs", "bench", "node_modules"):
         assert must in IMAGE_EXCLUDES
     assert Path(REPO_ROOT / "Dockerfile").exists()
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_every_writable_path_is_a_volume_the_image_declares(raw: Raw, env: str) -> None:
+    """Fargate creates bind-mount task volumes root-owned, mode 0755, unless the image declares
+    the path with VOLUME: a writable mount anywhere else is unwritable for uid 10001."""
+    declared = image_volumes()
+    for name, c in _containers(raw, env).items():
+        assert c["ReadonlyRootFilesystem"] is True, name
+        writable = [m["ContainerPath"] for m in c["MountPoints"] if not m["ReadOnly"]]
+        assert writable, name
+        assert set(writable) <= declared, (name, writable, declared)
+        plain = {e["Name"]: e["Value"] for e in c["Environment"]}
+        schedule = Path(plain["CELERY_BEAT_SCHEDULE_FILE"])
+        assert any(schedule.is_relative_to(p) for p in writable), name
+
+
+def _task_containers(raw: Raw, env: str) -> dict[str, dict[str, Any]]:
+    out = {}
+    for td in resources_of(raw(env, "service"), "AWS::ECS::TaskDefinition").values():
+        (container,) = td["Properties"]["ContainerDefinitions"]
+        out[container["Name"]] = container
+    return out
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_services_log_in_as_their_own_user_provisioned_before_they_start(
+    raw: Raw, env: str
+) -> None:
+    """The services logged in as the cluster's admin user. Now: the app user's secret, a user
+    created (readWrite on the service's database) by a one-off task before any service."""
+    tpl = raw(env, "service")
+    containers = _task_containers(raw, env)
+    for name in ("api", "worker", "beat"):
+        secrets = {s["Name"]: json.dumps(s["ValueFrom"]) for s in containers[name]["Secrets"]}
+        for key in ("MONGODB_USERNAME", "MONGODB_PASSWORD"):
+            assert "DocumentDbAppUserSecretAttachment" in secrets[key], (name, key)
+            assert "DocumentDbClusterSecret" not in secrets[key], (name, key)
+    provision = containers["db-users"]
+    assert provision["Command"] == ["python", "-m", "service.core.db.app_user"]
+    secrets = {s["Name"]: json.dumps(s["ValueFrom"]) for s in provision["Secrets"]}
+    assert "DocumentDbClusterSecretAttachment" in secrets["MONGODB_USERNAME"]  # admin
+    assert "DocumentDbAppUserSecretAttachment" in secrets["APP_DB_USERNAME"]
+    assert provision["ReadonlyRootFilesystem"] is True
+    (custom_id,) = resources_of(tpl, "Custom::DbUsers")
+    for service in resources_of(tpl, "AWS::ECS::Service").values():
+        assert custom_id in service["DependsOn"], service["Properties"]["ServiceName"]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_a_rotation_redeploys_every_service(raw: Raw, env: str) -> None:
+    """ECS injects secrets once: after a rotation, tasks must restart within the window in
+    which alternating users keep the previous credentials valid (one rotation period)."""
+    tpl = raw(env, "service")
+    rules = [
+        r["Properties"]
+        for r in resources_of(tpl, "AWS::Events::Rule").values()
+        if "RotationSucceeded" in json.dumps(r["Properties"].get("EventPattern", {}))
+    ]
+    (rule,) = rules
+    assert "DocumentDbAppUserSecretAttachment" in json.dumps(rule["EventPattern"])
+    (target,) = rule["Targets"]
+    function_id = target["Arn"]["Fn::GetAtt"][0]
+    function = tpl["Resources"][function_id]["Properties"]
+    variables = function["Environment"]["Variables"]
+    assert set(variables["SERVICES"].split(",")) == {"api", "worker", "beat"}
+    role_id = function["Role"]["Fn::GetAtt"][0]
+    actions = [
+        st["Action"]
+        for p in resources_of(tpl, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for st in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert "ecs:UpdateService" in actions
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_a_bad_api_deploy_is_rolled_back_by_its_alarms(raw: Raw, env: str) -> None:
+    tpl = raw(env, "service")
+    api = _services(raw, env)["api"]
+    alarms = api["DeploymentConfiguration"]["Alarms"]
+    assert alarms["Enable"] is True
+    assert alarms["Rollback"] is True
+    refs = {name["Ref"] for name in alarms["AlarmNames"]}
+    names = {tpl["Resources"][ref]["Properties"]["AlarmName"] for ref in refs}
+    assert names == {f"biwoco-{env}-Alb5xxRate", f"biwoco-{env}-ApiUnhealthyTargets"}
+    # The alarms watch the ALB, so they are created before the service that names them.
+    (api_id,) = [
+        k
+        for k, v in resources_of(tpl, "AWS::ECS::Service").items()
+        if v["Properties"]["ServiceName"] == "api"
+    ]
+    assert refs <= set(tpl["Resources"][api_id]["DependsOn"])
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_worker_and_beat_have_container_health_checks(raw: Raw, env: str) -> None:
+    containers = _containers(raw, env)
+    worker = containers["worker"]["HealthCheck"]
+    assert worker["Command"][0] == "CMD-SHELL"
+    assert "inspect ping" in worker["Command"][1]
+    assert "--destination" in worker["Command"][1]
+    beat = containers["beat"]["HealthCheck"]
+    assert beat["Command"][:2] == ["CMD", "python"]
+    assert ".alive" in beat["Command"][3]
+    for check in (worker, beat):
+        assert check["StartPeriod"] >= 30
+        assert check["Retries"] >= 3
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_api_keeps_connections_longer_than_the_alb(raw: Raw, env: str) -> None:
+    """uvicorn closed idle connections after 5 s while the ALB reuses them for 60 s: a request
+    the ALB sent on a connection being closed came back as a 502."""
+    from service.core.config import load_settings
+
+    alb = only(raw(env, "service"), "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
+    attrs = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
+    idle = int(attrs["idle_timeout.timeout_seconds"])
+    assert idle == ALB_IDLE_TIMEOUT_SECONDS
+    assert load_settings("test").http_keep_alive_seconds > idle
+    main = (REPO_ROOT / "service" / "main.py").read_text(encoding="utf-8")
+    assert "timeout_keep_alive=settings.http_keep_alive_seconds" in main

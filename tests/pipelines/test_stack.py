@@ -249,3 +249,27 @@ def test_pipeline_lives_in_the_tooling_account(pipeline_synth: PipelineSynth) ->
     stack = pipeline_synth.stack
     assert (stack.account, stack.region) == ("333333333333", "ap-southeast-1")
     assert stack.stack_name == "biwoco-pipeline"
+
+
+def test_source_action_may_use_the_connection_under_its_arn_prefix(
+    pipeline_synth: PipelineSynth,
+) -> None:
+    """IAM matches an action's service prefix against the resource ARN's: a codeconnections
+    connection needs codeconnections:UseConnection (CDK grants only codestar-connections:)."""
+    config = pipeline_synth.config
+    assert config.connection_arn.startswith("arn:aws:codeconnections:")
+    (source,) = pipeline_synth.stage("Source")["Actions"]
+    role_id = source["RoleArn"]["Fn::GetAtt"][0]
+    resources = pipeline_synth.raw()["Resources"]
+    granted = [
+        action
+        for policy in resources_of(pipeline_synth.raw(), "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Allow" and statement["Resource"] == config.connection_arn
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    ]
+    assert resources[role_id]["Type"] == "AWS::IAM::Role"
+    assert "codeconnections:UseConnection" in granted

@@ -70,10 +70,8 @@ INCLUDE = (
 )
 
 # Redis transport: lower number, higher priority. Work is sent at DEFAULT_PRIORITY (the routes
-# carry it, so `send_task` by name gets it too); the queue-depth reading jumps the backlog it
-# measures.
+# carry it, so `send_task` by name gets it too).
 DEFAULT_PRIORITY = 6
-URGENT_PRIORITY = 0
 
 # Routing by task name; a task routed to a queue that is not declared is refused at send time.
 TASK_ROUTES: dict[str, dict[str, str | int]] = {
@@ -85,14 +83,8 @@ TASK_ROUTES: dict[str, dict[str, str | int]] = {
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     """Every periodic task, by task name. Beat runs as exactly one instance (see beat.py)."""
-    depth_interval = settings.celery_queue_depth_interval_seconds
+    # (The backlog metric is not scheduled work: beat publishes it itself, see backlog.py.)
     return {
-        "ops.publish-queue-depth": {
-            "task": "ops.publish_queue_depth",
-            "schedule": timedelta(seconds=depth_interval),
-            # A stale reading is worthless: drop it rather than publish it late.
-            "options": {"priority": URGENT_PRIORITY, "expires": max(depth_interval, 1.0)},
-        },
         "users.delete-unverified-accounts": {
             "task": "users.delete_unverified_accounts",
             "schedule": timedelta(seconds=settings.unverified_account_cleanup_interval_seconds),

@@ -5,6 +5,9 @@ and `SingleBeatScheduler` holds a Redis lock (SET NX with a TTL, renewed every t
 on shutdown). A second beat that starts while the lock is held refuses to start (it exits with
 an error naming the lock); if a beat dies without releasing it, the lock expires after
 CELERY_BEAT_LOCK_TTL_SECONDS and the next beat takes over.
+
+The beat that holds the lock also publishes the Celery backlog (backlog.py) from a thread of its
+own, and touches `<schedule file>.alive` every tick: the container health check reads its age.
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ import logging
 import os
 import socket
 import uuid
+from pathlib import Path
 from typing import Any
 
 import redis
 from celery.beat import PersistentScheduler
 
+from service.core.celery_task.backlog import BacklogReporter
 from service.core.celery_task.base import CeleryApp
+from service.core.helpers.metrics import build_metrics_publisher
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +47,18 @@ class BeatLockLost(SystemExit):
     pass
 
 
+def heartbeat_path(schedule_filename: str) -> Path:
+    """The file beat touches every tick (the container health check reads its age)."""
+    return Path(f"{schedule_filename}.alive")
+
+
 class SingleBeatScheduler(PersistentScheduler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._lock_token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lock_held = False
+        self._backlog: BacklogReporter | None = None
+        # Celery's beat passes the file (--schedule, else beat_schedule_filename) by keyword.
+        self._heartbeat = heartbeat_path(str(kwargs.get("schedule_filename")))
         super().__init__(*args, **kwargs)
 
     @property
@@ -67,6 +81,12 @@ class SingleBeatScheduler(PersistentScheduler):
     def setup_schedule(self) -> None:
         self._acquire()
         super().setup_schedule()
+        settings = self._celery.settings
+        self._backlog = BacklogReporter(
+            self._celery,
+            build_metrics_publisher(settings),
+            interval=settings.celery_queue_depth_interval_seconds,
+        ).start()
 
     def _acquire(self) -> None:
         client = self._redis()
@@ -92,9 +112,13 @@ class SingleBeatScheduler(PersistentScheduler):
                     logger.error("beat lock lost to another beat; stopping")
                     raise BeatLockLost(1)
         interval: float = super().tick(*args, **kwargs)
+        self._heartbeat.touch()
         return interval
 
     def close(self) -> None:
+        backlog, self._backlog = self._backlog, None
+        if backlog is not None:
+            backlog.stop()
         try:
             super().close()
         finally:

@@ -1,19 +1,20 @@
-"""Tasks that belong to no module: mail delivery, the queue-depth metric, the pipeline probe."""
+"""Tasks that belong to no module: mail delivery and the pipeline probe.
+
+(The queue-depth metric is not a task: beat publishes it out of band, see backlog.py.)
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from datetime import UTC, datetime
-from typing import Any
 
-from service.core.celery_task import QUEUES, app
+from service.core.celery_task import app
 from service.core.celery_task.base import BaseTask
 from service.core.celery_task.errors import PermanentTaskError
 from service.core.celery_task.idempotency import EffectLedger
 from service.core.celery_task.mail import SEND_EMAIL_TASK, PendingEmailStore
 from service.core.celery_task.runtime import WorkerServices, runtime
-from service.core.helpers.metrics import queue_depth_points
 
 logger = logging.getLogger(__name__)
 
@@ -54,25 +55,6 @@ async def deliver_pending_email(services: WorkerServices, email_id: str) -> str:
 @app.task(base=BaseTask, bind=True, name=SEND_EMAIL_TASK)
 def send_email(self: BaseTask, email_id: str) -> str:
     return runtime.run(deliver_pending_email(runtime.services, email_id))
-
-
-# -- queue depth --------------------------------------------------------------------------------
-
-
-def queue_depths() -> dict[str, int]:
-    """Messages waiting in each queue, all priority levels summed; reserved ones not counted."""
-    with app.connection_for_read() as connection:
-        # kombu's Redis channel: `_size` sums the queue's priority lists under the key prefix
-        # (a passive queue_declare answers 404 for a queue that exists without bindings).
-        channel: Any = connection.default_channel
-        return {queue: int(channel._size(queue)) for queue in QUEUES}
-
-
-@app.task(base=BaseTask, bind=True, name="ops.publish_queue_depth", ignore_result=True)
-def publish_queue_depth(self: BaseTask) -> dict[str, int]:
-    depths = queue_depths()
-    runtime.services.metrics.publish(queue_depth_points(depths))
-    return depths
 
 
 # -- pipeline probe -----------------------------------------------------------------------------

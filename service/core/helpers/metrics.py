@@ -1,7 +1,8 @@
 """Operational metrics: CloudWatch through boto3 when configured, else one log line per point.
 
-The worker service's autoscaling (infra) follows `CeleryQueueDepth` (dimension `Queue`) in the
-namespace `METRICS_NAMESPACE` (default `Biwoco/<app_env>`).
+The worker service's autoscaling (infra) follows `CeleryBacklog` (every queue summed) per running
+worker task; `CeleryQueueDepth` (dimension `Queue`) shows each queue. Both are in the namespace
+`METRICS_NAMESPACE` (default `Biwoco/<app_env>`), published by beat (celery_task/backlog.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 QUEUE_DEPTH_METRIC = "CeleryQueueDepth"
+BACKLOG_METRIC = "CeleryBacklog"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +104,9 @@ def queue_depth_points(depths: Mapping[str, int]) -> list[MetricPoint]:
         MetricPoint(QUEUE_DEPTH_METRIC, float(depth), {"Queue": queue})
         for queue, depth in sorted(depths.items())
     ]
+
+
+def backlog_points(depths: Mapping[str, int]) -> list[MetricPoint]:
+    """Each queue's depth and their total (what the worker scales on), one timestamp."""
+    total = MetricPoint(BACKLOG_METRIC, float(sum(depths.values())))
+    return [*queue_depth_points(depths), total]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +27,9 @@ class OneTimeKind(StrEnum):
 
 class AuthStateStore(Protocol):
     async def session_state(
-        self,
-        user_id: str,
-        token_id: str,
-        session_id: str | None,
-        also_read: Sequence[str] = (),
-    ) -> tuple[SessionState, list[Any]]:
-        """The token's revocation state, and the values of `also_read` from the same trip."""
+        self, user_id: str, token_id: str, session_id: str | None
+    ) -> SessionState:
+        """The token's revocation state, in one round trip."""
         ...
 
     async def is_denied(self, token_id: str) -> bool: ...

@@ -34,7 +34,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from service.core.config import Settings
+from service.core.config import RedisRole, Settings
 from service.core.db.redis.redis_client import build_redis_client
 
 logger = logging.getLogger(__name__)
@@ -235,13 +235,16 @@ class RedisNearCache:
                 raise RedisError("no answer from Redis on the tracking connection")
 
 
-def build_near_cache(redis: Redis, settings: Settings, prefixes: Sequence[str]) -> RedisNearCache:
-    """The API's near cache (started by its lifespan; a process that never starts it, such as
-    the Celery worker, reads straight from Redis)."""
+def build_near_cache(
+    redis: Redis, settings: Settings, prefixes: Sequence[str], role: RedisRole = "state"
+) -> RedisNearCache:
+    """A near cache of the API (started by its lifespan; a process that never starts it, such
+    as the Celery worker, reads straight from Redis). Its listener subscribes to the same
+    Redis as `redis` (`role`): invalidations come only from the server that holds the keys."""
     return RedisNearCache(
         redis,
         prefixes,
-        listener_factory=lambda: build_redis_client(settings, tracking_listener=True),
+        listener_factory=lambda: build_redis_client(settings, tracking_listener=True, role=role),
         max_entries=settings.redis_near_cache_max_entries,
         max_age_seconds=settings.redis_near_cache_max_age_seconds,
     )

@@ -10,21 +10,25 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from service.core.config import Settings
+from service.core.config import RedisRole, Settings
 
 
-def build_redis_client(settings: Settings, *, tracking_listener: bool = False) -> Redis:
-    """The process's client; with `tracking_listener`, the one-connection RESP2 client of the
-    near cache's invalidation listener (no retries: a lost connection must be seen, not healed)."""
-    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+def build_redis_client(
+    settings: Settings, *, tracking_listener: bool = False, role: RedisRole = "state"
+) -> Redis:
+    """The process's client of the Redis for `role` (settings.redis_endpoint); with
+    `tracking_listener`, the one-connection RESP2 client of a near cache's invalidation
+    listener (no retries: a lost connection must be seen, not healed)."""
+    url, secret = settings.redis_endpoint(role)
+    password = secret.get_secret_value() if secret else None
     tls: dict[str, Any] = {}
-    if settings.redis_url.startswith("rediss://"):
+    if url.startswith("rediss://"):
         # ElastiCache in-transit encryption: verify the certificate and the host name.
         tls = {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_check_hostname": True}
         if settings.redis_ca_file:
             tls["ssl_ca_certs"] = settings.redis_ca_file
     return Redis.from_url(
-        settings.redis_url,
+        url,
         password=password,
         socket_timeout=settings.redis_timeout_seconds,
         socket_connect_timeout=settings.redis_timeout_seconds,
@@ -38,8 +42,10 @@ def build_redis_client(settings: Settings, *, tracking_listener: bool = False) -
     )
 
 
-async def redis_client_resource(settings: Settings) -> AsyncIterator[Redis]:
-    client = build_redis_client(settings)
+async def redis_client_resource(
+    settings: Settings, role: RedisRole = "state"
+) -> AsyncIterator[Redis]:
+    client = build_redis_client(settings, role=role)
     try:
         yield client
     finally:

@@ -148,6 +148,20 @@ class CacheManager:
         if table is not None and backend is not None:
             table[planned.call] = (planned.key, planned.tags, backend.lookup_from(values))
 
+    async def read_ahead(self, planned: PlannedLookup) -> None:
+        """Read `planned` now (beside other I/O), so the call finds it; a cache that cannot be
+        reached leaves it to the call, which falls through to the source."""
+        backend = self._backend
+        if backend is None:
+            return
+        try:
+            lookup = await backend.lookup(planned.key, planned.tags)
+        except CacheUnavailableError:
+            return
+        table = _prefetched.get()
+        if table is not None:
+            table[planned.call] = (planned.key, planned.tags, lookup)
+
     async def invalidate(self, *tags: str) -> None:
         table = _prefetched.get()
         if table:

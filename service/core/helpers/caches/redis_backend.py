@@ -4,6 +4,12 @@ Each tag has a version key holding a random stamp. A stored entry records the st
 as they were *before* the source was read; a lookup fetches the entry and the current stamps in
 one MGET and treats any difference as a miss. Invalidating a tag writes a new stamp, which drops
 every entry under it at once and cannot race with a concurrent store of stale data.
+
+The cache's Redis evicts (`allkeys-lru` in AWS), so a stamp can vanish while entries stored
+under it or before it remain. A missing stamp is therefore never a stamp: a lookup that finds
+one missing is a miss, and the store that follows creates the stamp (SET NX) and stores the
+entry only if it created it (a stamp that appeared meanwhile is an invalidation it may have
+missed). No entry is ever stored under a missing stamp, so none can come back when one vanishes.
 """
 
 from __future__ import annotations
@@ -19,8 +25,8 @@ from redis.exceptions import RedisError
 from service.core.db.redis.near_cache import RedisNearCache
 from service.core.helpers.caches.base.backend import CacheBackend, CacheUnavailableError, Lookup
 
-# Tag stamps outlive every entry (entries' TTL is capped below this), so an expired stamp can
-# only ever turn entries into misses.
+# Tag stamps outlive every entry (entries' TTL is capped below this); an expired or evicted
+# stamp only ever turns entries into misses (see above).
 TAG_STAMP_TTL_SECONDS = 7 * 24 * 3600
 MAX_ENTRY_TTL_SECONDS = 24 * 3600
 
@@ -52,11 +58,25 @@ class RedisCacheBackend(CacheBackend):
     def lookup_from(self, values: Sequence[Any]) -> Lookup:
         raw, *stamps = values
         current = [s.decode() if isinstance(s, bytes) else s for s in stamps]
-        if raw is not None:
+        if raw is not None and None not in current:
             entry = json.loads(raw)
             if entry["s"] == current:
                 return Lookup(hit=True, value=entry["v"])
         return Lookup(hit=False, stamp=current)
+
+    async def _create_missing_stamps(self, tags: Sequence[str], stamp: Any) -> list[str] | None:
+        """`stamp` with every missing stamp created now; None if another writer made one first."""
+        missing = [i for i, value in enumerate(stamp) if value is None]
+        if not missing:
+            return list(stamp)
+        created = list(stamp)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for i in missing:
+                created[i] = secrets.token_hex(8)
+                pipe.set(self._tag_key(tags[i]), created[i], ex=TAG_STAMP_TTL_SECONDS, nx=True)
+            results = await pipe.execute()
+        self._near.forget([self._tag_key(tags[i]) for i in missing])
+        return created if all(results) else None
 
     async def lookup(self, key: str, tags: Sequence[str]) -> Lookup:
         try:
@@ -68,8 +88,11 @@ class RedisCacheBackend(CacheBackend):
     async def store(
         self, key: str, value: Any, *, ttl: int, tags: Sequence[str], stamp: Any
     ) -> None:
-        entry = json.dumps({"v": value, "s": stamp}, separators=(",", ":"))
         try:
+            stamps = await self._create_missing_stamps(tags, stamp)
+            if stamps is None:
+                return  # a tag was invalidated since the lookup: this value may be stale
+            entry = json.dumps({"v": value, "s": stamps}, separators=(",", ":"))
             await self._redis.set(key, entry, ex=min(ttl, MAX_ENTRY_TTL_SECONDS))
         except (RedisError, OSError) as error:
             raise CacheUnavailableError(str(error)) from error

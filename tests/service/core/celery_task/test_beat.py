@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 OVERRIDES: dict[str, object] = {
     "celery_queue_depth_interval_seconds": 1,
     "unverified_account_cleanup_interval_seconds": 1,
+    "files_expire_sweep_interval_seconds": 1,
     "celery_beat_lock_ttl_seconds": 3,
 }
 
@@ -66,7 +67,7 @@ def test_beat_runs_periodic_tasks_repeatedly_and_only_one_beat_runs(
         try:
             wait_for(
                 lambda: (
-                    succeeded(worker, "ops.publish_queue_depth") >= 2
+                    succeeded(worker, "files.expire_pending_uploads") >= 2
                     and succeeded(worker, "users.delete_unverified_accounts") >= 2
                 ),
                 what="each periodic task to run twice",

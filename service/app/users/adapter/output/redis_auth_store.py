@@ -7,9 +7,6 @@ cannot run never lets a token through (fail closed).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from redis.asyncio import Redis
 
 from service.app.users.application.ports import OneTimeKind, Rotation, SessionState
@@ -68,22 +65,17 @@ class RedisAuthStore:
         return f"{self._prefix}:{kind.value}:{token_hash}"
 
     async def session_state(
-        self,
-        user_id: str,
-        token_id: str,
-        session_id: str | None,
-        also_read: Sequence[str] = (),
-    ) -> tuple[SessionState, list[Any]]:
+        self, user_id: str, token_id: str, session_id: str | None
+    ) -> SessionState:
         keys = [self._deny(token_id), self._generation(user_id)]
         if session_id is not None:
             keys.append(self._session(session_id))
-        values = await self._near.mget([*keys, *also_read])
-        state = SessionState(
+        values = await self._near.mget(keys)
+        return SessionState(
             denied=values[0] is not None,
             generation=int(values[1] or 0),
             session_alive=session_id is None or values[2] is not None,
         )
-        return state, values[len(keys) :]
 
     async def is_denied(self, token_id: str) -> bool:
         return bool(await self._redis.exists(self._deny(token_id)))

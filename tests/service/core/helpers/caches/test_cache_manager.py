@@ -225,3 +225,37 @@ async def test_an_invalidation_drops_prefetched_lookups(
         assert (await read("a", 1))["version"] == 2
     with request_scope():
         assert manager.plan(read, "a", 1) is not None
+
+
+async def test_an_evicted_tag_stamp_never_brings_a_stale_entry_back(redis: Redis) -> None:
+    """The cache's Redis evicts (allkeys-lru): a tag's stamp can vanish while entries remain.
+    An entry stored before the tag's first invalidation used to record the missing stamp, so
+    when the invalidation's stamp was evicted later, the stale entry matched again."""
+    prefix = f"test:{uuid.uuid4().hex}"
+    backend = RedisCacheBackend(redis, prefix=prefix)
+    tags = ["user:a"]
+    key = f"{prefix}:entry:a"
+    first = await backend.lookup(key, tags)
+    assert not first.hit
+    await backend.store(key, "old", ttl=60, tags=tags, stamp=first.stamp)
+    assert (await backend.lookup(key, tags)).value == "old"
+    await backend.invalidate_tags(*tags)
+    assert not (await backend.lookup(key, tags)).hit
+    await redis.delete(f"{prefix}:tag:user:a")  # what eviction does to the stamp
+    assert not (await backend.lookup(key, tags)).hit
+
+
+async def test_a_store_after_a_missing_stamp_loses_to_an_invalidation(redis: Redis) -> None:
+    """A lookup that found a stamp missing may not store under a stamp that appeared since:
+    that stamp is an invalidation the value read from the source may predate."""
+    prefix = f"test:{uuid.uuid4().hex}"
+    backend = RedisCacheBackend(redis, prefix=prefix)
+    tags = ["user:b"]
+    key = f"{prefix}:entry:b"
+    miss = await backend.lookup(key, tags)
+    await backend.invalidate_tags(*tags)  # between the read of the source and the store
+    await backend.store(key, "maybe-stale", ttl=60, tags=tags, stamp=miss.stamp)
+    assert not (await backend.lookup(key, tags)).hit
+    fresh = await backend.lookup(key, tags)
+    await backend.store(key, "fresh", ttl=60, tags=tags, stamp=fresh.stamp)
+    assert (await backend.lookup(key, tags)).value == "fresh"

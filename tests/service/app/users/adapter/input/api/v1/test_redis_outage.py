@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from scripts.stack import free_port, start_redis
@@ -15,7 +16,7 @@ async def test_authenticated_requests_are_503_while_redis_is_down(
     redis = start_redis(free_port(), tmp_path)
     settings = make_test_settings(stack_env, run_id, redis_url=redis.url)
     try:
-        async with private_app(settings) as (_, http):
+        async with private_app(settings) as (app, http):
             user = await register(http)
             tokens = (await login(http, str(user["email"]))).json()
             assert (
@@ -23,6 +24,14 @@ async def test_authenticated_requests_are_503_while_redis_is_down(
             ).status_code == 200
 
             redis.stop()
+            # Revocation state read in the process is served only while its listener is known
+            # to hear Redis (near_cache.py); once it has noticed, every read goes to Redis.
+            near_cache = app.state.container.redis_near_cache()
+            for _ in range(500):
+                if not near_cache.live:
+                    break
+                await asyncio.sleep(0.01)
+            assert not near_cache.live
             down = await http.get(f"{API}/users/me", headers=bearer(tokens["access_token"]))
             assert down.status_code == 503
             assert down.headers["content-type"] == "application/problem+json"

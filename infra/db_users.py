@@ -1,0 +1,308 @@
+"""Service: the service's own DocumentDB user, provisioned at deploy, and redeploys on rotation.
+
+* ``db-users``: a one-off ECS task of the service image (``python -m service.core.db.app_user``)
+  with the cluster's admin credentials and the app user's. A custom resource runs it on every
+  deploy that changes it, and waits for its exit code; the ECS services depend on it, so no
+  task starts before its user exists. (A Lambda would need pymongo bundled, and synthesis has
+  no Docker; the image already has it, and reaches DocumentDB the way the services do.)
+* Multi-user rotation (infra/documentdb.py) keeps the previous credentials valid for one more
+  rotation; an EventBridge rule on the app secret's ``RotationSucceeded`` forces a new
+  deployment of api, worker and beat, so every task picks up the new secret well inside that
+  window (ECS injects ``secrets`` once, at task start). Rolling, with the circuit breaker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.config import EnvConfig
+from infra.documentdb import DocumentDb
+from infra.nag import acknowledge
+from infra.retention import retention_days
+
+PROVISION_COMMAND = ["python", "-m", "service.core.db.app_user"]
+LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
+
+_RUN_TASK = """
+import json, time, urllib.request
+import boto3
+
+ecs = boto3.client("ecs")
+
+
+def respond(event, status, reason=""):
+    body = json.dumps({
+        "Status": status,
+        "Reason": (reason or "see the function's log")[:3000],
+        "PhysicalResourceId": event.get("PhysicalResourceId") or event["LogicalResourceId"],
+        "StackId": event["StackId"],
+        "RequestId": event["RequestId"],
+        "LogicalResourceId": event["LogicalResourceId"],
+    }).encode()
+    request = urllib.request.Request(
+        event["ResponseURL"], data=body, method="PUT", headers={"Content-Type": ""}
+    )
+    urllib.request.urlopen(request, timeout=30)
+
+
+def handler(event, context):
+    try:
+        if event["RequestType"] == "Delete":  # users are never dropped by a stack delete
+            return respond(event, "SUCCESS")
+        p = event["ResourceProperties"]
+        started = ecs.run_task(
+            cluster=p["Cluster"],
+            taskDefinition=p["TaskDefinition"],
+            launchType="FARGATE",
+            count=1,
+            startedBy="cfn-db-users",
+            networkConfiguration={"awsvpcConfiguration": {
+                "subnets": p["Subnets"],
+                "securityGroups": [p["SecurityGroup"]],
+                "assignPublicIp": "DISABLED",
+            }},
+        )
+        if started["failures"] or not started["tasks"]:
+            raise RuntimeError("RunTask failed: " + json.dumps(started["failures"]))
+        arn = started["tasks"][0]["taskArn"]
+        print("started", arn)
+        while context.get_remaining_time_in_millis() > 30000:
+            time.sleep(10)
+            task = ecs.describe_tasks(cluster=p["Cluster"], tasks=[arn])["tasks"][0]
+            if task["lastStatus"] == "STOPPED":
+                container = task["containers"][0]
+                if container.get("exitCode") == 0:
+                    return respond(event, "SUCCESS")
+                raise RuntimeError(
+                    f"{arn} stopped: exit code {container.get('exitCode')}, "
+                    f"{task.get('stoppedReason')}; {container.get('reason', '')} "
+                    "(its log: the db-users log group)"
+                )
+        raise RuntimeError(f"{arn} did not finish in time")
+    except Exception as error:
+        print("failed:", error)
+        respond(event, "FAILED", str(error))
+"""
+
+_REDEPLOY = """
+import os
+import boto3
+
+ecs = boto3.client("ecs")
+
+
+def handler(event, context):
+    # A rotation made new credentials current: start tasks that read them (ECS injects
+    # secrets at task start); the previous credentials stay valid until the next rotation.
+    for service in os.environ["SERVICES"].split(","):
+        ecs.update_service(cluster=os.environ["CLUSTER"], service=service, forceNewDeployment=True)
+        print("redeploying", service)
+"""
+
+
+class DbUsers(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvConfig,
+        cluster: ecs.ICluster,
+        image: ecs.ContainerImage,
+        documentdb: DocumentDb,
+        environment: dict[str, str],
+        scratch_path: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.config = config
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/biwoco/{config.name}/db-users",
+            retention=retention_days(config.observability.log_retention_days),
+            removal_policy=config.removal_policy,
+        )
+        self.task_definition = ecs.FargateTaskDefinition(
+            self,
+            "Task",
+            family=f"{config.prefix}-db-users",
+            cpu=256,
+            memory_limit_mib=512,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.X86_64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+        )
+        self.task_definition.add_volume(name="tmp")
+        master, app = documentdb.secret, documentdb.app_secret
+        assert master is not None
+        container = self.task_definition.add_container(
+            "db-users",
+            container_name="db-users",
+            image=image,
+            command=PROVISION_COMMAND,
+            environment=environment,
+            secrets={
+                "MONGODB_USERNAME": ecs.Secret.from_secrets_manager(master, "username"),
+                "MONGODB_PASSWORD": ecs.Secret.from_secrets_manager(master, "password"),
+                "APP_DB_USERNAME": ecs.Secret.from_secrets_manager(app, "username"),
+                "APP_DB_PASSWORD": ecs.Secret.from_secrets_manager(app, "password"),
+            },
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="db-users", log_group=self.log_group),
+            readonly_root_filesystem=True,
+            essential=True,
+        )
+        container.add_mount_points(
+            ecs.MountPoint(container_path=scratch_path, source_volume="tmp", read_only=False)
+        )
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "Sg",
+            vpc=cluster.vpc,
+            description="db-users provisioning task",
+            allow_all_outbound=True,
+        )
+        self.security_group.connections.allow_to(
+            documentdb.cluster, ec2.Port.tcp(documentdb.port), "db-users -> DocumentDB"
+        )
+
+        # --- the custom resource that runs the task and waits for it -----------------------
+        run_role = self._function_role("RunTaskRole", "run the db-users task at deploy")
+        run_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecs:RunTask"],
+                resources=[self.task_definition.task_definition_arn],
+                conditions={"ArnEquals": {"ecs:cluster": cluster.cluster_arn}},
+            )
+        )
+        run_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecs:DescribeTasks"],
+                resources=["*"],
+                conditions={"ArnEquals": {"ecs:cluster": cluster.cluster_arn}},
+            )
+        )
+        acknowledge(
+            run_role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecs:DescribeTasks of the db-users run, whose task id exists only at run time; the "
+            "statement is conditioned on ecs:cluster, this one cluster.",
+        )
+        passed = [self.task_definition.obtain_execution_role()]
+        if self.task_definition.task_role is not None:
+            passed.append(self.task_definition.task_role)
+        run_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"], resources=[role.role_arn for role in passed]
+            )
+        )
+        self.run_function = self._function("RunTask", _RUN_TASK, run_role, Duration.minutes(14))
+        self.provisioned = CustomResource(
+            self,
+            "Provisioned",
+            service_token=self.run_function.function_arn,
+            resource_type="Custom::DbUsers",
+            properties={
+                "Cluster": cluster.cluster_arn,
+                # A new revision (new image, new secret) runs the task again.
+                "TaskDefinition": self.task_definition.task_definition_arn,
+                "Subnets": cluster.vpc.select_subnets(
+                    subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
+                ).subnet_ids,
+                "SecurityGroup": self.security_group.security_group_id,
+            },
+        )
+        # The function's own policy must exist while it runs (and on delete), and the task's
+        # way into DocumentDB (the ingress rule under its security group) before it starts.
+        self.provisioned.node.add_dependency(run_role)
+        self.provisioned.node.add_dependency(self.security_group)
+        self.cluster = cluster
+        self.app_secret = app
+
+        execution_role = self.task_definition.execution_role
+        assert execution_role is not None
+        acknowledge(
+            execution_role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "The ECS execution role needs ecr:GetAuthorizationToken, which AWS only grants on "
+            "'*'; its image pull, log and secret permissions are scoped to their resources.",
+        )
+        acknowledge(
+            self.task_definition,
+            "AwsSolutions-ECS2",
+            "Only non-secret settings (endpoints, resource ids, flags) are plain environment "
+            "values, per the service's settings contract; every credential reaches the "
+            "containers through ECS secrets from Secrets Manager.",
+        )
+
+    def redeploy_on_rotation(self, services: Mapping[str, ecs.FargateService]) -> None:
+        """Force a new deployment of `services` (by name) whenever the app user rotates."""
+        role = self._function_role("RedeployRole", "redeploy the services after a rotation")
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecs:UpdateService"], resources=[s.service_arn for s in services.values()]
+            )
+        )
+        function = self._function("Redeploy", _REDEPLOY, role, Duration.minutes(1))
+        function.add_environment("CLUSTER", self.cluster.cluster_name)
+        function.add_environment("SERVICES", ",".join(services))
+        self.rotation_rule = events.Rule(
+            self,
+            "OnRotation",
+            description=f"{self.config.prefix}: the DocumentDB app user rotated; redeploy",
+            event_pattern=DocumentDb.rotation_events(["RotationSucceeded"], [self.app_secret]),
+            targets=[targets.LambdaFunction(function, retry_attempts=4)],
+        )
+
+    def _function_role(self, construct_id: str, purpose: str) -> iam.Role:
+        return iam.Role(
+            self,
+            construct_id,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{self.config.prefix}: {purpose}",
+        )
+
+    def _function(
+        self, construct_id: str, code: str, role: iam.Role, timeout: Duration
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}Logs",
+            retention=retention_days(self.config.observability.log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            self,
+            construct_id,
+            runtime=LAMBDA_RUNTIME,
+            handler="index.handler",
+            code=lambda_.Code.from_inline(code),
+            role=role,
+            timeout=timeout,
+            memory_size=128,
+            log_group=log_group,
+        )
+        function.node.add_dependency(role)
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(_cfn(log_group))}.Arn>:*]",
+            "The function writes log streams (named at run time) into its own log group only.",
+        )
+        return function
+
+
+def _cfn(construct: Construct) -> logs.CfnLogGroup:
+    child = construct.node.default_child
+    assert isinstance(child, logs.CfnLogGroup)
+    return child
