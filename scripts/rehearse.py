@@ -26,7 +26,7 @@ synthesized CloudFormation, never from a copy) runs as a process in its own Linu
   group's HealthCheckPath from outside, at the task's address;
 * against local stand-ins configured as the templates configure AWS: one redis-server per
   ElastiCache replication group (TLS only on the task side, AUTH token = the task's secret,
-  the group's maxmemory-policy), FerretDB with TLS, moto for S3 and CloudWatch.
+  the group's maxmemory-policy), mongo-java-server with TLS, moto for S3 and CloudWatch.
 
 Every task runs in a scratch directory (default .stack/rehearse/<env>); every process it starts
 is stopped and every namespace (with its mounts) dies with its task. Root is needed (namespaces,
@@ -690,19 +690,18 @@ class LocalAws:
 
     def database(self) -> int:
         if self.database_port is None:
-            tls_port = stack.free_port()
-            process = stack.start_ferretdb(
-                stack.free_port(),
-                self.workdir / "database",
-                extra_args=[
-                    f"--listen-tls={self.bridge.gateway}:{tls_port}",
-                    f"--listen-tls-cert-file={self.tls.cert}",
-                    f"--listen-tls-key-file={self.tls.key}",
-                ],
+            tls = stack.MongoTls(
+                port=stack.free_port(),
+                cert=self.tls.cert,
+                key=self.tls.key,
+                host=self.bridge.gateway,
+            )
+            process = stack.start_mongo_server(
+                stack.free_port(), self.workdir / "database", backend="memory", tls=tls
             )
             self.processes.append(process)
-            self.database_port = tls_port
-            say(f"DocumentDB: FerretDB with TLS on {self.bridge.gateway}:{tls_port}")
+            self.database_port = tls.port
+            say(f"DocumentDB: mongo-java-server (memory) with TLS on {tls.host}:{tls.port}")
         return self.database_port
 
     # -- S3, CloudWatch
@@ -1182,7 +1181,7 @@ class Rehearsal:
         for item in definition.raw.get("Secrets") or []:
             secret_name = item["Name"]
             if secret_name in ("MONGODB_USERNAME", "MONGODB_PASSWORD"):
-                # FerretDB (SQLite) does not authenticate; DocumentDB does.
+                # mongo-java-server does not authenticate; DocumentDB does.
                 self._tell(f"{secret_name}: not given (the local database does not authenticate)")
                 continue
             env[secret_name] = self.secrets[secret_name]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import fcntl
 import functools
 import hashlib
@@ -739,6 +740,27 @@ def start_redis(
     return managed.start() if start else managed
 
 
+@dataclasses.dataclass(frozen=True)
+class MongoTls:
+    """A TLS-only listener of the local database, reached as DocumentDB is (tls=true, a CA file).
+
+    `cert`: PEM, the server certificate first, then any intermediates; `key`: PEM, its
+    unencrypted PKCS#8 private key (RSA or EC). Clients verify the certificate against their CA
+    file, so its subjectAltName must name `host`.
+    """
+
+    port: int
+    cert: Path
+    key: Path
+    host: str = HOST
+
+    def args(self) -> list[str]:
+        return [
+            *("--tls-host", self.host, "--tls-port", str(self.port)),
+            *("--tls-cert", str(self.cert), "--tls-key", str(self.key)),
+        ]
+
+
 def start_mongo_server(
     port: int,
     workdir: Path,
@@ -748,24 +770,36 @@ def start_mongo_server(
     log_path: Path | None = None,
     pid_file: Path | None = None,
     start: bool = True,
+    tls: MongoTls | None = None,
 ) -> ManagedProcess:
     """mongo-java-server (the MongoDB wire protocol) on 127.0.0.1:port.
 
     backend "h2": one H2 MVStore file in data_dir (default workdir/mongo-data), kept across
     restarts; a clean stop writes everything, a crash (SIGKILL) loses at most the last second
     (MVStore commits once a second). backend "memory": empty at every start.
+    `tls`: a second, TLS-only listener over the same data (the plain one stays: it is probed).
     """
     argv = [*mongo_server_command(), "--host", HOST, "--port", str(port), "--backend", backend]
     if backend == "h2":
         data = data_dir or workdir / "mongo-data"
         data.mkdir(parents=True, exist_ok=True)
         argv += ["--file", str(data / "data.mv")]
+    probe: Callable[[int], bool] = probe_mongodb
+    if tls is not None:
+        argv += tls.args()
+
+        def probe_plain_and_tls(plain_port: int) -> bool:
+            # the launcher binds TLS first; checked anyway, it costs one connect
+            return probe_mongodb(plain_port) and port_in_use(tls.port, tls.host)
+
+        probe = probe_plain_and_tls
+
     managed = ManagedProcess(
         "mongodb",
         argv,
         port,
         f"mongodb://{HOST}:{port}/",
-        probe_mongodb,
+        probe,
         log_path or workdir / "logs" / "mongodb.log",
         cwd=workdir,
         pid_file=pid_file,

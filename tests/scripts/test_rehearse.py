@@ -1,7 +1,7 @@
 """scripts/rehearse.py: the synthesized task definitions run under Fargate's rules, here.
 
 One synthesis per module; each rehearsal runs the CLI as the README documents it, against its
-own throwaway Redis (TLS, AUTH), FerretDB (TLS) and moto, in its own namespaces.
+own throwaway Redis (TLS, AUTH), mongo-java-server (TLS) and moto, in its own namespaces.
 """
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -222,6 +225,186 @@ def test_mongo_server_reports_the_wire_version_pymongo_needs(tmp_path: Path) -> 
         hello = client.admin.command("isMaster")  # it has no `hello`
         assert hello["maxWireVersion"] >= 9  # PyMongo 4.20's minimum (MongoDB 4.4)
         assert client.server_info()["version"].startswith("4.4")
+
+
+# --- the TLS listener (the rehearsal's DocumentDB stand-in) --------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Pki:
+    ca: Path  # the CA the clients trust
+    cert: Path  # the server certificate, signed by ca, for 127.0.0.1
+    key: Path  # its PKCS#8 private key
+    other_ca: Path  # a CA that signed nothing here
+
+
+def _openssl(*args: str | Path) -> None:
+    done = subprocess.run(
+        ["openssl", *map(str, args)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def make_pki(directory: Path, key_type: str = "ec") -> Pki:
+    """A throwaway CA and a server certificate for 127.0.0.1 (as scripts/rehearse.py makes)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    directory.mkdir(parents=True, exist_ok=True)
+    new_key = (
+        ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+        if key_type == "ec"
+        else ["-newkey", "rsa:2048"]
+    )
+    for name in ("ca", "other-ca"):
+        _openssl(
+            "req",
+            "-x509",
+            *new_key,
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            f"/CN=test {name}",
+            "-keyout",
+            directory / f"{name}.key",
+            "-out",
+            directory / f"{name}.pem",
+        )
+    ext = directory / "server.ext"
+    ext.write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+    )
+    csr, cert, key = directory / "server.csr", directory / "server.pem", directory / "server.key"
+    _openssl("req", *new_key, "-nodes", "-subj", "/CN=test server", "-keyout", key, "-out", csr)
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        csr,
+        "-CA",
+        directory / "ca.pem",
+        "-CAkey",
+        directory / "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        ext,
+        "-out",
+        cert,
+    )
+    assert key.read_text().startswith("-----BEGIN PRIVATE KEY-----")  # PKCS#8
+    return Pki(ca=directory / "ca.pem", cert=cert, key=key, other_ca=directory / "other-ca.pem")
+
+
+def tls_url(tls: stack.MongoTls) -> str:
+    return f"mongodb://{tls.host}:{tls.port}/?tls=true"
+
+
+def test_tls_listener_serves_the_same_data_and_survives_a_restart(tmp_path: Path) -> None:
+    pymongo = pytest.importorskip("pymongo")
+    pki = make_pki(tmp_path / "pki")
+    tls = stack.MongoTls(port=stack.free_port(), cert=pki.cert, key=pki.key)
+    with stack.start_mongo_server(stack.free_port(), tmp_path, tls=tls) as server:
+        with pymongo.MongoClient(
+            tls_url(tls), tlsCAFile=str(pki.ca), serverSelectionTimeoutMS=5000
+        ) as client:
+            items = client.stacktest.items
+            items.create_index("n", unique=True)
+            items.insert_one({"_id": "a", "n": 1})
+            assert items.find_one({"_id": "a"}) == {"_id": "a", "n": 1}
+            with pytest.raises(pymongo.errors.DuplicateKeyError):
+                items.insert_one({"_id": "b", "n": 1})
+        with pymongo.MongoClient(server.url, serverSelectionTimeoutMS=5000) as plain:
+            assert plain.stacktest.items.find_one({"_id": "a"}) == {"_id": "a", "n": 1}
+
+        server.restart()  # both listeners close; the H2 file is complete
+        with pymongo.MongoClient(
+            tls_url(tls), tlsCAFile=str(pki.ca), serverSelectionTimeoutMS=5000
+        ) as client:
+            assert client.stacktest.items.count_documents({}) == 1
+    assert not stack.port_in_use(tls.port)
+
+
+def test_tls_listener_takes_an_rsa_key(tmp_path: Path) -> None:
+    pymongo = pytest.importorskip("pymongo")
+    pki = make_pki(tmp_path / "pki", key_type="rsa")
+    tls = stack.MongoTls(port=stack.free_port(), cert=pki.cert, key=pki.key)
+    with (
+        stack.start_mongo_server(stack.free_port(), tmp_path, backend="memory", tls=tls),
+        pymongo.MongoClient(
+            tls_url(tls), tlsCAFile=str(pki.ca), serverSelectionTimeoutMS=5000
+        ) as client,
+    ):
+        assert client.admin.command("ping")["ok"] == 1.0
+
+
+def test_tls_listener_refuses_plain_and_untrusting_clients(tmp_path: Path) -> None:
+    pymongo = pytest.importorskip("pymongo")
+    pki = make_pki(tmp_path / "pki")
+    tls = stack.MongoTls(port=stack.free_port(), cert=pki.cert, key=pki.key)
+    bounded = {"serverSelectionTimeoutMS": 1500, "connectTimeoutMS": 1500}
+    with stack.start_mongo_server(stack.free_port(), tmp_path, backend="memory", tls=tls):
+        url = f"mongodb://{tls.host}:{tls.port}/"
+        with (
+            pymongo.MongoClient(url, **bounded) as plain,
+            pytest.raises(
+                pymongo.errors.ServerSelectionTimeoutError, match=r"(?i)connection (closed|reset)"
+            ),
+        ):
+            plain.admin.command("ping")
+        with (
+            pymongo.MongoClient(url, tls=True, tlsCAFile=str(pki.other_ca), **bounded) as other,
+            pytest.raises(pymongo.errors.ServerSelectionTimeoutError, match="CERTIFICATE_VERIFY"),
+        ):
+            other.admin.command("ping")
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("missing", r": no such file$"),
+        ("traditional", r"a traditional EC key; give it as PKCS#8"),
+        ("not a key", r"expected one PEM block -----BEGIN PRIVATE KEY----- \(PKCS#8\), found 0"),
+        ("garbled", r"not a readable PKCS#8 RSA or EC private key"),
+        ("another key", r"is not the private key of the certificate in \S+ \(CN=test server\)"),
+    ],
+)
+def test_bad_tls_key_is_a_readable_error(tmp_path: Path, case: str, expected: str) -> None:
+    pki = make_pki(tmp_path / "pki")
+    key = tmp_path / "bad.key"
+    if case == "traditional":
+        _openssl("pkey", "-in", pki.key, "-traditional", "-out", key)
+    elif case == "not a key":
+        shutil.copy(pki.cert, key)
+    elif case == "garbled":
+        key.write_text("-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n")
+    elif case == "another key":
+        shutil.copy(pki.ca.with_suffix(".key"), key)
+    tls = stack.MongoTls(port=stack.free_port(), cert=pki.cert, key=key)
+    with pytest.raises(stack.StackError) as info:
+        stack.start_mongo_server(stack.free_port(), tmp_path, tls=tls)
+    message = str(info.value)
+    assert "mongodb exited with code 2" in message
+    assert re.search(
+        rf"^    mongo-server: --tls-key {re.escape(str(key))} ?.*{expected}", message, re.M
+    ), message
+    assert "Exception" not in message  # one line, no stack trace
+    assert not (tmp_path / "mongo-data" / "data.mv").exists()  # read before anything opened
+
+
+def test_tls_port_taken_is_a_readable_error(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path / "pki")
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        tls = stack.MongoTls(port=squatter.getsockname()[1], cert=pki.cert, key=pki.key)
+        with pytest.raises(stack.StackError) as info:
+            stack.start_mongo_server(stack.free_port(), tmp_path, backend="memory", tls=tls)
+    message = str(info.value)
+    assert f"mongo-server: cannot listen TLS on 127.0.0.1:{tls.port}: " in message
+    assert "Exception" not in message
 
 
 def test_private_moto_creates_buckets_again_after_restart(tmp_path: Path) -> None:
