@@ -55,6 +55,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -569,6 +570,9 @@ class Bridge:
         self.next_host += 1
         address = f"{self.prefix}.{self.next_host}"
         host_side = f"rh{stack.PORT_OFFSET}v{self.next_host}"
+        # A veth goes with its task's namespace; one that outlived a failed rehearsal (its
+        # namespace still pinned for a while) must not make this one fail with "File exists".
+        subprocess.run([IP, "link", "del", host_side], capture_output=True, check=False)
         ip("link", "add", host_side, "type", "veth", "peer", "name", "eth0", "netns", str(pid))
         ip("link", "set", host_side, "master", self.name, "up")
         inside = [NSENTER, f"--target={pid}", "--net", IP]
@@ -617,6 +621,7 @@ class LocalAws:
         self.database_port: int | None = None
         self.moto: stack.ManagedProcess | None = None
         self.buckets: dict[str, str] = {}
+        self.ses_identities: set[tuple[str, str, str]] = set()
 
     def close(self) -> None:
         for process in reversed(self.processes):
@@ -713,6 +718,31 @@ class LocalAws:
             )
             self.processes.append(self.moto)
         return self.moto.url
+
+    def ses_identity(self, sender: str, configuration_set: str, region: str) -> None:
+        """SES in moto, as the Auth stack leaves it: the sender's domain identity and the set."""
+        domain = parseaddr(sender)[1].rpartition("@")[2]
+        if not domain:
+            raise RehearsalError(f"MAIL_FROM {sender!r} names no address to send from")
+        key = (domain, configuration_set, region)
+        if key in self.ses_identities:
+            return
+        import boto3  # the project's .venv has it; only an SES-sending task needs it
+
+        client = boto3.client(
+            "sesv2",
+            endpoint_url=self.moto_url(),
+            region_name=region,
+            aws_access_key_id=stack.DUMMY_AWS_CREDENTIAL,
+            aws_secret_access_key=stack.DUMMY_AWS_CREDENTIAL,
+        )
+        with contextlib.suppress(client.exceptions.AlreadyExistsException):
+            client.create_email_identity(EmailIdentity=domain)
+        if configuration_set:
+            with contextlib.suppress(client.exceptions.AlreadyExistsException):
+                client.create_configuration_set(ConfigurationSetName=configuration_set)
+        self.ses_identities.add(key)
+        say(f"SES: moto with the identity {domain} and the configuration set {configuration_set}")
 
     def bucket(self, logical_id: str) -> str:
         if logical_id not in self.buckets:
@@ -1197,12 +1227,21 @@ class Rehearsal:
             "S3_ENDPOINT_URL": self.aws.moto_url(),
             "CLOUDWATCH_ENDPOINT_URL": self.aws.moto_url(),
         }
+        if env.get("MAIL_BACKEND") == "ses":
+            # The Auth stack's identity and configuration set, in moto; mail goes there.
+            self.aws.ses_identity(
+                env.get("MAIL_FROM", ""),
+                env.get("MAIL_SES_CONFIGURATION_SET", ""),
+                env.get("MAIL_SES_REGION") or region,
+            )
+            added["MAIL_SES_ENDPOINT_URL"] = self.aws.moto_url()
         for key, value in added.items():
             if key not in env:
                 env[key] = value
         self._tell(
             "added: AWS_REGION, AWS_DEFAULT_REGION, dummy AWS credentials (the task role), "
-            f"S3_ENDPOINT_URL and CLOUDWATCH_ENDPOINT_URL={self.aws.moto_url()} (moto)"
+            f"S3_ENDPOINT_URL, CLOUDWATCH_ENDPOINT_URL and, for SES senders, "
+            f"MAIL_SES_ENDPOINT_URL={self.aws.moto_url()} (moto)"
         )
         env.update(extra_env or {})
         user = str(definition.raw.get("User") or image.user)
