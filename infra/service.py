@@ -225,9 +225,11 @@ class Service(Construct):
             "SENTRY_ENVIRONMENT": config.name,
             "CORS_ORIGINS": ",".join(config.cors_origins),
             "CELERY_BEAT_SCHEDULE_FILE": BEAT_SCHEDULE_FILE,
-            # The ALB and CloudFront's VPC-origin interfaces both have VPC addresses: those
-            # hops are trusted, the client is the right-most X-Forwarded-For entry outside.
+            # The tasks' peer is the ALB, in the VPC. CloudFront appends the viewer's address
+            # to X-Forwarded-For, the ALB the (public, origin-facing) address CloudFront came
+            # from: the client is the 2nd entry from the right; left of it is client input.
             "FORWARDED_ALLOW_IPS": config.network.cidr,
+            "FORWARDED_TRUSTED_HOPS": "2",
             **task_environment(config),
         }
         # The service's own least-privilege user (readWrite on its database), never the
@@ -281,7 +283,7 @@ class Service(Construct):
         )
         self.alb.log_access_logs(access_logs, prefix=f"alb/{config.prefix}")
         # The ALB appends the address CloudFront connected from (the default, made explicit:
-        # the tasks' FORWARDED_ALLOW_IPS relies on it).
+        # the tasks' FORWARDED_TRUSTED_HOPS counts on it).
         self.alb.set_attribute("routing.http.xff_header_processing.mode", "append")
         self.listener = self.alb.add_listener(
             "Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False

@@ -48,9 +48,10 @@ def serve(env: str | None) -> None:
         workers=settings.web_concurrency,
         loop="uvloop",
         http="httptools",
-        proxy_headers=True,
+        # X-Forwarded-* are the app's ForwardedMiddleware's (a hop count, which uvicorn's
+        # trusted-address walk cannot express): one mechanism, not two.
+        proxy_headers=False,
         timeout_keep_alive=settings.http_keep_alive_seconds,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
         access_log=False,
         # uvicorn applies it in this process and in every worker (they inherit no set-up).
         log_config=logging_config(settings.log_level),

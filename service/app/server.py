@@ -28,6 +28,7 @@ from service.core.db.redis.near_cache import RedisNearCache
 from service.core.fastapi.dependencies import register_authenticator
 from service.core.fastapi.exception_handlers import register_exception_handlers
 from service.core.fastapi.middleware.cache_scope import CacheScopeMiddleware
+from service.core.fastapi.middleware.forwarded import ForwardedMiddleware
 from service.core.fastapi.middleware.request_limits import RequestLimitsMiddleware
 from service.core.fastapi.middleware.response_middleware import ResponseMiddleware
 from service.core.fastapi.openapi import install_problem_openapi
@@ -113,8 +114,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         max_bytes=settings.max_request_body_bytes,
         max_header_bytes=settings.max_request_header_bytes,
     )
-    # Added last, so outermost: every response, including a 413 or a 500, gets its headers.
+    # Every response, including a 413 or a 500, gets its headers.
     app.add_middleware(ResponseMiddleware, hsts=settings.app_env.is_deployed)
+    # Outermost: every layer, the access line included, sees the client's address.
+    app.add_middleware(
+        ForwardedMiddleware,
+        trusted_peers=settings.forwarded_allow_ips,
+        trusted_hops=settings.forwarded_trusted_hops,
+    )
     mount_routes(app, health_router)
     for router in api_routers():
         mount_routes(app, router, API_PREFIX)

@@ -105,8 +105,8 @@ class AccessLog:
 
 
 def _client_json(client: str | None) -> str:
-    """The client's address as JSON. It is an address for every peer not trusted as a proxy;
-    behind trusted proxies it is an X-Forwarded-For entry, any text a proxy passed on."""
+    """The client's address as JSON: the peer's, or one a trusted proxy wrote, parsed by
+    ForwardedMiddleware. Still escaped: the access line never trusts what it is given."""
     if client is None:
         return "null"
     if client.isascii() and client.isprintable() and '"' not in client and "\\" not in client:

@@ -64,10 +64,13 @@ class Settings(BaseSettings):
     port: int = 8000
     web_concurrency: int = Field(default=1, ge=1, le=64)
     log_level: str = "INFO"
-    # Clients reach the API through CloudFront and the ALB, which append to X-Forwarded-For:
-    # the peers (and forwarded hops) trusted to do so, as addresses or CIDR networks. The
-    # client is the right-most X-Forwarded-For entry outside them (deployed: the VPC's CIDR).
+    # Clients reach the API through CloudFront and the ALB, which each append to
+    # X-Forwarded-For. FORWARDED_ALLOW_IPS: the peers whose X-Forwarded-* headers are believed,
+    # as addresses or CIDR networks (deployed: the VPC's CIDR, where the ALB is).
+    # FORWARDED_TRUSTED_HOPS: how many right-most X-Forwarded-For entries those proxies wrote;
+    # the client is the left-most of them (deployed: 2; 0 ignores X-Forwarded-For).
     forwarded_allow_ips: str = "127.0.0.1"
+    forwarded_trusted_hops: int = Field(default=0, ge=0, le=5)
     cors_origins: CommaList = Field(default_factory=list)
     # The web app's public URL: mails link to its pages (verification, password reset).
     web_app_url: str | None = None
@@ -235,8 +238,8 @@ class Settings(BaseSettings):
     @field_validator("forwarded_allow_ips", mode="after")
     @classmethod
     def _check_forwarded_allow_ips(cls, value: str) -> str:
-        # uvicorn takes an entry that is neither an address nor a network for a host name and
-        # silently never matches it: say so at start-up instead.
+        # An entry that is neither an address nor a network would never match a peer: say so
+        # at start-up instead.
         for entry in filter(None, (item.strip() for item in value.split(","))):
             if entry == "*":
                 continue

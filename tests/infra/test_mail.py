@@ -155,11 +155,17 @@ def test_task_environment_selects_ses(raw: Raw, env: str) -> None:
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_tasks_trust_forwarded_headers_from_the_vpc_only(raw: Raw, env: str) -> None:
-    # The ALB and CloudFront's VPC-origin interfaces have VPC addresses; nothing else is a hop.
+def test_tasks_trust_the_alb_as_peer_and_its_two_hops(raw: Raw, env: str) -> None:
+    # The ALB (the peer) is in the VPC; CloudFront and the ALB each append to X-Forwarded-For.
     for name, plain in _task_env(raw, env).items():
         assert plain["FORWARDED_ALLOW_IPS"] == CIDR[env], name
-        assert load_settings("test", forwarded_allow_ips=plain["FORWARDED_ALLOW_IPS"])
+        assert plain["FORWARDED_TRUSTED_HOPS"] == "2", name
+        settings = load_settings(
+            "test",
+            forwarded_allow_ips=plain["FORWARDED_ALLOW_IPS"],
+            forwarded_trusted_hops=plain["FORWARDED_TRUSTED_HOPS"],
+        )
+        assert settings.forwarded_trusted_hops == 2
     alb = only(raw(env, "service"), "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
     attributes = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
     assert attributes["routing.http.xff_header_processing.mode"] == "append"

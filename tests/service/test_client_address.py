@@ -1,9 +1,10 @@
 """The client's address behind CloudFront and the ALB, over a real uvicorn server on loopback.
 
 Loopback stands in for the VPC: FORWARDED_ALLOW_IPS names 127.0.0.16/28 as the deployment
-names the VPC's CIDR. A connection from 127.0.0.17 is the ALB; 127.0.0.18 in X-Forwarded-For
-is the address CloudFront's VPC-origin interface connected to the ALB from. A connection from
-127.0.0.1 is a peer outside the trusted hops.
+names the VPC's CIDR, and a connection from 127.0.0.17 is the ALB. CloudFront reaches the ALB
+from its public origin-facing ranges (130.176.1.1 here), which are not in the VPC: the ALB
+appends that address, CloudFront the viewer's, so FORWARDED_TRUSTED_HOPS=2. A connection from
+127.0.0.1 is a peer outside FORWARDED_ALLOW_IPS.
 """
 
 from __future__ import annotations
@@ -20,20 +21,51 @@ import pytest
 
 from tests.conftest import served_api
 
-TRUSTED_HOPS = "127.0.0.16/28"
+VPC = "127.0.0.16/28"
 ALB = "127.0.0.17"
-CLOUDFRONT_IN_VPC = "127.0.0.18"
+OUTSIDE = "127.0.0.1"
+CLOUDFRONT = "130.176.1.1"  # an origin-facing address: public, outside the VPC
 VIEWER = "203.0.113.7"
 FORGED = "6.6.6.6"
 
 
+def _served(
+    stack_env: dict[str, str], run_id: str, tmp: pytest.TempPathFactory, hops: int
+) -> Iterator[tuple[str, Path]]:
+    log = tmp.mktemp("client_address") / "api.log"
+    overrides = {"FORWARDED_ALLOW_IPS": VPC, "FORWARDED_TRUSTED_HOPS": str(hops)}
+    with served_api(stack_env, run_id, log, **overrides) as base:
+        yield base, log
+
+
 @pytest.fixture(scope="module")
-def proxied_api(
+def behind_the_platform(
     stack_env: dict[str, str], run_id: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Path]]:
-    log = tmp_path_factory.mktemp("client_address") / "api.log"
-    with served_api(stack_env, run_id, log, FORWARDED_ALLOW_IPS=TRUSTED_HOPS) as base:
-        yield base, log
+    yield from _served(stack_env, run_id, tmp_path_factory, hops=2)
+
+
+@pytest.fixture(scope="module")
+def no_hops(
+    stack_env: dict[str, str], run_id: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    yield from _served(stack_env, run_id, tmp_path_factory, hops=0)
+
+
+def client_of(served: tuple[str, Path], *, source: str, forwarded_for: str) -> str | None:
+    """The client address the access line names for one request from `source`."""
+    base, log = served
+    request_id = uuid.uuid4().hex
+    transport = httpx.HTTPTransport(local_address=source)
+    with httpx.Client(base_url=base, transport=transport, timeout=10) as http:
+        response = http.get(
+            "/healthz/live",
+            headers={"X-Request-Id": request_id, "X-Forwarded-For": forwarded_for},
+        )
+    assert response.status_code == 200
+    assert response.headers["x-request-id"] == request_id
+    client: str | None = access_line(log, request_id)["client"]
+    return client
 
 
 def access_line(log: Path, request_id: str) -> dict[str, Any]:
@@ -49,32 +81,44 @@ def access_line(log: Path, request_id: str) -> dict[str, Any]:
     raise AssertionError(f"no access line for {request_id}")
 
 
-def get(base: str, *, source: str, forwarded_for: str) -> str:
-    request_id = uuid.uuid4().hex
-    transport = httpx.HTTPTransport(local_address=source)
-    with httpx.Client(base_url=base, transport=transport, timeout=10) as http:
-        response = http.get(
-            "/healthz/live",
-            headers={"X-Request-Id": request_id, "X-Forwarded-For": forwarded_for},
-        )
-    assert response.status_code == 200
-    assert response.headers["x-request-id"] == request_id
-    return request_id
-
-
-def test_through_the_trusted_hops_the_client_is_the_viewer_not_the_forged_entry(
-    proxied_api: tuple[str, Path],
+def test_through_cloudfront_and_the_alb_the_client_is_the_viewer_not_a_forged_entry(
+    behind_the_platform: tuple[str, Path],
 ) -> None:
-    base, log = proxied_api
     # The client sent "X-Forwarded-For: 6.6.6.6"; CloudFront appended the viewer's address,
-    # the ALB the address CloudFront connected from.
-    request_id = get(base, source=ALB, forwarded_for=f"{FORGED}, {VIEWER}, {CLOUDFRONT_IN_VPC}")
-    assert access_line(log, request_id)["client"] == VIEWER
+    # the ALB the public address CloudFront connected from.
+    chain = f"{FORGED}, {VIEWER}, {CLOUDFRONT}"
+    assert client_of(behind_the_platform, source=ALB, forwarded_for=chain) == VIEWER
 
 
-def test_a_peer_outside_the_trusted_hops_cannot_set_its_address(
-    proxied_api: tuple[str, Path],
+def test_a_peer_outside_forwarded_allow_ips_cannot_set_its_address(
+    behind_the_platform: tuple[str, Path],
 ) -> None:
-    base, log = proxied_api
-    request_id = get(base, source="127.0.0.1", forwarded_for=f"{FORGED}, {VIEWER}")
-    assert access_line(log, request_id)["client"] == "127.0.0.1"
+    chain = f"{FORGED}, {VIEWER}, {CLOUDFRONT}"
+    assert client_of(behind_the_platform, source=OUTSIDE, forwarded_for=chain) == OUTSIDE
+
+
+@pytest.mark.parametrize(
+    "chain",
+    [
+        VIEWER,  # fewer entries than hops: the request skipped CloudFront
+        f"{FORGED}, not-an-address, {CLOUDFRONT}",  # CloudFront's entry is not an address
+        f"{FORGED}, {VIEWER},",  # the ALB's entry is missing
+        "",
+    ],
+)
+def test_a_chain_our_proxies_did_not_write_keeps_the_peer_address(
+    behind_the_platform: tuple[str, Path], chain: str
+) -> None:
+    assert client_of(behind_the_platform, source=ALB, forwarded_for=chain) == ALB
+
+
+def test_whatever_a_client_writes_left_of_the_proxies_entries_is_ignored(
+    behind_the_platform: tuple[str, Path],
+) -> None:
+    chain = f'garbage", [::1, {VIEWER}, {CLOUDFRONT}'
+    assert client_of(behind_the_platform, source=ALB, forwarded_for=chain) == VIEWER
+
+
+def test_with_no_trusted_hops_x_forwarded_for_is_ignored(no_hops: tuple[str, Path]) -> None:
+    chain = f"{FORGED}, {VIEWER}, {CLOUDFRONT}"
+    assert client_of(no_hops, source=ALB, forwarded_for=chain) == ALB

@@ -98,6 +98,16 @@ def test_forwarded_allow_ips_refuses_what_uvicorn_would_silently_never_match(
         load_settings("test", forwarded_allow_ips=trusted)
 
 
+@pytest.mark.parametrize("hops", [-1, 6])
+def test_forwarded_trusted_hops_is_a_small_count(hops: int) -> None:
+    with pytest.raises(ValidationError, match="forwarded_trusted_hops"):
+        load_settings("test", forwarded_trusted_hops=hops)
+
+
+def test_x_forwarded_for_is_ignored_unless_hops_are_configured() -> None:
+    assert load_settings("test").forwarded_trusted_hops == 0
+
+
 def test_a_deployed_env_never_trusts_every_peer() -> None:
     with pytest.raises(ValidationError, match="forge"):
         load_settings("prod", jwt_secret_key=REAL_SECRET, forwarded_allow_ips="127.0.0.1, *")

@@ -97,8 +97,8 @@ class ResponseMiddleware:
                 route=getattr(route, "path", None) or "<unmatched>",
                 status=status,
                 duration_ms=round((time.perf_counter() - started_at) * 1000, 2),
-                # Behind CloudFront and the ALB, uvicorn's proxy-headers handling has put the
-                # client's address here (FORWARDED_ALLOW_IPS names the trusted hops).
+                # Behind CloudFront and the ALB, ForwardedMiddleware (outermost) has put the
+                # client's address here.
                 client=client[0] if (client := scope.get("client")) else None,
             )
             unbind_request_id(token)
