@@ -8,6 +8,7 @@ and the failed-task list). A second delivery of the same mail id sends nothing.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -107,6 +108,17 @@ async def test_a_transient_error_is_retried_and_then_succeeds(
     assert await outbox.load(email_id) is None  # delivered mail leaves the outbox
 
 
+def _failed_records(celery_app: CeleryApp, task_id: str) -> list[dict[str, object]]:
+    """The failed-task records of task_id, waiting up to 10 s for the first to appear."""
+    deadline = time.monotonic() + 10
+    while True:
+        raw_records = celery_app.backend_redis.lrange(celery_app.failed_tasks_key, 0, -1)
+        mine = [r for r in map(json.loads, raw_records) if r["task_id"] == task_id]
+        if mine or time.monotonic() > deadline:
+            return mine
+        time.sleep(0.05)
+
+
 async def test_a_permanent_error_is_not_retried_and_is_recorded(
     celery_app: CeleryApp, outbox: PendingEmailStore, smtp: tuple[RecordingHandler, int]
 ) -> None:
@@ -122,11 +134,9 @@ async def test_a_permanent_error_is_not_retried_and_is_recorded(
     assert result.state == "FAILURE"
     assert handler.attempts[rcpt] == 1
     assert handler.accepted_for(rcpt) == []
-    records = [
-        json.loads(raw)
-        for raw in celery_app.backend_redis.lrange(celery_app.failed_tasks_key, 0, -1)
-    ]
-    mine = [r for r in records if r["task_id"] == result.id]
+    # Celery stores the FAILURE state before it calls on_failure, which writes the record: the
+    # result can be seen a moment before the record exists (seen under load).
+    mine = _failed_records(celery_app, result.id)
     assert len(mine) == 1
     assert mine[0]["task"] == SEND_EMAIL_TASK
     assert mine[0]["error"] == "PermanentMailError"
