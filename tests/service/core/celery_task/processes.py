@@ -106,6 +106,14 @@ class CeleryProcess:
                     records.append(json.loads(line))
         return records
 
+    def metric_readings(self, metric: str, dimensions: dict[str, str]) -> list[float]:
+        """The values of one metric (with exactly these dimensions) this process published."""
+        return [
+            float(record["value"])
+            for record in self.records()
+            if record.get("metric") == metric and record.get("dimensions") == dimensions
+        ]
+
     def wait_ready(self, timeout: float = 60.0) -> CeleryProcess:
         marker = "ready." if self.kind == "worker" else "beat lock acquired"
 

@@ -16,7 +16,6 @@ from service.core.config import Settings
 from service.core.helpers.metrics import BACKLOG_METRIC, QUEUE_DEPTH_METRIC, LogMetricsPublisher
 from tests.service.core.celery_task.conftest import module_settings, producer
 from tests.service.core.celery_task.processes import (
-    CeleryProcess,
     celery_beat,
     celery_env,
     celery_worker,
@@ -43,14 +42,6 @@ def celery_app(celery_settings: Settings) -> Iterator[CeleryApp]:
         yield app
 
 
-def readings(beat: CeleryProcess, metric: str, dimensions: dict[str, str]) -> list[float]:
-    return [
-        float(record["value"])
-        for record in beat.records()
-        if record.get("metric") == metric and record.get("dimensions") == dimensions
-    ]
-
-
 def test_the_backlog_is_reported_while_every_worker_is_busy(
     celery_app: CeleryApp, celery_settings: Settings, tmp_path: Path
 ) -> None:
@@ -66,19 +57,19 @@ def test_the_backlog_is_reported_while_every_worker_is_busy(
         try:
             with celery_beat(env, tmp_path / "beat.log", tmp_path / "schedule") as beat:
                 wait_for(
-                    lambda: len(readings(beat, BACKLOG_METRIC, {})) >= 3,
+                    lambda: len(beat.metric_readings(BACKLOG_METRIC, {})) >= 3,
                     within=30,
                     what="three backlog readings while the only worker is busy",
                 )
-                totals = readings(beat, BACKLOG_METRIC, {})
-                default = readings(beat, QUEUE_DEPTH_METRIC, {"Queue": "default"})
+                totals = beat.metric_readings(BACKLOG_METRIC, {})
+                default = beat.metric_readings(QUEUE_DEPTH_METRIC, {"Queue": "default"})
         finally:
             redis.set(f"{probe}:release", "1", ex=60)
     # The waiting tasks are all counted (beat's own periodic tasks may add to them).
     assert min(totals) >= WAITING, totals
     assert min(default) >= WAITING, default
     for queue in declared_queues(celery_app):
-        assert readings(beat, QUEUE_DEPTH_METRIC, {"Queue": queue}), queue
+        assert beat.metric_readings(QUEUE_DEPTH_METRIC, {"Queue": queue}), queue
 
 
 def test_a_reading_that_fails_publishes_nothing(

@@ -22,7 +22,6 @@ from tests.service.core.celery_task.conftest import (
     sync_mongo,
 )
 from tests.service.core.celery_task.processes import (
-    CeleryProcess,
     celery_beat,
     celery_env,
     celery_worker,
@@ -49,15 +48,6 @@ def celery_app(celery_settings: Settings) -> Iterator[CeleryApp]:
         yield app
 
 
-def depth_readings(beat: CeleryProcess, queue: str) -> list[float]:
-    return [
-        float(record["value"])
-        for record in beat.records()
-        if record.get("metric") == QUEUE_DEPTH_METRIC
-        and record.get("dimensions") == {"Queue": queue}
-    ]
-
-
 def test_a_burst_of_500_tasks_all_complete_and_the_depth_metric_follows_the_backlog(
     celery_app: CeleryApp, celery_settings: Settings, tmp_path: Path
 ) -> None:
@@ -82,11 +72,11 @@ def test_a_burst_of_500_tasks_all_complete_and_the_depth_metric_follows_the_back
             wait_for(effects, within=180, interval=0.5, what="all 500 effects")
         # The metric saw the backlog, then saw it drained.
         wait_for(
-            lambda: 0.0 in depth_readings(beat, "default")[1:],
+            lambda: 0.0 in beat.metric_readings(QUEUE_DEPTH_METRIC, {"Queue": "default"})[1:],
             within=30,
             what="a zero depth reading after the burst",
         )
-        readings = depth_readings(beat, "default")
+        readings = beat.metric_readings(QUEUE_DEPTH_METRIC, {"Queue": "default"})
 
     with sync_mongo(celery_settings) as mongo:
         assert (
