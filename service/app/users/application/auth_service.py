@@ -19,7 +19,7 @@ from service.app.users.domain.errors import (
     UserNotFoundError,
 )
 from service.app.users.domain.repository import UserRepository
-from service.app.users.domain.user import User, check_password_policy, normalize_email
+from service.app.users.domain.user import Role, User, check_password_policy, normalize_email
 from service.core.exceptions import TooManyRequestsError
 from service.core.helpers.caches import CacheManager
 from service.core.helpers.mail import EmailOutbox, OutgoingEmail
@@ -183,7 +183,7 @@ class AuthService:
         return AuthenticatedUser(
             id=user_id,
             email=claims.get("email", ""),
-            role=claims.get("role", "user"),
+            is_admin=claims.get("role") == Role.ADMIN,
             source="local",
             token_id=token_id,
             session_id=session_id,
@@ -202,7 +202,7 @@ class AuthService:
         return AuthenticatedUser(
             id=user.id,
             email=user.email,
-            role=user.role.value,
+            is_admin=user.role == Role.ADMIN,
             source="cognito",
             token_id=token_id if isinstance(token_id, str) else None,
             session_id=None,
