@@ -28,7 +28,7 @@ from service.core.config import Settings
 from service.core.db.database import get_database, mongo_client_resource
 from service.core.db.redis.near_cache import build_near_cache
 from service.core.db.redis.redis_client import redis_client_resource
-from service.core.helpers.caches import RedisCacheBackend, cache_manager
+from service.core.helpers.caches import CacheManager, RedisCacheBackend
 from service.core.helpers.caches.key_maker import FunctionKeyMaker
 from service.core.helpers.mail.backends import build_mailer
 from service.core.helpers.metrics import build_metrics_publisher
@@ -143,7 +143,6 @@ class Container(containers.DeclarativeContainer):
         role="cache",
     )
 
-    cache_manager = providers.Object(cache_manager)
     cache_key_maker = providers.Singleton(
         FunctionKeyMaker, prefix=providers.Callable(_cache_entry_prefix, settings)
     )
@@ -152,6 +151,11 @@ class Container(containers.DeclarativeContainer):
         redis=redis_cache_client,
         prefix=providers.Callable(_cache_prefix, settings),
         near_cache=cache_near_cache,
+    )
+    # Each container (API, worker process, CLI) has its own manager, built with its backend:
+    # every process that writes invalidates what the others cached.
+    cache_manager = providers.Singleton(
+        CacheManager, backend=cache_backend, key_maker=cache_key_maker
     )
 
     readiness_service = providers.Singleton(
@@ -224,6 +228,7 @@ class Container(containers.DeclarativeContainer):
         repository=user_repository,
         hasher=password_hasher,
         auth_state=auth_state,
+        cache=cache_manager,
         cache_ttl_seconds=settings.provided.user_cache_ttl_seconds,
         session_ttl_seconds=settings.provided.refresh_token_ttl_seconds,
     )
@@ -235,6 +240,7 @@ class Container(containers.DeclarativeContainer):
         codec=token_codec,
         cognito=cognito_verifier,
         auth_state=auth_state,
+        cache=cache_manager,
         outbox=email_outbox,
         access_ttl_seconds=settings.provided.access_token_ttl_seconds,
         refresh_ttl_seconds=settings.provided.refresh_token_ttl_seconds,

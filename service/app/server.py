@@ -34,8 +34,6 @@ from service.core.fastapi.middleware.response_middleware import ResponseMiddlewa
 from service.core.fastapi.openapi import install_problem_openapi
 from service.core.fastapi.routing import mount_routes
 from service.core.fastapi.web_app import mount_web_app
-from service.core.helpers.caches import RedisCacheBackend, cache_manager
-from service.core.helpers.caches.base.key_maker import KeyMaker
 from service.core.helpers.sentry import init_sentry
 
 API_PREFIX = "/api/v1"
@@ -59,8 +57,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await container.init_resources()  # type: ignore[misc]
-        cache_backend = await resolve(container.cache_backend, RedisCacheBackend)
-        cache_manager.init(cache_backend, await resolve(container.cache_key_maker, KeyMaker))
         near_caches = [
             await resolve(container.redis_near_cache, RedisNearCache),
             await resolve(container.cache_near_cache, RedisNearCache),
@@ -80,7 +76,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         finally:
             for near_cache in near_caches:
                 await near_cache.stop()
-            cache_manager.release(cache_backend)
             unsettle(container)
             closing = container.shutdown_resources()
             if inspect.isawaitable(closing):  # None when no resource was started

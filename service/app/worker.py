@@ -23,8 +23,6 @@ from service.app.container import Container, resolve
 from service.core.celery_task import app as celery_app
 from service.core.celery_task.runtime import WorkerServices, runtime
 from service.core.config import Settings
-from service.core.helpers.caches import RedisCacheBackend, cache_manager
-from service.core.helpers.caches.base.key_maker import KeyMaker
 from service.core.helpers.sentry import init_sentry
 
 logger = logging.getLogger(__name__)
@@ -56,11 +54,6 @@ async def open_services() -> WorkerServices:
     settings = worker_settings()
     container = build_worker_container(settings)
     await container.init_resources()  # type: ignore[misc]
-    # Writes made by tasks invalidate cached reads exactly as the API's writes do.
-    cache_manager.init(
-        await resolve(container.cache_backend, RedisCacheBackend),
-        await resolve(container.cache_key_maker, KeyMaker),
-    )
     _container = container
     return WorkerServices(
         settings=settings,
@@ -75,7 +68,6 @@ async def close_services() -> None:
     global _container
     container, _container = _container, None
     if container is not None:
-        cache_manager.release(await resolve(container.cache_backend, RedisCacheBackend))
         await container.shutdown_resources()  # type: ignore[misc]
 
 

@@ -34,16 +34,15 @@ How a module adds background work
 from __future__ import annotations
 
 import logging
-import ssl
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from celery import signals
 from kombu import Queue
 
 from service.core.celery_task.base import BaseTask, CeleryApp
 from service.core.config import Settings, get_settings
+from service.core.db.redis.connection import RedisConnection
 from service.core.logging import configure_logging
 
 __all__ = [
@@ -96,36 +95,17 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     }
 
 
-def _with_password(url: str, settings: Settings) -> str:
-    if settings.redis_password is None:
-        return url
-    parts = urlsplit(url)
-    if parts.password:
-        return url
-    secret = quote(settings.redis_password.get_secret_value(), safe="")
-    user = quote(parts.username, safe="") if parts.username else ""
-    netloc = f"{user}:{secret}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _tls_options(url: str, settings: Settings) -> dict[str, Any] | None:
-    """ElastiCache in-transit encryption: `rediss://` with the certificate always verified."""
-    if not url.startswith("rediss://"):
-        return None
-    options: dict[str, Any] = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
-    if settings.redis_ca_file:
-        options["ssl_ca_certs"] = settings.redis_ca_file
-    return options
-
-
 def celery_config(settings: Settings) -> dict[str, Any]:
     key_prefix = f"{settings.redis_key_prefix}:celery:"
-    broker = settings.celery_broker
-    backend = settings.celery_result_backend
+    # The state Redis's password and TLS, as every redis-py client of the service has them.
+    broker, backend = (
+        RedisConnection.of(url, settings.redis_password, settings.redis_ca_file)
+        for url in (settings.celery_broker, settings.celery_result_backend)
+    )
     lock_ttl = settings.celery_beat_lock_ttl_seconds
     config: dict[str, Any] = {
-        "broker_url": _with_password(broker, settings),
-        "result_backend": _with_password(backend, settings),
+        "broker_url": broker.url_with_password(),
+        "result_backend": backend.url_with_password(),
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": {
             "global_keyprefix": key_prefix,
@@ -173,10 +153,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "beat_scheduler": "service.core.celery_task.beat:SingleBeatScheduler",
         "beat_max_loop_interval": max(1, lock_ttl // 3),
     }
-    if (broker_tls := _tls_options(broker, settings)) is not None:
-        config["broker_use_ssl"] = broker_tls
-    if (backend_tls := _tls_options(backend, settings)) is not None:
-        config["redis_backend_use_ssl"] = backend_tls
+    if broker.tls is not None:
+        config["broker_use_ssl"] = broker.tls
+    if backend.tls is not None:
+        config["redis_backend_use_ssl"] = backend.tls
     return config
 
 

@@ -19,9 +19,9 @@ from service.app.users.domain.errors import (
     UserNotFoundError,
 )
 from service.app.users.domain.repository import UserRepository
-from service.app.users.domain.user import User, check_password_policy, normalize_email
+from service.app.users.domain.user import Role, User, check_password_policy, normalize_email
 from service.core.exceptions import TooManyRequestsError
-from service.core.helpers.caches import cache_manager
+from service.core.helpers.caches import CacheManager
 from service.core.helpers.mail import EmailOutbox, OutgoingEmail
 from service.core.helpers.password import PasswordHasher
 from service.core.helpers.token import (
@@ -54,6 +54,7 @@ class AuthService:
         codec: JwtCodec,
         cognito: CognitoVerifier | None,
         auth_state: AuthStateStore,
+        cache: CacheManager,
         outbox: EmailOutbox,
         access_ttl_seconds: int,
         refresh_ttl_seconds: int,
@@ -69,6 +70,7 @@ class AuthService:
         self._codec = codec
         self._cognito = cognito
         self._state = auth_state
+        self._cache = cache
         self._outbox = outbox
         self._access_ttl = access_ttl_seconds
         self._refresh_ttl = refresh_ttl_seconds
@@ -126,7 +128,7 @@ class AuthService:
             raise AccountDisabledError("This account is disabled")
         if check.new_hash is not None:
             user = await self._repository.update(user.id, {"password_hash": check.new_hash})
-            await cache_manager.invalidate(user_tag(user.id))
+            await self._cache.invalidate(user_tag(user.id))
         generation = await self._state.generation(user.id)
         session_id = new_token_id()
         pair, refresh_id = await self._issue(user, session_id, generation)
@@ -168,20 +170,20 @@ class AuthService:
         # The caller's cached profile is read while the revocation state is (they live in two
         # Redis instances: auth state is never evicted, the cache is): most authenticated
         # requests read it next (GET /users/me is the hot path).
-        profile = cache_manager.plan(self._users.get_user, user_id)
+        profile = self._cache.plan(self._users.get_user, user_id)
         if profile is None:
             state = await self._state.session_state(user_id, token_id, session_id)
         else:
             state, _ = await asyncio.gather(
                 self._state.session_state(user_id, token_id, session_id),
-                cache_manager.read_ahead(profile),
+                self._cache.read_ahead(profile),
             )
         if state.denied or not state.session_alive or claims.get("gen") != state.generation:
             raise InvalidTokenError("The token was revoked", code="token_revoked")
         return AuthenticatedUser(
             id=user_id,
             email=claims.get("email", ""),
-            role=claims.get("role", "user"),
+            is_admin=claims.get("role") == Role.ADMIN,
             source="local",
             token_id=token_id,
             session_id=session_id,
@@ -200,7 +202,7 @@ class AuthService:
         return AuthenticatedUser(
             id=user.id,
             email=user.email,
-            role=user.role.value,
+            is_admin=user.role == Role.ADMIN,
             source="cognito",
             token_id=token_id if isinstance(token_id, str) else None,
             session_id=None,
@@ -251,7 +253,7 @@ class AuthService:
         if user_id is None:
             raise InvalidOneTimeTokenError("The token is invalid, used or expired")
         updated = await self._repository.update(user_id, {"is_verified": True})
-        await cache_manager.invalidate(user_tag(user_id))
+        await self._cache.invalidate(user_tag(user_id))
         return UserDTO.from_user(updated)
 
     async def forgot_password(self, email: str) -> None:
@@ -290,4 +292,4 @@ class AuthService:
         await self._repository.update(user.id, {"password_hash": password_hash})
         await self._state.revoke_all(user.id)
         await self._state.clear_login_failures(account_key(user.email_normalized))
-        await cache_manager.invalidate(user_tag(user.id))
+        await self._cache.invalidate(user_tag(user.id))

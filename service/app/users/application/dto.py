@@ -54,7 +54,7 @@ class TokenPair:
 class AuthenticatedUser:
     id: str
     email: str
-    role: str
+    is_admin: bool
     source: str
     token_id: str | None
     session_id: str | None

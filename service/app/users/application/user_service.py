@@ -23,7 +23,7 @@ from service.app.users.domain.errors import (
 from service.app.users.domain.repository import PageAfter, UserFilter, UserRepository
 from service.app.users.domain.user import Role, User, check_password_policy, normalize_email
 from service.core.db.mixins.timestamp import utcnow
-from service.core.helpers.caches import cache_manager
+from service.core.helpers.caches import CacheManager
 from service.core.helpers.password import PasswordHasher
 
 logger = logging.getLogger(__name__)
@@ -58,18 +58,20 @@ class UserService:
         repository: UserRepository,
         hasher: PasswordHasher,
         auth_state: AuthStateStore,
+        cache: CacheManager,
         cache_ttl_seconds: int,
         session_ttl_seconds: int,
     ) -> None:
         self._repository = repository
         self._hasher = hasher
         self._auth_state = auth_state
+        self._cache = cache
         self._session_ttl = session_ttl_seconds
         # Bound here so the TTL comes from settings; keys are built from `user_id` only.
-        self.get_user: Callable[[str], Awaitable[UserDTO]] = cache_manager.cached(
+        self.get_user: Callable[[str], Awaitable[UserDTO]] = self._cache.cached(
             ttl=cache_ttl_seconds, tags=["user:{user_id}"], model=UserDTO
         )(self._load_user)
-        self.cognito_user_id: Callable[[str], Awaitable[str]] = cache_manager.cached(
+        self.cognito_user_id: Callable[[str], Awaitable[str]] = self._cache.cached(
             ttl=cache_ttl_seconds, tags=["cognito:{sub}"]
         )(self._load_cognito_user_id)
 
@@ -86,7 +88,7 @@ class UserService:
         return user.id
 
     async def _changed(self, user: User) -> UserDTO:
-        await cache_manager.invalidate(user_tag(user.id))
+        await self._cache.invalidate(user_tag(user.id))
         return UserDTO.from_user(user)
 
     async def register(self, *, email: str, password: str, full_name: str) -> UserDTO:
@@ -182,7 +184,7 @@ class UserService:
     async def _forget(self, user: User) -> None:
         await self._auth_state.revoke_all(user.id, forget_after=self._session_ttl)
         tags = [user_tag(user.id)] + ([f"cognito:{user.cognito_sub}"] if user.cognito_sub else [])
-        await cache_manager.invalidate(*tags)
+        await self._cache.invalidate(*tags)
 
     async def ensure_admin(
         self,
@@ -249,7 +251,7 @@ class UserService:
                 "A local account already uses this email; it cannot be linked automatically"
             ) from error
         logger.info("cognito identity linked", extra={"user_id": user.id})
-        await cache_manager.invalidate(f"cognito:{sub}")
+        await self._cache.invalidate(f"cognito:{sub}")
         return UserDTO.from_user(user)
 
 

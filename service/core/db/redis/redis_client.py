@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import AsyncIterator
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from service.core.config import RedisRole, Settings
+from service.core.db.redis.connection import redis_connection
 
 
 def build_redis_client(
@@ -19,17 +18,9 @@ def build_redis_client(
     """The process's client of the Redis for `role` (settings.redis_endpoint); with
     `tracking_listener`, the one-connection RESP2 client of a near cache's invalidation
     listener (no retries: a lost connection must be seen, not healed)."""
-    url, secret = settings.redis_endpoint(role)
-    password = secret.get_secret_value() if secret else None
-    tls: dict[str, Any] = {}
-    if url.startswith("rediss://"):
-        # ElastiCache in-transit encryption: verify the certificate and the host name.
-        tls = {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_check_hostname": True}
-        if settings.redis_ca_file:
-            tls["ssl_ca_certs"] = settings.redis_ca_file
+    connection = redis_connection(settings, role)
     return Redis.from_url(
-        url,
-        password=password,
+        connection.url,
         socket_timeout=settings.redis_timeout_seconds,
         socket_connect_timeout=settings.redis_timeout_seconds,
         health_check_interval=0 if tracking_listener else 30,
@@ -38,7 +29,7 @@ def build_redis_client(
         retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=0 if tracking_listener else 1),
         # Invalidations arrive as plain pub/sub messages on RESP2.
         protocol=2 if tracking_listener else None,
-        **tls,
+        **connection.client_options(),
     )
 
 

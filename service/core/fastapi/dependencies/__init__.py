@@ -5,25 +5,20 @@ from service.core.fastapi.dependencies.dependencies import (
 )
 from service.core.fastapi.dependencies.permission import (
     BEARER_SECURITY,
-    ROLE_ADMIN,
-    ROLE_USER,
     CurrentPrincipal,
     IsAdmin,
     IsAuthenticated,
     IsSelf,
     Permission,
-    Principal,
     RequireAdmin,
     RequirePermissions,
-    SelfOrAdmin,
     authenticate_request,
     current_principal,
 )
+from service.core.fastapi.dependencies.principal import Principal
 
 __all__ = [
     "BEARER_SECURITY",
-    "ROLE_ADMIN",
-    "ROLE_USER",
     "Authenticator",
     "CurrentPrincipal",
     "IsAdmin",
@@ -33,7 +28,6 @@ __all__ = [
     "Principal",
     "RequireAdmin",
     "RequirePermissions",
-    "SelfOrAdmin",
     "authenticate_request",
     "current_principal",
     "get_authenticator",

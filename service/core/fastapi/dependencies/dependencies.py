@@ -7,12 +7,11 @@ turn the bearer token into a `Principal`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from fastapi import FastAPI, Request
 
-if TYPE_CHECKING:
-    from service.core.fastapi.dependencies.permission import Principal
+from service.core.fastapi.dependencies.principal import Principal
 
 AUTHENTICATOR_STATE = "authenticator"
 

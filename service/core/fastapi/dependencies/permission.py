@@ -1,15 +1,16 @@
 """The authenticated principal and small composable permissions used as FastAPI dependencies.
 
 Endpoint parameters: `principal: CurrentPrincipal` (any authenticated caller), `RequireAdmin`
-(403 unless admin), `SelfOrAdmin` (404 unless the `user_id` path parameter is the caller, or
-the caller is an admin). Compose others with `&` and `|`, e.g.
-`Depends(RequirePermissions(IsAdmin() | IsSelf("owner_id")))`.
+(403 unless the principal is an admin: the module that authenticates says who is). Compose
+others with `&` and `|`, e.g. `Depends(RequirePermissions(IsAdmin() | IsSelf("owner_id")))`;
+a module gives `IsSelf` its own not-found error, so a stranger's 404 is the one its missing
+records get.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,27 +18,9 @@ from fastapi.security import HTTPBearer
 
 from service.core.exceptions import AppError, ForbiddenError, NotFoundError, UnauthorizedError
 from service.core.fastapi.dependencies.dependencies import get_authenticator
-
-ROLE_USER = "user"
-ROLE_ADMIN = "admin"
+from service.core.fastapi.dependencies.principal import Principal
 
 MAX_TOKEN_LENGTH = 8192
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    id: str
-    email: str
-    role: str
-    # Where the token came from ("local" or "cognito") and what revokes it.
-    source: str = "local"
-    token_id: str | None = None
-    session_id: str | None = None
-    expires_at: int | None = None
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == ROLE_ADMIN
 
 
 async def authenticate_request(request: Request) -> Principal:
@@ -117,17 +100,24 @@ class IsAdmin(Permission):
         return ForbiddenError("Administrators only", code="admin_required")
 
 
-class IsSelf(Permission):
-    """The path parameter `param` names the principal itself; strangers get a 404."""
+def _not_found() -> AppError:
+    return NotFoundError("Not found")
 
-    def __init__(self, param: str = "user_id") -> None:
+
+class IsSelf(Permission):
+    """The path parameter `param` names the principal itself; strangers get a 404: `not_found`,
+    or the error `not_found` makes (the module's own, so a stranger's record and a missing one
+    answer alike)."""
+
+    def __init__(self, param: str = "user_id", not_found: Callable[[], AppError] = _not_found):
         self.param = param
+        self._not_found = not_found
 
     def allows(self, principal: Principal, request: Request) -> bool:
         return request.path_params.get(self.param) == principal.id
 
     def denied(self) -> AppError:
-        return NotFoundError("User not found", code="user_not_found")
+        return self._not_found()
 
 
 class RequirePermissions:
@@ -143,4 +133,3 @@ class RequirePermissions:
 
 
 RequireAdmin = Annotated[Principal, Depends(RequirePermissions(IsAdmin()))]
-SelfOrAdmin = Annotated[Principal, Depends(RequirePermissions(IsSelf("user_id") | IsAdmin()))]

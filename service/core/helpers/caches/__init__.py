@@ -2,8 +2,6 @@ from service.core.helpers.caches.base import CacheBackend, CacheUnavailableError
 from service.core.helpers.caches.cache_manager import (
     CacheManager,
     PlannedLookup,
-    cache_manager,
-    cached,
     request_scope,
 )
 from service.core.helpers.caches.cache_tag import CacheTag
@@ -20,7 +18,5 @@ __all__ = [
     "Lookup",
     "PlannedLookup",
     "RedisCacheBackend",
-    "cache_manager",
-    "cached",
     "request_scope",
 ]

@@ -81,42 +81,25 @@ class _Plan:
 
 
 class CacheManager:
-    def __init__(self, key_maker: KeyMaker | None = None) -> None:
-        # Backends, each with the key maker naming its entries, in the order they were given;
-        # the newest serves. A process normally has one; an app started and stopped beside it
-        # (a test's private app) gives its own back on exit.
-        self._backends: list[tuple[CacheBackend, KeyMaker]] = []
-        self._default_key_maker = key_maker or FunctionKeyMaker()
+    """One per container (API, worker, CLI): it serves the cached methods of that container's
+    services with that container's backend, so no process can hold a manager without one."""
+
+    def __init__(self, backend: CacheBackend, key_maker: KeyMaker | None = None) -> None:
+        self._backend = backend
+        self._key_maker = key_maker or FunctionKeyMaker()
         self._plans: weakref.WeakKeyDictionary[Callable[..., Any], _Plan] = (
             weakref.WeakKeyDictionary()
         )
-        # Keys and tags of recent calls with plain arguments, for the serving key maker.
+        # Keys and tags of recent calls with plain arguments.
         self._remembered: dict[CallKey, tuple[str, list[str]]] = {}
-
-    @property
-    def _backend(self) -> CacheBackend | None:
-        return self._backends[-1][0] if self._backends else None
-
-    @property
-    def _key_maker(self) -> KeyMaker:
-        return self._backends[-1][1] if self._backends else self._default_key_maker
-
-    def init(self, backend: CacheBackend, key_maker: KeyMaker | None = None) -> None:
-        self._backends.append((backend, key_maker or self._default_key_maker))
-        self._remembered.clear()
-
-    def release(self, backend: CacheBackend) -> None:
-        """Stop using `backend`; the one given before it (if any) serves again."""
-        self._backends = [pair for pair in self._backends if pair[0] is not backend]
-        self._remembered.clear()
 
     def plan(
         self, cached_function: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> PlannedLookup | None:
         """The keys the call `cached_function(*args, **kwargs)` would read; None when there is
-        nothing to batch (no backend, not a cached function, or outside a request scope)."""
+        nothing to batch (not a cached function of this manager, or outside a request scope)."""
         backend, plan = self._backend, self._plans.get(cached_function)
-        if backend is None or plan is None or _prefetched.get() is None:
+        if plan is None or _prefetched.get() is None:
             return None
         call = _call_key(cached_function, args, kwargs)
         key, tags = self._keys(call, plan)
@@ -144,18 +127,15 @@ class CacheManager:
 
     def prefetched(self, planned: PlannedLookup, values: Sequence[Any]) -> None:
         """Hand over the values read for `planned.read_keys`; the call will not read them again."""
-        table, backend = _prefetched.get(), self._backend
-        if table is not None and backend is not None:
-            table[planned.call] = (planned.key, planned.tags, backend.lookup_from(values))
+        table = _prefetched.get()
+        if table is not None:
+            table[planned.call] = (planned.key, planned.tags, self._backend.lookup_from(values))
 
     async def read_ahead(self, planned: PlannedLookup) -> None:
         """Read `planned` now (beside other I/O), so the call finds it; a cache that cannot be
         reached leaves it to the call, which falls through to the source."""
-        backend = self._backend
-        if backend is None:
-            return
         try:
-            lookup = await backend.lookup(planned.key, planned.tags)
+            lookup = await self._backend.lookup(planned.key, planned.tags)
         except CacheUnavailableError:
             return
         table = _prefetched.get()
@@ -166,8 +146,6 @@ class CacheManager:
         table = _prefetched.get()
         if table:
             table.clear()
-        if self._backend is None:
-            return
         try:
             await self._backend.invalidate_tags(*tags)
         except CacheUnavailableError as error:
@@ -197,8 +175,6 @@ class CacheManager:
             @functools.wraps(function)
             async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
                 backend = self._backend
-                if backend is None:
-                    return await function(*args, **kwargs)
                 table = _prefetched.get()
                 call = _call_key(wrapper, args, kwargs)
                 ahead = table.pop(call, None) if table else None
@@ -228,9 +204,3 @@ class CacheManager:
             return wrapper
 
         return decorate
-
-
-# The process-wide manager: decorators bind to it at import time, the container gives it a
-# backend at start-up (until then, and in code paths without one, calls go to the source).
-cache_manager = CacheManager()
-cached = cache_manager.cached

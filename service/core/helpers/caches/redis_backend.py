@@ -111,11 +111,3 @@ class RedisCacheBackend(CacheBackend):
             raise CacheUnavailableError(str(error)) from error
         finally:
             self._near.forget([self._tag_key(tag) for tag in tags])
-
-    async def delete(self, key: str) -> None:
-        try:
-            await self._redis.delete(key)
-        except (RedisError, OSError) as error:
-            raise CacheUnavailableError(str(error)) from error
-        finally:
-            self._near.forget([key])

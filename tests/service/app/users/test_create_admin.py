@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ def run_create_admin(
         "MONGODB_DB": settings.mongodb_db,
         "REDIS_URL": settings.redis_url,
         "REDIS_KEY_PREFIX": settings.redis_key_prefix,
+        "REDIS_CACHE_URL": settings.redis_cache_url or settings.redis_url,
     }
     return subprocess.run(
         [
@@ -67,6 +69,30 @@ async def test_create_admin_promotes_an_existing_account(
         f"{API}/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
     )
     assert me.json()["role"] == "admin"
+
+
+async def test_a_promotion_by_the_cli_is_seen_at_once_by_the_apis_cached_profile(
+    settings: Settings, client: httpx.AsyncClient
+) -> None:
+    """The CLI is its own process with its own container: its write must still invalidate what
+    the API cached (before the fix its manager had no backend and dropped the invalidation, so
+    the API served the old role for USER_CACHE_TTL)."""
+    user = await register(client)
+    tokens = (await login(client, str(user["email"]))).json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    before = await client.get(f"{API}/users/me", headers=headers)
+    assert before.json()["role"] == "user"
+    assert (await client.get(f"{API}/users/me", headers=headers)).json()["role"] == "user"
+    # In a thread: the API's event loop keeps running meanwhile (as a served API's does), so
+    # its near cache reads the invalidations Redis pushes to it.
+    result = await asyncio.to_thread(run_create_admin, settings, str(user["email"]), "")
+    assert result.returncode == 0, result.stderr
+    # The promotion ends the account's sessions; the next one reads the profile (cached).
+    assert (await client.get(f"{API}/users/me", headers=headers)).status_code == 401
+    tokens = (await login(client, str(user["email"]))).json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    after = await client.get(f"{API}/users/me", headers=headers)
+    assert after.json()["role"] == "admin"
 
 
 def test_create_admin_refuses_a_weak_password(settings: Settings) -> None:

@@ -21,6 +21,7 @@ from service.core.celery_task.errors import (
     is_transient,
 )
 from service.core.config import Settings
+from service.core.db.redis.redis_client import build_redis_client
 from service.core.helpers.mail import PermanentMailError, TransientMailError
 from tests.service.core.celery_task.conftest import queue_of
 
@@ -86,9 +87,17 @@ def test_rediss_verifies_certificates_and_passes_the_password(settings: Settings
         }
     )
     conf = create_celery_app(tls).conf
-    expected = {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": "/etc/ssl/certs/ca.pem"}
+    expected = {
+        "ssl_cert_reqs": ssl.CERT_REQUIRED,
+        "ssl_check_hostname": True,
+        "ssl_ca_certs": "/etc/ssl/certs/ca.pem",
+    }
     assert conf.broker_use_ssl == expected
     assert conf.redis_backend_use_ssl == expected
+    # What every redis-py client of the service gets for the same Redis.
+    pool = build_redis_client(tls).connection_pool.connection_kwargs
+    assert {k: pool[k] for k in expected} == expected
+    assert pool["password"] == "p@ss/word"
     assert conf.broker_url == "rediss://:p%40ss%2Fword@cache.example.internal:6379/0"
     assert conf.result_backend == "rediss://:p%40ss%2Fword@cache.example.internal:6379/0"
 

@@ -39,6 +39,3 @@ class CacheBackend(ABC):
 
     @abstractmethod
     async def invalidate_tags(self, *tags: str) -> None: ...
-
-    @abstractmethod
-    async def delete(self, key: str) -> None: ...

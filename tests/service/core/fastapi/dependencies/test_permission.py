@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 
-from service.core.exceptions import UnauthorizedError
+from service.core.exceptions import AppError, NotFoundError, UnauthorizedError
 from service.core.fastapi.dependencies import (
     Authenticator,
     CurrentPrincipal,
@@ -19,15 +19,22 @@ from service.core.fastapi.dependencies import (
     Principal,
     RequireAdmin,
     RequirePermissions,
-    SelfOrAdmin,
     register_authenticator,
 )
 from service.core.fastapi.exception_handlers import register_exception_handlers
 
 PEOPLE = {
-    "alice-token": Principal(id="alice", email="alice@example.com", role="user"),
-    "root-token": Principal(id="root", email="root@example.com", role="admin"),
+    "alice-token": Principal(id="alice", email="alice@example.com"),
+    "root-token": Principal(id="root", email="root@example.com", is_admin=True),
 }
+
+
+def gone() -> AppError:
+    return NotFoundError("No such thing", code="thing_not_found")
+
+
+SelfOrAdmin = Annotated[Principal, Depends(RequirePermissions(IsSelf("user_id") | IsAdmin()))]
+SelfOnly = Annotated[Principal, Depends(RequirePermissions(IsSelf("thing_id", not_found=gone)))]
 
 
 AdminAndSelf = Annotated[Principal, Depends(RequirePermissions(IsAdmin() & IsSelf("user_id")))]
@@ -60,6 +67,10 @@ def build() -> FastAPI:
     @app.get("/users/{user_id}")
     async def user(user_id: str, principal: SelfOrAdmin) -> dict[str, str]:
         return {"id": user_id}
+
+    @app.get("/things/{thing_id}")
+    async def thing(thing_id: str, _: SelfOnly) -> dict[str, str]:
+        return {"id": thing_id}
 
     @app.get("/strict/{user_id}")
     async def strict(user_id: str, _: AdminAndSelf) -> dict[str, str]:
@@ -102,6 +113,14 @@ async def test_self_or_admin_hides_strangers_behind_404(http: httpx.AsyncClient)
     assert (await http.get("/users/alice", headers=auth("root-token"))).status_code == 200
     stranger = await http.get("/users/bob", headers=auth("alice-token"))
     assert stranger.status_code == 404
+    assert stranger.json()["code"] == "not_found"  # core's own code, no module's
+
+
+async def test_is_self_denies_with_the_modules_not_found_error(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/things/alice", headers=auth("alice-token"))).status_code == 200
+    stranger = await http.get("/things/bob", headers=auth("alice-token"))
+    assert stranger.status_code == 404
+    assert stranger.json()["code"] == "thing_not_found"
 
 
 async def test_permissions_compose_with_and(http: httpx.AsyncClient) -> None:

@@ -47,12 +47,10 @@ def make_cached(manager: CacheManager, source: Source):  # type: ignore[no-untyp
 
 @pytest.fixture
 def manager(redis: Redis) -> CacheManager:
-    manager = CacheManager()
-    manager.init(
+    return CacheManager(
         RedisCacheBackend(redis, prefix=f"test:{uuid.uuid4().hex}"),
         FunctionKeyMaker(prefix=f"test:{uuid.uuid4().hex}"),
     )
-    return manager
 
 
 async def test_a_repeated_call_is_served_from_the_cache(manager: CacheManager) -> None:
@@ -113,8 +111,7 @@ async def test_with_redis_stopped_a_cached_function_returns_the_source_value(
     private = start_redis(free_port(), tmp_path)
     client = Redis.from_url(private.url, socket_connect_timeout=0.5, socket_timeout=0.5)
     try:
-        manager = CacheManager()
-        manager.init(RedisCacheBackend(client, prefix="outage"))
+        manager = CacheManager(RedisCacheBackend(client, prefix="outage"))
         source = Source()
         read = make_cached(manager, source)
         await read("a", 1)
@@ -145,50 +142,51 @@ def test_keys_differ_by_function_and_by_value() -> None:
     assert maker.make(one, {"a": 1, "b": 2}) == maker.make(one, {"b": 2, "a": 1})
 
 
-async def test_releasing_a_later_backend_gives_the_earlier_one_back(redis: Redis) -> None:
-    manager = CacheManager()
-    first = RedisCacheBackend(redis, prefix=f"test:{uuid.uuid4().hex}")
-    manager.init(first, FunctionKeyMaker(prefix=f"test:{uuid.uuid4().hex}"))
+async def test_two_managers_on_one_redis_share_entries_and_invalidations(redis: Redis) -> None:
+    """Two processes (API and CLI, API and worker), each with its own container and manager on
+    the same cache: what one invalidates the other no longer serves."""
+    prefix = f"test:{uuid.uuid4().hex}"
+
+    def manager() -> CacheManager:
+        return CacheManager(
+            RedisCacheBackend(redis, prefix=prefix), FunctionKeyMaker(prefix=f"{prefix}:entry")
+        )
+
+    api, cli = manager(), manager()
     source = Source()
-    read = make_cached(manager, source)
-    await read("a", 1)
-    await read("a", 1)
-    assert len(source.calls) == 1
-    # another app in the same process brings its own backend (here one that cannot connect)
-    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
-    second = RedisCacheBackend(unreachable, prefix="elsewhere")
-    manager.init(second)
-    await read("a", 1)
-    assert len(source.calls) == 2  # served by the newest backend, which falls through
-    manager.release(second)
-    await read("a", 1)
-    assert len(source.calls) == 2  # the first backend serves again: a hit
-    manager.release(first)
-    await read("a", 1)
-    assert len(source.calls) == 3  # no backend: straight to the source
-    await unreachable.aclose()
+    api_read, cli_read = make_cached(api, source), make_cached(cli, source)
+    await api_read("a", 1)
+    await cli_read("a", 1)
+    assert len(source.calls) == 1  # the same entry
+    await cli.invalidate("user:a")
+    await api_read("a", 1)
+    assert len(source.calls) == 2
 
 
-async def test_each_backend_names_its_entries_with_its_own_key_maker(redis: Redis) -> None:
-    """A later app's key maker (its own key prefix) leaves with its backend."""
-    manager = CacheManager()
+async def test_each_manager_names_its_entries_with_its_own_key_maker(redis: Redis) -> None:
+    """Apps with different key prefixes on one Redis do not read each other's entries."""
     first_prefix, second_prefix = (f"test:{uuid.uuid4().hex}" for _ in range(2))
-    first = RedisCacheBackend(redis, prefix=first_prefix)
-    manager.init(first, FunctionKeyMaker(prefix=f"{first_prefix}:entry"))
     source = Source()
-    read = make_cached(manager, source)
-    await read("a", 1)
-    second = RedisCacheBackend(redis, prefix=second_prefix)
-    manager.init(second, FunctionKeyMaker(prefix=f"{second_prefix}:entry"))
-    await read("a", 1)
-    assert len(source.calls) == 2  # the second backend's key maker: a different entry
-    seconds = [k async for k in redis.scan_iter(match=f"{second_prefix}:*")]
-    assert seconds
-    await redis.delete(*seconds)  # what the second app cached leaves with it
-    manager.release(second)
-    await read("a", 1)
-    assert len(source.calls) == 2  # the first backend and its key maker again: a hit
-    manager.release(first)
+    first = make_cached(
+        CacheManager(
+            RedisCacheBackend(redis, prefix=first_prefix),
+            FunctionKeyMaker(prefix=f"{first_prefix}:entry"),
+        ),
+        source,
+    )
+    second = make_cached(
+        CacheManager(
+            RedisCacheBackend(redis, prefix=second_prefix),
+            FunctionKeyMaker(prefix=f"{second_prefix}:entry"),
+        ),
+        source,
+    )
+    await first("a", 1)
+    await second("a", 1)
+    assert len(source.calls) == 2
+    assert [k async for k in redis.scan_iter(match=f"{second_prefix}:entry*")]
+    await first("a", 1)
+    assert len(source.calls) == 2
 
 
 async def test_a_prefetched_lookup_replaces_the_calls_own_round_trip(

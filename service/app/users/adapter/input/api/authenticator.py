@@ -16,7 +16,7 @@ class TokenAuthenticator:
         return Principal(
             id=user.id,
             email=user.email,
-            role=user.role,
+            is_admin=user.is_admin,
             source=user.source,
             token_id=user.token_id,
             session_id=user.session_id,
@@ -28,7 +28,7 @@ def as_authenticated(principal: Principal) -> AuthenticatedUser:
     return AuthenticatedUser(
         id=principal.id,
         email=principal.email,
-        role=principal.role,
+        is_admin=principal.is_admin,
         source=principal.source,
         token_id=principal.token_id,
         session_id=principal.session_id,

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from service.app.container import Container
 from service.app.users.adapter.input.api.authenticator import as_authenticated
+from service.app.users.adapter.input.api.permissions import SelfOrAdmin
 from service.app.users.adapter.input.api.v1.schemas import (
     AcceptedResponse,
     AdminUpdateRequest,
@@ -30,7 +31,6 @@ from service.core.fastapi.dependencies import (
     BEARER_SECURITY,
     CurrentPrincipal,
     RequireAdmin,
-    SelfOrAdmin,
     authenticate_request,
 )
 from service.core.fastapi.dependencies.injection import Inject
