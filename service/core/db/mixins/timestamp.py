@@ -16,13 +16,6 @@ class TimestampMixin:
     """Adds timestamps to documents written by a repository."""
 
     @staticmethod
-    def stamp_created(document: dict[str, Any], at: datetime | None = None) -> dict[str, Any]:
-        at = at or utcnow()
-        document["created_at"] = at
-        document["updated_at"] = at
-        return document
-
-    @staticmethod
     def stamp_updated(changes: dict[str, Any], at: datetime | None = None) -> dict[str, Any]:
         changes["updated_at"] = at or utcnow()
         return changes
