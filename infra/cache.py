@@ -60,7 +60,9 @@ class RedisGroup(Construct):
         removal = config.removal_policy
         self.role = role
         self.eviction_policy = eviction_policy
-        self.replication_group_id = f"{config.prefix}-{role}"
+        # Not `<prefix>-cache`: that was the previous release's single group, and CloudFormation
+        # creates a replacement before it deletes the old one, so a reused name fails the update.
+        self.replication_group_id = f"{config.prefix}-redis-{role}"
         self.auth_token = secretsmanager.Secret(
             self,
             "AuthToken",

@@ -25,6 +25,9 @@ _PRICE_CLASS = {
 
 
 # Paths the API answers, on the same origin as the app (so the app needs no API CORS).
+# The ALB's VPC origin as the first deployed release named it (see Edge): kept so that an update
+# changes the existing VPC origin in place.
+PREVIOUS_VPC_ORIGIN_LOGICAL_ID = "EdgeDistributionOrigin1VpcOrigin4FC461C2"
 API_PATH_PATTERNS = ("/api/*", "/healthz/*", "/docs", "/openapi.json")
 
 
@@ -54,11 +57,23 @@ class Edge(Construct):
             raise ValueError("a custom domain and its certificate go together")
 
         # The ALB is internal: CloudFront reaches it through a VPC origin, inside the VPC.
-        self.origin = origins.VpcOrigin.with_application_load_balancer(
-            alb,
+        self.vpc_origin = cloudfront.VpcOrigin(
+            self,
+            "AlbVpcOrigin",
+            endpoint=cloudfront.VpcOriginEndpoint.application_load_balancer(alb),
             vpc_origin_name=f"{config.prefix}-alb",
             protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY,
             http_port=80,
+        )
+        # The logical id the VPC origin had when CDK made it inside the distribution's first
+        # origin (before the web app took that place). A new id would make an update create a
+        # second VPC origin of the same name for the same ALB before deleting the first.
+        cfn_vpc_origin = self.vpc_origin.node.default_child
+        assert isinstance(cfn_vpc_origin, cloudfront.CfnVpcOrigin)
+        cfn_vpc_origin.override_logical_id(PREVIOUS_VPC_ORIGIN_LOGICAL_ID)
+        self.origin = origins.VpcOrigin.with_vpc_origin(
+            self.vpc_origin,
+            domain_name=alb.load_balancer_dns_name,
             read_timeout=Duration.seconds(60),
             keepalive_timeout=Duration.seconds(5),
         )

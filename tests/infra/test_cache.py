@@ -79,3 +79,16 @@ def test_auth_token_secret_has_no_punctuation(template: Tpl, role: str) -> None:
 def test_isolated_subnets(raw: Raw) -> None:
     group = only(raw("prod", "data"), "AWS::ElastiCache::SubnetGroup")["Properties"]
     assert "dataSubnet" in str(group["SubnetIds"])
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_an_update_from_the_single_group_can_create_both_groups(raw: Raw, env: str) -> None:
+    # The previous release had one group named `biwoco-<env>-cache`. CloudFormation creates a
+    # replacement resource before it deletes the old one, so a new group of that same name
+    # would fail the update ("already exists") and roll the data stack back.
+    ids = {
+        rg["Properties"]["ReplicationGroupId"]
+        for rg in resources_of(raw(env, "data"), "AWS::ElastiCache::ReplicationGroup").values()
+    }
+    assert ids == {f"biwoco-{env}-redis-state", f"biwoco-{env}-redis-cache"}
+    assert f"biwoco-{env}-cache" not in ids

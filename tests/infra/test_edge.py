@@ -72,6 +72,15 @@ def test_origin_is_a_vpc_origin_to_the_internal_alb(raw: Raw, env: str) -> None:
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_vpc_origin_keeps_its_logical_id_across_releases(raw: Raw, env: str) -> None:
+    # The first release's id (CDK made the VPC origin inside the distribution's first origin,
+    # which the web app now is): a new id would create a second VPC origin of the same name for
+    # the same ALB during the update, before deleting the first.
+    (logical_id,) = resources_of(raw(env, "service"), "AWS::CloudFront::VpcOrigin")
+    assert logical_id == "EdgeDistributionOrigin1VpcOrigin4FC461C2"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
 def test_waf_and_access_logs(raw: Raw, env: str) -> None:
     dist = _distribution(raw, env)
     # The web ACL comes from the us-east-1 stack (a cross-region reference).
