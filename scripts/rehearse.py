@@ -826,6 +826,11 @@ def _setup_script(spec: TaskSpec, root: Path, hostname: str) -> str:
         elif Path(f"/{link}").is_dir():
             lines += [f"mkdir -p {r}/{link}", f"mount --rbind /{link} {r}/{link}"]
     lines += [f"mount -t tmpfs -o mode=1777,size=64m shm {r}/dev/shm"]  # noqa: S108
+    # The task's volumes first: a bind below one (the venv of a checkout under /tmp, which its
+    # scripts' shebangs name) is then mounted on top of the volume, not hidden by it.
+    for container_path, (host_dir, _) in spec.volumes.items():
+        target = f"{r}{q(container_path)}"
+        lines += [f"mkdir -p {target}", f"mount --bind {q(str(host_dir))} {target}"]
     for image_path, host_path in spec.binds.items():
         target = f"{r}{q(image_path)}"
         lines += [
@@ -841,11 +846,9 @@ def _setup_script(spec: TaskSpec, root: Path, hostname: str) -> str:
             f"mount --bind {q(str(host_file))} {target}",
         ]
     lines.append(f"mkdir -p {r}{q(spec.workdir)}")
-    for container_path, (host_dir, read_only) in spec.volumes.items():
-        target = f"{r}{q(container_path)}"
-        lines += [f"mkdir -p {target}", f"mount --bind {q(str(host_dir))} {target}"]
+    for container_path, (_, read_only) in spec.volumes.items():
         if read_only:
-            lines.append(f"mount -o remount,bind,ro {target}")
+            lines.append(f"mount -o remount,bind,ro {r}{q(container_path)}")
     for top in ("usr", "etc", "sys"):
         lines.append(f"mount -o remount,bind,ro {r}/{top}")
     if spec.readonly:
