@@ -13,6 +13,7 @@ from constructs import Construct
 
 from infra.config import EnvConfig
 from infra.nag import acknowledge
+from infra.private_bucket import private_bucket
 from infra.uploads_cors import uploads_cors_rules
 
 UPLOADS_PREFIX = "uploads/"
@@ -53,27 +54,18 @@ class Uploads(Construct):
         self.browser_origins = [f"https://{self.bucket_name}.s3.{config.region}.amazonaws.com"]
         if config.region == "us-east-1":
             self.browser_origins.append(f"https://{self.bucket_name}.s3.amazonaws.com")
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
+            access_logs=access_logs,
+            access_log_prefix=f"s3/{config.prefix}-uploads/",
+            abort_multipart_after=Duration.days(config.uploads.abort_incomplete_multipart_days),
             bucket_name=self.bucket_name,
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
             bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
             versioned=True,
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix=f"s3/{config.prefix}-uploads/",
             lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="abort-incomplete-multipart-uploads",
-                    abort_incomplete_multipart_upload_after=Duration.days(
-                        config.uploads.abort_incomplete_multipart_days
-                    ),
-                ),
                 s3.LifecycleRule(
                     id="expire-noncurrent-versions",
                     noncurrent_version_expiration=Duration.days(

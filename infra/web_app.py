@@ -22,6 +22,7 @@ from constructs import Construct
 
 from infra.config import REPO_ROOT, EnvConfig
 from infra.nag import acknowledge
+from infra.private_bucket import private_bucket
 from service.core.web_policy import content_security_policy
 
 WEB_DIST = REPO_ROOT / "web" / "dist"
@@ -64,23 +65,14 @@ class WebApp(Construct):
         super().__init__(scope, construct_id)
         self.config = config
         # Its content is rebuilt from git at every deploy: the bucket goes with the stack.
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
+            access_logs=access_logs,
+            access_log_prefix=f"s3/{config.prefix}-web/",
+            abort_multipart_after=Duration.days(1),
             encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
             versioned=False,
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix=f"s3/{config.prefix}-web/",
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="abort-incomplete-multipart-uploads",
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
             removal_policy=RemovalPolicy.DESTROY,
             auto_delete_objects=True,
         )
