@@ -1,0 +1,5 @@
+import sys
+
+from scripts.new_module import main
+
+sys.exit(main())
