@@ -115,7 +115,8 @@ def validate(root: Path, name: str, entity: str | None) -> Names:
     for template_tree, destination in DESTINATIONS.items():
         target = root / destination.format(name=name)
         if target.exists():
-            raise InvalidNameError(f"{target.relative_to(root)} exists already: module {name!r} is taken")
+            where = target.relative_to(root)
+            raise InvalidNameError(f"{where} exists already: module {name!r} is taken")
         if not (TEMPLATES / template_tree).is_dir():
             raise RuntimeError(f"templates missing: {TEMPLATES / template_tree}")
     return Names(name=name, entity=entity)
@@ -134,15 +135,24 @@ def render(names: Names) -> dict[Path, str]:
     return files
 
 
-def _modules_tuple(tree: ast.Module) -> ast.Tuple:
+def _modules_assignment(tree: ast.Module) -> tuple[ast.stmt, ast.Tuple]:
+    """The statement `MODULES[: ...] = (...)` and its tuple."""
     for statement in tree.body:
-        target = statement.target if isinstance(statement, ast.AnnAssign) else None
-        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
-            target = statement.targets[0]
-        value = getattr(statement, "value", None)
-        if isinstance(target, ast.Name) and target.id == "MODULES" and isinstance(value, ast.Tuple):
-            return value
+        if isinstance(statement, ast.AnnAssign):
+            targets: list[ast.expr] = [statement.target]
+        elif isinstance(statement, ast.Assign):
+            targets = statement.targets
+        else:
+            continue
+        value = statement.value
+        named = [t for t in targets if isinstance(t, ast.Name) and t.id == "MODULES"]
+        if named and isinstance(value, ast.Tuple):
+            return statement, value
     raise RuntimeError(f"{MODULES_FILE}: no `MODULES = (...)` tuple to register the module in")
+
+
+def _modules_tuple(tree: ast.Module) -> ast.Tuple:
+    return _modules_assignment(tree)[1]
 
 
 def import_line(name: str) -> str:
@@ -154,11 +164,8 @@ def register(source: str, name: str) -> str:
     (last), laid out as `ruff format` lays it out."""
     tree = ast.parse(source)
     lines = source.splitlines(keepends=True)
-    modules = _modules_tuple(tree)
+    assignment, modules = _modules_assignment(tree)
     names = [element.id for element in modules.elts if isinstance(element, ast.Name)]
-    assignment = next(
-        s for s in tree.body if getattr(s, "value", None) is modules and hasattr(s, "end_lineno")
-    )
     start, end = assignment.lineno - 1, assignment.end_lineno or assignment.lineno
     head = lines[start][: modules.col_offset]
     entries = [*names, name]
@@ -182,16 +189,14 @@ def register(source: str, name: str) -> str:
         raise RuntimeError(f"{MODULES_FILE}: no `from service.app.<x>.module import ...` lines")
     new_module = f"service.app.{name}.module"
     after = [s for s in imports if (s.module or "") < new_module]
-    if after:
-        position = after[-1].end_lineno or after[-1].lineno
-    else:
-        position = imports[0].lineno - 1
+    position = (after[-1].end_lineno or after[-1].lineno) if after else imports[0].lineno - 1
     lines.insert(position, import_line(name))
     return "".join(lines)
 
 
 def _offset(lines: Sequence[str], lineno: int | None, col: int | None) -> int:
-    assert lineno is not None and col is not None
+    assert lineno is not None
+    assert col is not None
     return sum(len(line) for line in lines[: lineno - 1]) + col
 
 
@@ -221,13 +226,17 @@ def generate(root: Path, name: str, entity: str | None = None) -> tuple[Names, l
         raise
     return names, written
 
+
 def format_python(root: Path, paths: Sequence[Path]) -> None:
     """Sort the imports and lay the code out as ruff does: the templates are laid out for a short
     name, and where the module's names sort among the others' depends on the name."""
     files = [str(path) for path in paths]
     ruff = [sys.executable, "-m", "ruff"]
-    subprocess.run([*ruff, "check", "--quiet", "--select", "I", "--fix", *files], cwd=root, check=True)
+    subprocess.run(
+        [*ruff, "check", "--quiet", "--select", "I", "--fix", *files], cwd=root, check=True
+    )
     subprocess.run([*ruff, "format", "--quiet", *files], cwd=root, check=True)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -236,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "API routes, a cached read, a Celery task and its queue, tests) and register it in "
         "service/app/modules.py. See docs/new-module.md.",
     )
-    parser.add_argument("name", help="the module's name, plural snake_case: orders, purchase_orders")
+    parser.add_argument("name", help="the module's name, in plural snake_case: orders, line_items")
     parser.add_argument(
         "--entity", help="one record's name (default: the name made singular: orders -> order)"
     )
@@ -255,4 +264,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"docs/new-module.md); the API is under /api/v1/{names.mapping['path']}."
     )
     return 0
-
