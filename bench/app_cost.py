@@ -91,7 +91,7 @@ async def measure(count: int) -> dict[str, float]:
     from bench.bare_app import app as bare
     from service.app.container import Container
     from service.app.server import create_app
-    from service.core.config import get_settings
+    from service.app.settings import get_settings
 
     container = Container(settings=get_settings())
     app = create_app(container=container)
