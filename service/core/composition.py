@@ -51,7 +51,12 @@ class ServiceContainer:
             self._add(module.container, getattr(root, module.name))
         for module in self.modules:
             for name, exported in module.exports.items():
-                getattr(root.core, name).override(self.provider(exported))
+                copy = self.provider(exported)
+                dependency = getattr(root.core, name)
+                dependency.override(copy)  # for the core providers built on it
+                # Asked for directly, the exporting provider answers: a Dependency checks its
+                # `instance_of` at every call (a Protocol's isinstance costs microseconds).
+                self._index[id(getattr(CoreContainer, name))] = copy
         self._settled = False
 
     def _add(self, declared_by: type[containers.DeclarativeContainer], copy: Any) -> None:
