@@ -16,9 +16,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
+from service.core.auth.principal import Principal
 from service.core.exceptions import AppError, ForbiddenError, NotFoundError, UnauthorizedError
 from service.core.fastapi.dependencies.dependencies import get_authenticator
-from service.core.fastapi.dependencies.principal import Principal
+from service.core.fastapi.fast_dependencies import RequestDependency
 
 MAX_TOKEN_LENGTH = 8192
 
@@ -32,7 +33,7 @@ async def authenticate_request(request: Request) -> Principal:
     return await get_authenticator(request).authenticate(token)
 
 
-class BearerPrincipal(HTTPBearer):
+class BearerPrincipal(HTTPBearer, RequestDependency):
     """The bearer token's principal. Being the security scheme itself, it declares the scheme
     in OpenAPI (the docs' Authorize button) and costs one dependency per request, not two."""
 
