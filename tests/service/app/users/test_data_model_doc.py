@@ -1,9 +1,11 @@
 """docs/data-model.md names every index the code creates (every module's plan), with the same
-keys and options, and the database reports the same indexes after start-up."""
+keys and options, and the database reports the same indexes after start-up. A module that keeps
+its own `data-model.md` (as `scripts/new-module` writes one) documents its collections there."""
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from pymongo import IndexModel
 
+from service.app.modules import MODULES
 from service.app.server import index_plan
 from service.core.container import CoreContainer
 
@@ -19,8 +22,18 @@ OPTIONS = ("unique", "sparse")
 INDEX = re.compile(r"`(?P<name>\w+)`: `\{(?P<keys>[^}]*)\}`(?P<options>[^|]*)")
 
 
+def doc_of(collection: str) -> Path:
+    """The owning module's own data-model.md when it has one, else the service's."""
+    for module in MODULES:
+        package = sys.modules[module.container.__module__].__file__
+        own = Path(str(package)).parent / "data-model.md"
+        if collection in module.index_plan and own.exists():
+            return own
+    return DOC
+
+
 def documented(collection: str) -> dict[str, tuple[list[tuple[str, int]], set[str]]]:
-    text = DOC.read_text()
+    text = doc_of(collection).read_text()
     start = text.index(f"### Collection `{collection}`")
     end = text.find("\n## ", start)
     end_sub = text.find("\n### ", start + 1)
