@@ -31,15 +31,15 @@ LINE_LENGTH = 100  # pyproject.toml [tool.ruff]
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 MAX_NAME_LENGTH = 24
-# Names a module cannot take: the packages beside the modules, the root container's own
-# providers (a module is the root container's attribute of its name), and words that read as
-# something else in imports, settings and environment variables.
+# Names a module cannot take: the root container's core (`core`), the packages and files beside
+# the modules, the prefixes of core's own tasks (`mail.*`, `ops.*`), and words that would read as
+# something else in imports, settings and environment variables. (Every collection and queue
+# already declared is refused too, read from the module list: see `taken`.)
 RESERVED = frozenset(
     {
         "core", "app", "service", "services", "modules", "module", "container", "containers",
         "server", "worker", "main", "settings", "config", "tests", "test", "scripts", "api",
-        "database", "mongo_client", "redis_client", "redis_cache_client", "cache_manager",
-        "celery_app", "clock", "mailer", "metrics_publisher", "common", "shared", "kit",
+        "mail", "ops", "common", "shared", "kit",
     }
 )  # fmt: skip
 
@@ -102,6 +102,22 @@ def registered_names(root: Path) -> list[str]:
     return [element.id for element in _modules_tuple(tree).elts if isinstance(element, ast.Name)]
 
 
+def taken() -> dict[str, str]:
+    """Collections and queues already declared (a module's name becomes both), by what uses
+    them; read from the module list of the tree the generator runs in."""
+    from service.app.modules import MODULES
+    from service.core.celery_task import CORE_QUEUES
+    from service.core.celery_task.tasks import CORE_INDEX_PLAN
+
+    uses = {queue: "a core queue" for queue in CORE_QUEUES}
+    uses.update({collection: "a core collection" for collection in CORE_INDEX_PLAN})
+    for module in MODULES:
+        uses.update({queue: f"a queue of module {module.name}" for queue in module.queues})
+        used_by = f"a collection of module {module.name}"
+        uses.update({collection: used_by for collection in module.index_plan})
+    return uses
+
+
 def validate(root: Path, name: str, entity: str | None) -> Names:
     check_identifier(name, "module name")
     if name in RESERVED:
@@ -112,6 +128,9 @@ def validate(root: Path, name: str, entity: str | None) -> Names:
         raise InvalidNameError(f"entity name {entity!r} is reserved; pick another with --entity")
     if name in registered_names(root):
         raise InvalidNameError(f"module {name!r} exists already (service/app/modules.py lists it)")
+    owner = taken().get(name)
+    if owner:
+        raise InvalidNameError(f"module name {name!r} is taken: {owner}")
     for template_tree, destination in DESTINATIONS.items():
         target = root / destination.format(name=name)
         if target.exists():
