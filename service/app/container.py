@@ -16,7 +16,6 @@ from service.app.files.application.policy import FilePolicy
 from service.app.files.application.processing import FileProcessing
 from service.app.health.adapter.output.probes import mongodb_probe, redis_probe
 from service.app.health.application.readiness_service import ReadinessService
-from service.app.users.adapter.input.api.authenticator import TokenAuthenticator
 from service.app.users.adapter.output.celery_email_outbox import CeleryEmailOutbox
 from service.app.users.adapter.output.mongo_user_repository import MongoUserRepository
 from service.app.users.adapter.output.redis_auth_store import RedisAuthStore
@@ -24,6 +23,7 @@ from service.app.users.application.auth_service import AuthService
 from service.app.users.application.user_service import UserService
 from service.core.celery_task import create_celery_app
 from service.core.celery_task.mail import PendingEmailStore
+from service.core.clock import SystemClock
 from service.core.config import Settings
 from service.core.db.database import get_database, mongo_client_resource
 from service.core.db.redis.near_cache import build_near_cache
@@ -116,6 +116,7 @@ def _file_policy(settings: Settings) -> FilePolicy:
 
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
+    clock = providers.Singleton(SystemClock)
 
     mongo_client = providers.Resource(mongo_client_resource, settings=settings)
     database = providers.Singleton(
@@ -186,8 +187,8 @@ class Container(containers.DeclarativeContainer):
         kms_key_id=settings.provided.s3_kms_key_id,
     )
     file_policy = providers.Singleton(_file_policy, settings=settings)
-    file_repository = providers.Singleton(MongoFileRepository, database=database)
-    file_quota = providers.Singleton(MongoFileQuota, database=database)
+    file_repository = providers.Singleton(MongoFileRepository, database=database, clock=clock)
+    file_quota = providers.Singleton(MongoFileQuota, database=database, clock=clock)
     # The core Celery app: its broker key prefix and routes are the ones the worker consumes.
     file_tasks = providers.Singleton(CeleryFileTasks, app=celery_app)
     file_service = providers.Singleton(
@@ -197,6 +198,7 @@ class Container(containers.DeclarativeContainer):
         storage=file_storage,
         tasks=file_tasks,
         policy=file_policy,
+        clock=clock,
     )
     file_processing = providers.Singleton(
         FileProcessing,
@@ -204,6 +206,7 @@ class Container(containers.DeclarativeContainer):
         quota=file_quota,
         storage=file_storage,
         tasks=file_tasks,
+        clock=clock,
     )
 
     # Users and authentication
@@ -216,7 +219,7 @@ class Container(containers.DeclarativeContainer):
     )
     token_codec = providers.Singleton(JwtCodec.from_settings, settings)
     cognito_verifier = providers.Singleton(CognitoVerifier.from_settings, settings)
-    user_repository = providers.Singleton(MongoUserRepository, database=database)
+    user_repository = providers.Singleton(MongoUserRepository, database=database, clock=clock)
     auth_state = providers.Singleton(
         RedisAuthStore,
         redis=redis_client,
@@ -231,6 +234,7 @@ class Container(containers.DeclarativeContainer):
         cache=cache_manager,
         cache_ttl_seconds=settings.provided.user_cache_ttl_seconds,
         session_ttl_seconds=settings.provided.refresh_token_ttl_seconds,
+        clock=clock,
     )
     auth_service = providers.Singleton(
         AuthService,
@@ -248,6 +252,8 @@ class Container(containers.DeclarativeContainer):
         lockout_seconds=settings.provided.login_lockout_seconds,
         verification_ttl_seconds=settings.provided.email_verification_ttl_seconds,
         reset_ttl_seconds=settings.provided.password_reset_ttl_seconds,
+        clock=clock,
         web_app_url=settings.provided.web_app_url,
     )
-    authenticator = providers.Singleton(TokenAuthenticator, auth_service=auth_service)
+    # AuthService is the core Authenticator itself (its `authenticate` returns a Principal).
+    authenticator = auth_service

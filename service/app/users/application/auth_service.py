@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-import time
 from urllib.parse import urlencode
 
-from service.app.users.application.dto import AuthenticatedUser, TokenPair, UserDTO
-from service.app.users.application.ports import AuthStateStore, OneTimeKind, Rotation
+from service.app.users.application.dto import TokenPair, UserDTO
 from service.app.users.application.user_service import UserService, user_tag
 from service.app.users.domain.errors import (
     AccountDisabledError,
@@ -18,8 +16,10 @@ from service.app.users.domain.errors import (
     InvalidOneTimeTokenError,
     UserNotFoundError,
 )
-from service.app.users.domain.repository import UserRepository
+from service.app.users.domain.ports import AuthStateStore, OneTimeKind, Rotation, UserRepository
 from service.app.users.domain.user import Role, User, check_password_policy, normalize_email
+from service.core.auth import Principal
+from service.core.clock import Clock
 from service.core.exceptions import TooManyRequestsError
 from service.core.helpers.caches import CacheManager
 from service.core.helpers.mail import EmailOutbox, OutgoingEmail
@@ -62,9 +62,11 @@ class AuthService:
         lockout_seconds: int,
         verification_ttl_seconds: int,
         reset_ttl_seconds: int,
+        clock: Clock,
         web_app_url: str | None = None,
     ) -> None:
         self._repository = repository
+        self._clock = clock
         self._users = users
         self._hasher = hasher
         self._codec = codec
@@ -154,14 +156,15 @@ class AuthService:
             raise InvalidTokenError("The session has ended", code="token_revoked")
         return pair
 
-    async def logout(self, principal: AuthenticatedUser) -> None:
+    async def logout(self, principal: Principal) -> None:
         if principal.token_id and principal.expires_at:
-            remaining = principal.expires_at - int(time.time())
+            remaining = principal.expires_at - int(self._clock.now().timestamp())
             await self._state.deny(principal.token_id, max(1, remaining + 5))
         if principal.session_id:
             await self._state.end_session(principal.session_id)
 
-    async def authenticate(self, token: str) -> AuthenticatedUser:
+    async def authenticate(self, token: str) -> Principal:
+        """The core `Authenticator`: the principal a bearer token stands for."""
         if self._cognito is not None and token_algorithm(token) == COGNITO_ALGORITHM:
             return await self._authenticate_cognito(token)
         claims = self._codec.decode(token, TokenType.ACCESS)
@@ -180,7 +183,7 @@ class AuthService:
             )
         if state.denied or not state.session_alive or claims.get("gen") != state.generation:
             raise InvalidTokenError("The token was revoked", code="token_revoked")
-        return AuthenticatedUser(
+        return Principal(
             id=user_id,
             email=claims.get("email", ""),
             is_admin=claims.get("role") == Role.ADMIN,
@@ -190,7 +193,7 @@ class AuthService:
             expires_at=claims["exp"],
         )
 
-    async def _authenticate_cognito(self, token: str) -> AuthenticatedUser:
+    async def _authenticate_cognito(self, token: str) -> Principal:
         assert self._cognito is not None
         claims = await self._cognito.verify(token)
         token_id = claims.get("jti")
@@ -199,7 +202,7 @@ class AuthService:
         user = await self._users.user_for_cognito(str(claims["sub"]), claims)
         if not user.is_active:
             raise InvalidTokenError("The account is disabled", code="token_revoked")
-        return AuthenticatedUser(
+        return Principal(
             id=user.id,
             email=user.email,
             is_admin=user.role == Role.ADMIN,

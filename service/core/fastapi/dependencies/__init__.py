@@ -1,3 +1,4 @@
+from service.core.auth.principal import Principal
 from service.core.fastapi.dependencies.dependencies import (
     Authenticator,
     get_authenticator,
@@ -15,7 +16,6 @@ from service.core.fastapi.dependencies.permission import (
     authenticate_request,
     current_principal,
 )
-from service.core.fastapi.dependencies.principal import Principal
 
 __all__ = [
     "BEARER_SECURITY",

@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 from fastapi import FastAPI, Request
 
-from service.core.fastapi.dependencies.principal import Principal
+from service.core.auth.principal import Principal
 
 AUTHENTICATOR_STATE = "authenticator"
 

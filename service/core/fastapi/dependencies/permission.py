@@ -16,9 +16,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
+from service.core.auth.principal import Principal
 from service.core.exceptions import AppError, ForbiddenError, NotFoundError, UnauthorizedError
 from service.core.fastapi.dependencies.dependencies import get_authenticator
-from service.core.fastapi.dependencies.principal import Principal
 
 MAX_TOKEN_LENGTH = 8192
 

@@ -11,11 +11,16 @@ from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.app.container import resolve
-from service.app.files.adapter.output.repository import MongoFileQuota, MongoFileRepository
+from service.app.files.adapter.output.repository import (
+    FILE_QUOTAS,
+    MongoFileQuota,
+    MongoFileRepository,
+)
 from service.app.files.adapter.output.storage import S3ObjectStorage, build_s3_client
 from service.app.files.application.file_service import FileService
 from service.app.files.application.policy import FilePolicy
 from service.app.files.application.processing import FileProcessing
+from service.core.clock import SystemClock
 from service.core.config import Settings
 from service.core.db.database import Database
 
@@ -89,17 +94,39 @@ class FilesKit:
 
 def make_kit(database: Database, storage: S3ObjectStorage, policy: FilePolicy) -> FilesKit:
     tasks = QueuedTasks()
-    repository = MongoFileRepository(database)
-    quota = MongoFileQuota(database)
+    clock = SystemClock()
+    repository = MongoFileRepository(database, clock)
+    quota = MongoFileQuota(database, clock)
     return FilesKit(
         service=FileService(
-            repository=repository, quota=quota, storage=storage, tasks=tasks, policy=policy
+            repository=repository,
+            quota=quota,
+            storage=storage,
+            tasks=tasks,
+            policy=policy,
+            clock=clock,
         ),
-        processing=FileProcessing(repository=repository, quota=quota, storage=storage, tasks=tasks),
+        processing=FileProcessing(
+            repository=repository, quota=quota, storage=storage, tasks=tasks, clock=clock
+        ),
         tasks=tasks,
         repository=repository,
         quota=quota,
         storage=storage,
+    )
+
+
+async def quota_usage(database: Database, owner_id: str) -> tuple[int, int]:
+    """(files, bytes) the owner's quota document counts now: its totals less the holds past
+    their deadline (which count no more, pruned or not)."""
+    document = await database[FILE_QUOTAS].find_one({"_id": owner_id})
+    if document is None:
+        return 0, 0
+    now = SystemClock().now()
+    expired = [h for h in document.get("holds", []) if h["until"] <= now]
+    return (
+        int(document["count"]) - len(expired),
+        int(document["bytes"]) - sum(int(h["size"]) for h in expired),
     )
 
 

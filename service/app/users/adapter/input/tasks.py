@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from service.app.container import resolve
 from service.app.users.application.user_service import UserService
@@ -12,23 +11,10 @@ from service.core.celery_task import app
 from service.core.celery_task.base import BaseTask
 from service.core.celery_task.runtime import runtime
 
-logger = logging.getLogger(__name__)
-
-
-async def delete_unverified_accounts_older_than(
-    users: UserService, max_age: timedelta, *, now: datetime | None = None
-) -> int:
-    cutoff = (now or datetime.now(UTC)) - max_age
-    deleted = await users.delete_unverified_created_before(cutoff)
-    logger.info(
-        "unverified accounts removed", extra={"deleted": deleted, "cutoff": cutoff.isoformat()}
-    )
-    return deleted
-
 
 async def _delete_unverified_accounts(max_age: timedelta) -> int:
     users = await resolve(worker_container().user_service, UserService)
-    return await delete_unverified_accounts_older_than(users, max_age)
+    return await users.delete_unverified_older_than(max_age)
 
 
 @app.task(base=BaseTask, bind=True, name="users.delete_unverified_accounts")

@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from service.app.container import Container
-from service.app.users.adapter.input.api.authenticator import as_authenticated
 from service.app.users.adapter.input.api.permissions import SelfOrAdmin
 from service.app.users.adapter.input.api.v1.schemas import (
     AcceptedResponse,
@@ -25,7 +24,7 @@ from service.app.users.application.auth_service import AuthService
 from service.app.users.application.dto import TokenPair, UserDTO
 from service.app.users.application.user_service import UserService
 from service.app.users.domain.errors import IfMatchRequiredError, VersionMismatchError
-from service.app.users.domain.repository import UserFilter
+from service.app.users.domain.ports import UserFilter
 from service.app.users.domain.user import Role
 from service.core.fastapi.dependencies import (
     BEARER_SECURITY,
@@ -119,7 +118,7 @@ async def refresh(body: RefreshRequest, auth: Auth) -> TokenResponse:
 
 @auth_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(principal: CurrentPrincipal, auth: Auth) -> Response:
-    await auth.logout(as_authenticated(principal))
+    await auth.logout(principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,0 +1,3 @@
+from service.core.auth.principal import Principal
+
+__all__ = ["Principal"]
