@@ -213,8 +213,8 @@ class MongoFileQuota:
     `count` and `bytes` include every hold. A reservation is one guarded update: it matches
     only while one more file of its size fits, and pushes its hold in the same atomic write,
     so 50 concurrent reservations against room for 5 grant exactly 5. A hold past its `until`
-    is not counted (usage subtracts it) and is pruned by the next reservation that needs the
-    room, so an abandoned upload stops counting at its deadline with nothing run then.
+    no longer counts: the next reservation that needs the room finds it expired and prunes it,
+    so an abandoned upload stops counting at its deadline with nothing run then.
     """
 
     _ATTEMPTS = 8

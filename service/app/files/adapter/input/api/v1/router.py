@@ -1,6 +1,6 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Response, status
 
 from service.app.container import Container
 from service.app.files.adapter.input.api.v1.schemas import (
@@ -13,6 +13,7 @@ from service.app.files.adapter.input.api.v1.schemas import (
 from service.app.files.application.file_service import FileService
 from service.core.fastapi.dependencies import CurrentPrincipal
 from service.core.fastapi.dependencies.injection import Inject
+from service.core.fastapi.pagination import INVALID_CURSOR_RESPONSES, PageCursor, PageLimit
 
 files_router = APIRouter(prefix="/files", tags=["files"])
 
@@ -52,12 +53,13 @@ async def complete_file(file_id: FileId, principal: CurrentPrincipal, files: Fil
     return FileResponse.of(await files.complete(principal.id, file_id))
 
 
-@files_router.get("", summary="The caller's files, newest first (keyset pagination)")
+@files_router.get(
+    "",
+    summary="The caller's files, newest first (keyset pagination)",
+    responses=INVALID_CURSOR_RESPONSES,
+)
 async def list_files(
-    principal: CurrentPrincipal,
-    files: Files,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    principal: CurrentPrincipal, files: Files, limit: PageLimit = 20, cursor: PageCursor = None
 ) -> FilePageResponse:
     return FilePageResponse.of(await files.list(principal.id, limit=limit, cursor=cursor))
 

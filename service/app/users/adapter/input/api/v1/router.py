@@ -33,6 +33,7 @@ from service.core.fastapi.dependencies import (
     authenticate_request,
 )
 from service.core.fastapi.dependencies.injection import Inject
+from service.core.fastapi.pagination import INVALID_CURSOR_RESPONSES, PageCursor, PageLimit
 
 _users = Inject[Container.user_service]
 Users = Annotated[UserService, Depends(_users)]
@@ -189,12 +190,17 @@ async def update_me(
     return user_response(user)
 
 
-@users_router.get("", response_model=UserPageResponse, summary="List users (admin)")
+@users_router.get(
+    "",
+    response_model=UserPageResponse,
+    summary="List users (admin)",
+    responses=INVALID_CURSOR_RESPONSES,
+)
 async def list_users(
     _: RequireAdmin,
     users: Users,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: PageLimit = 20,
+    cursor: PageCursor = None,
     role: Role | None = None,
     is_active: bool | None = None,
     email_prefix: Annotated[str | None, Query(min_length=1, max_length=254)] = None,

@@ -190,3 +190,8 @@ async def test_a_bad_cursor_is_a_400_problem(files_api: FilesApi) -> None:
         assert response.status_code == 400, cursor
         assert response.headers["content-type"] == PROBLEM
         assert response.json()["code"] == "invalid_cursor"
+    document = (await files_api.http.get("/openapi.json")).json()
+    for path in ("/api/v1/files", "/api/v1/users"):
+        documented = document["paths"][path]["get"]["responses"]["400"]
+        assert "invalid_cursor" in documented["description"]
+        assert list(documented["content"]) == [PROBLEM]
