@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -82,6 +83,19 @@ def make_policy(**overrides: object) -> FilePolicy:
     return FilePolicy(**values)  # type: ignore[arg-type]
 
 
+class MovableClock:
+    """The system's time plus an offset a test moves forward: past a deadline without waiting."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return SystemClock().now() + self._offset
+
+    def move_past(self, moment: datetime) -> None:
+        self._offset += max(timedelta(0), moment - self.now()) + timedelta(milliseconds=1)
+
+
 @dataclass
 class FilesKit:
     service: FileService
@@ -90,11 +104,26 @@ class FilesKit:
     repository: MongoFileRepository
     quota: MongoFileQuota
     storage: S3ObjectStorage
+    database: Database
+    clock: MovableClock
+
+    async def quota_usage(self, owner_id: str) -> tuple[int, int]:
+        """(files, bytes) the owner's quota document counts now: its totals less the holds past
+        their deadline (which count no more, pruned or not)."""
+        document = await self.database[FILE_QUOTAS].find_one({"_id": owner_id})
+        if document is None:
+            return 0, 0
+        now = self.clock.now()
+        expired = [h for h in document.get("holds", []) if h["until"] <= now]
+        return (
+            int(document["count"]) - len(expired),
+            int(document["bytes"]) - sum(int(h["size"]) for h in expired),
+        )
 
 
 def make_kit(database: Database, storage: S3ObjectStorage, policy: FilePolicy) -> FilesKit:
     tasks = QueuedTasks()
-    clock = SystemClock()
+    clock = MovableClock()
     repository = MongoFileRepository(database, clock)
     quota = MongoFileQuota(database, clock)
     return FilesKit(
@@ -113,20 +142,8 @@ def make_kit(database: Database, storage: S3ObjectStorage, policy: FilePolicy) -
         repository=repository,
         quota=quota,
         storage=storage,
-    )
-
-
-async def quota_usage(database: Database, owner_id: str) -> tuple[int, int]:
-    """(files, bytes) the owner's quota document counts now: its totals less the holds past
-    their deadline (which count no more, pruned or not)."""
-    document = await database[FILE_QUOTAS].find_one({"_id": owner_id})
-    if document is None:
-        return 0, 0
-    now = SystemClock().now()
-    expired = [h for h in document.get("holds", []) if h["until"] <= now]
-    return (
-        int(document["count"]) - len(expired),
-        int(document["bytes"]) - sum(int(h["size"]) for h in expired),
+        database=database,
+        clock=clock,
     )
 
 
