@@ -3,8 +3,8 @@
 #
 #   docker build -t biwoco .                       # from the repository root
 #   docker run -p 127.0.0.1:8000:8000 biwoco       # APP_ENV=prod by default: needs real secrets
-#   docker run biwoco celery -A service.core.celery_task worker --loglevel=INFO -Q default,email,files
-#   docker run biwoco celery -A service.core.celery_task beat --loglevel=INFO
+#   docker run biwoco celery -A service.app.worker worker --loglevel=INFO
+#   docker run biwoco celery -A service.app.worker beat --loglevel=INFO
 #
 # docker/docker-compose.yml runs the whole stack locally; docs/containers.md explains it.
 

@@ -89,14 +89,14 @@ async def per_request(app: ASGIApp, path: str, headers: Headers, count: int) -> 
 
 async def measure(count: int) -> dict[str, float]:
     from bench.bare_app import app as bare
-    from service.app.container import Container
+    from service.app.container import build_container
     from service.app.server import create_app
-    from service.core.config import get_settings
+    from service.app.users.container import UsersContainer
 
-    container = Container(settings=get_settings())
+    container = build_container()
     app = create_app(container=container)
     async with app.router.lifespan_context(app):
-        await container.redis_near_cache().wait_live()
+        await container.provided(UsersContainer.auth_near_cache).wait_live()
         email, password = f"cost-{secrets.token_hex(4)}@example.com", "Correct-Horse-9-battery"
         json_body = [(b"content-type", b"application/json")]
         account = {"email": email, "password": password, "full_name": "Cost"}

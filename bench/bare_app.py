@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Response
 
-from service.core.config import get_settings
+from service.app.settings import get_settings
 from service.core.db.database import Collection, MongoClient, build_mongo_client, on_primary
 from service.core.db.keyset import NEWEST_FIRST, after_position
 

@@ -33,8 +33,9 @@ API_PORT = 8000
 # reuses one the server is closing.
 ALB_IDLE_TIMEOUT_SECONDS = 60
 HEALTH_PATH = "/healthz/live"
-CELERY_APP = "service.core.celery_task"
-CELERY_QUEUES = ("default", "email", "files")
+# The worker bootstrap: the Celery app built from the module list. The worker consumes every
+# queue it declares (core's and each module's), so no queue list is repeated here.
+CELERY_APP = "service.app.worker"
 QUEUE_DEPTH_METRIC = "CeleryQueueDepth"
 BACKLOG_METRIC = "CeleryBacklog"
 RDS_CA_BUNDLE = "/app/certs/global-bundle.pem"
@@ -353,8 +354,6 @@ class Service(Construct):
                 CELERY_APP,
                 "worker",
                 "--loglevel=INFO",
-                "-Q",
-                ",".join(CELERY_QUEUES),
             ],
             desired=config.service.worker.min_tasks,
             min_healthy_percent=100,

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 def openapi_document() -> dict[str, Any]:
     from service.app.server import create_app
-    from service.core.config import load_settings
+    from service.app.settings import load_settings
 
     # The document describes the API, not a deployment: no release in its version, and the
     # same settings wherever it is exported.

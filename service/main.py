@@ -9,7 +9,8 @@ from pathlib import Path
 # Run as a script, the interpreter puts service/ on sys.path; the code imports `service.*`.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.core.config import Environment, load_settings
+from service.app.settings import load_settings
+from service.core.config import Environment
 from service.core.logging import configure_logging, logging_config
 
 

@@ -20,13 +20,12 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from pymongo.asynchronous.database import AsyncDatabase
-from redis.asyncio import Redis
 
 from scripts.stack import free_port
-from service.app.container import resolve
 from service.app.server import create_app
-from service.core.config import Settings, load_settings
+from service.app.settings import load_settings
+from service.core.config import Settings
+from service.core.container import CoreContainer
 
 # pytester: the DocumentDB gate's own test runs a small suite through it.
 pytest_plugins = ["pytester", "tests.docdb.gate"]
@@ -118,9 +117,9 @@ def settings(stack_env: dict[str, str], run_id: str) -> Settings:
 
 
 async def _drop_test_data(application: FastAPI, settings: Settings) -> None:
-    database = await resolve(application.state.container.database, AsyncDatabase)
+    database = await application.state.container.resolve(CoreContainer.database)
     await database.client.drop_database(database.name)
-    redis = await resolve(application.state.container.redis_client, Redis)
+    redis = await application.state.container.resolve(CoreContainer.redis_client)
     async for key in redis.scan_iter(match=f"{settings.redis_key_prefix}:*", count=1000):
         await redis.delete(key)
 

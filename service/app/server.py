@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 import gc
-import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from pymongo.asynchronous.database import AsyncDatabase
 
-from service.app.container import Container, resolve, settle, unsettle
-from service.app.files.adapter.input.api.v1.router import files_router
-from service.app.files.adapter.output.repository import FILES_INDEX_PLAN
-from service.app.health.adapter.input.api.router import health_router
-from service.app.users.adapter.input.api.authenticator import TokenAuthenticator
-from service.app.users.adapter.input.api.v1.router import users_api_routers
-from service.app.users.adapter.output.mongo_user_repository import USERS_INDEX_PLAN
-from service.app.users.application.bootstrap import bootstrap_admin
-from service.app.users.application.user_service import UserService
-from service.core.celery_task.tasks import OPS_PROBE_INDEXES, OPS_PROBES
-from service.core.config import Settings, get_settings
+from service.app.container import build_container
+from service.app.modules import MODULES
+from service.app.settings import get_settings
+from service.core.celery_task.tasks import CORE_INDEX_PLAN
+from service.core.composition import ServiceContainer
+from service.core.config import Settings
+from service.core.container import CoreContainer
 from service.core.db.database import IndexPlan, ensure_indexes
 from service.core.db.redis.near_cache import RedisNearCache
-from service.core.fastapi.dependencies import register_authenticator
 from service.core.fastapi.exception_handlers import register_exception_handlers
 from service.core.fastapi.middleware.cache_scope import CacheScopeMiddleware
 from service.core.fastapi.middleware.forwarded import ForwardedMiddleware
@@ -40,46 +33,41 @@ API_PREFIX = "/api/v1"
 
 
 def index_plan() -> IndexPlan:
-    """Every collection's indexes, gathered from the modules that own them."""
-    return {**USERS_INDEX_PLAN, **FILES_INDEX_PLAN, OPS_PROBES: OPS_PROBE_INDEXES}
+    """Every collection's indexes: core's and each module's."""
+    plan = dict(CORE_INDEX_PLAN)
+    for module in MODULES:
+        plan.update(module.index_plan)
+    return plan
 
 
-def api_routers() -> list[APIRouter]:
-    """The modules' routers, mounted flat under API_PREFIX (see `mount_routes`)."""
-    return [*users_api_routers(), files_router]
-
-
-def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, container: ServiceContainer | None = None
+) -> FastAPI:
     settings = settings or get_settings()
-    container = container or Container(settings=settings)
+    container = container or build_container(settings)
     init_sentry(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await container.init_resources()  # type: ignore[misc]
-        near_caches = [
-            await resolve(container.redis_near_cache, RedisNearCache),
-            await resolve(container.cache_near_cache, RedisNearCache),
-        ]
-        for near_cache in near_caches:
-            await near_cache.start()
-        await ensure_indexes(await resolve(container.database, AsyncDatabase), index_plan())
-        register_authenticator(app, await resolve(container.authenticator, TokenAuthenticator))
-        await bootstrap_admin(await resolve(container.user_service, UserService), settings)
-        await settle(container)
-        # Start-up objects (modules, routes, clients) move out of the collector's way: later
-        # full collections scan only what requests allocate, which trims tail latency.
-        gc.collect()
-        gc.freeze()
+        await container.start()
+        await container.settle()
+        near_caches = container.instances_of(RedisNearCache)
         try:
+            for near_cache in near_caches:
+                await near_cache.start()
+            await ensure_indexes(container.provided(CoreContainer.database), index_plan())
+            for module in container.modules:
+                if module.startup is not None:
+                    await module.startup(container.module(module.name))
+            # Start-up objects (modules, routes, clients) move out of the collector's way:
+            # later full collections scan only what requests allocate, which trims tail latency.
+            gc.collect()
+            gc.freeze()
             yield
         finally:
             for near_cache in near_caches:
                 await near_cache.stop()
-            unsettle(container)
-            closing = container.shutdown_resources()
-            if inspect.isawaitable(closing):  # None when no resource was started
-                await closing
+            await container.stop()
 
     app = FastAPI(
         title="biwoco API",
@@ -92,7 +80,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.container = container
-    app.state.settings = settings
     register_exception_handlers(app)
     install_problem_openapi(app)
     if settings.cors_origins:
@@ -117,9 +104,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         trusted_peers=settings.forwarded_allow_ips,
         trusted_hops=settings.forwarded_trusted_hops,
     )
-    mount_routes(app, health_router)
-    for router in api_routers():
-        mount_routes(app, router, API_PREFIX)
+    for module in container.modules:
+        for router in module.root_routers:
+            mount_routes(app, router)
+        for router in module.routers:
+            mount_routes(app, router, API_PREFIX)
     if settings.web_app_dir:  # local and test only (Settings refuses it when deployed)
         s3_origins = [settings.s3_endpoint_url] if settings.s3_endpoint_url else []
         mount_web_app(app, Path(settings.web_app_dir), connect_origins=s3_origins)

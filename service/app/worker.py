@@ -1,11 +1,12 @@
-"""Worker bootstrap: the application container inside Celery worker (and beat) processes.
+"""Worker bootstrap: `celery -A service.app.worker worker|beat`.
 
-The Celery app (service.core.celery_task) imports this module by name through its `include`
-list. Each worker process gets one event loop and one set of clients: the container is built
-and its resources (MongoDB, Redis) started on `worker_process_init`, after the prefork pool has
-forked, and shut down on `worker_process_shutdown`. Sentry's Celery integration is initialised
-when the worker starts (`celeryd_init`, before the fork) and when beat starts (`beat_init`),
-with beat monitoring (Sentry Crons check-ins for every scheduled task).
+The Celery app is built from the module list (task modules, queues, routes, beat). Each worker
+process gets one event loop and one composition (the same containers as the API, with the
+worker's own Celery app for follow-up work): built and started on `worker_process_init`, after
+the prefork pool has forked, and stopped on `worker_process_shutdown`. Sentry's Celery
+integration is initialised when the worker starts (`celeryd_init`, before the fork) and when
+beat starts (`beat_init`), with beat monitoring (Sentry Crons check-ins for every scheduled
+task). The worker and beat log like the API: one JSON object per line on stdout.
 """
 
 from __future__ import annotations
@@ -14,64 +15,39 @@ import logging
 from typing import Any
 
 from celery import signals
-from dependency_injector import providers
-from pymongo.asynchronous.database import AsyncDatabase
-from redis.asyncio import Redis
 from sentry_sdk.integrations.celery import CeleryIntegration
 
-from service.app.container import Container, resolve
-from service.core.celery_task import app as celery_app
-from service.core.celery_task.runtime import WorkerServices, runtime
+from service.app.container import build_container
+from service.app.modules import MODULES
+from service.app.settings import get_settings
+from service.core.celery_task import CeleryApp, create_celery_app
+from service.core.celery_task.runtime import runtime
+from service.core.composition import ServiceContainer
 from service.core.config import Settings
 from service.core.helpers.sentry import init_sentry
+from service.core.logging import configure_logging
 
 logger = logging.getLogger(__name__)
 
-_container: Container | None = None
+
+def build_worker_app(settings: Settings) -> CeleryApp:
+    return create_celery_app(settings, MODULES)
+
+
+# The app the CLI finds (`-A service.app.worker`), configured from the environment.
+app = build_worker_app(get_settings())
 
 
 def worker_settings() -> Settings:
-    return celery_app.settings
+    return app.settings
 
 
-def worker_container() -> Container:
-    """The container of this worker process (its resources are started)."""
-    runtime.start()
-    if _container is None:
-        raise RuntimeError("the worker runtime has no container")
-    return _container
-
-
-def build_worker_container(settings: Settings) -> Container:
-    container = Container(settings=settings)
+def build_worker_container() -> ServiceContainer:
     # Tasks that enqueue more work use the worker's own Celery app.
-    container.celery_app.override(providers.Object(celery_app))
-    return container
+    return build_container(worker_settings(), celery_app=app)
 
 
-async def open_services() -> WorkerServices:
-    global _container
-    settings = worker_settings()
-    container = build_worker_container(settings)
-    await container.init_resources()  # type: ignore[misc]
-    _container = container
-    return WorkerServices(
-        settings=settings,
-        redis=await resolve(container.redis_client, Redis),
-        database=await resolve(container.database, AsyncDatabase),
-        mailer=container.mailer(),
-        metrics=container.metrics_publisher(),
-    )
-
-
-async def close_services() -> None:
-    global _container
-    container, _container = _container, None
-    if container is not None:
-        await container.shutdown_resources()  # type: ignore[misc]
-
-
-runtime.configure(open_services, close_services)
+runtime.configure(build_worker_container)
 
 
 def init_worker_sentry(settings: Settings, *, transport: Any = None) -> bool:
@@ -80,6 +56,12 @@ def init_worker_sentry(settings: Settings, *, transport: Any = None) -> bool:
         extra_integrations=[CeleryIntegration(monitor_beat_tasks=True, propagate_traces=True)],
         transport=transport,
     )
+
+
+@signals.setup_logging.connect
+def _json_logging(loglevel: int | str | None = None, **_: Any) -> None:
+    level = logging.getLevelName(loglevel) if isinstance(loglevel, int) else loglevel
+    configure_logging(str(level or worker_settings().log_level))
 
 
 @signals.celeryd_init.connect

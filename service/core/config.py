@@ -9,9 +9,8 @@ from __future__ import annotations
 import ipaddress
 import tempfile
 from enum import StrEnum
-from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -48,7 +47,7 @@ CommaList = Annotated[list[str], NoDecode]
 RedisRole = Literal["state", "cache"]
 
 
-def _split_commas(value: Any) -> Any:
+def split_commas(value: Any) -> Any:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
@@ -131,22 +130,6 @@ class Settings(BaseSettings):
     cognito_app_client_ids: CommaList = Field(default_factory=list)
     cognito_jwks_url: str | None = None
 
-    # Users and authentication
-    # argon2id at OWASP's baseline (19 MiB, 2 passes, 1 lane): each concurrent hash holds its
-    # memory, and the API's budget is under 200 MB per process. Stored hashes made with other
-    # parameters are upgraded at the next login.
-    password_hash_time_cost: int = Field(default=2, ge=1)
-    password_hash_memory_kib: int = Field(default=19_456, ge=8 * 1024)
-    password_hash_parallelism: int = Field(default=1, ge=1)
-    login_max_failures: int = Field(default=5, ge=1)
-    login_lockout_seconds: int = Field(default=900, ge=1)
-    email_verification_ttl_seconds: int = Field(default=24 * 3600, ge=60)
-    password_reset_ttl_seconds: int = Field(default=3600, ge=60)
-    user_cache_ttl_seconds: int = Field(default=300, ge=1)
-    # Optional first admin, created (or promoted) at start-up; the password comes from a secret.
-    bootstrap_admin_email: str | None = None
-    bootstrap_admin_password: SecretStr | None = None
-
     # Sentry
     sentry_dsn: SecretStr | None = None
     sentry_environment: str | None = None
@@ -157,27 +140,6 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_endpoint_url: str | None = None
     s3_kms_key_id: str | None = None
-
-    # Files (uploads to S3 through presigned POSTs)
-    files_allowed_content_types: CommaList = Field(
-        default_factory=lambda: [
-            "image/png",
-            "image/jpeg",
-            "image/gif",
-            "image/webp",
-            "application/pdf",
-            "text/plain",
-        ]
-    )
-    files_max_size_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
-    files_quota_max_count: int = Field(default=1000, ge=1)
-    files_quota_max_bytes: int = Field(default=5 * 1024**3, ge=1)
-    files_presign_expiry_seconds: int = Field(default=600, ge=1, le=7 * 24 * 3600)
-    files_download_url_expiry_seconds: int = Field(default=60, ge=1, le=7 * 24 * 3600)
-    # A file still pending this long after its upload was granted is gone (never served or
-    # counted); the sweep, every interval, removes any object it left in S3.
-    files_pending_expiry_seconds: int = Field(default=3600, ge=1)
-    files_expire_sweep_interval_seconds: float = Field(default=300.0, gt=0, le=12 * 3600)
 
     # Celery (worker and beat); the broker and the result store default to REDIS_URL.
     celery_broker_url: str | None = None
@@ -201,8 +163,6 @@ class Settings(BaseSettings):
     # Only one beat may run: it holds a Redis lock of this lifetime and renews it every tick.
     celery_beat_lock_ttl_seconds: int = Field(default=60, ge=2)
     celery_queue_depth_interval_seconds: float = Field(default=60.0, gt=0)
-    unverified_account_max_age_days: int = Field(default=7, ge=1)
-    unverified_account_cleanup_interval_seconds: float = Field(default=3600.0, gt=0)
 
     # Mail: "log" only logs (local); "smtp" sends through the server below; "ses" through
     # Amazon SES (what the deployed tasks use).
@@ -231,9 +191,9 @@ class Settings(BaseSettings):
     cloudwatch_endpoint_url: str | None = None
     cloudwatch_region: str | None = None
 
-    _split_lists = field_validator(
-        "cors_origins", "cognito_app_client_ids", "files_allowed_content_types", mode="before"
-    )(_split_commas)
+    _split_lists = field_validator("cors_origins", "cognito_app_client_ids", mode="before")(
+        split_commas
+    )
 
     @field_validator("forwarded_allow_ips", mode="after")
     @classmethod
@@ -275,12 +235,6 @@ class Settings(BaseSettings):
         password = self.mongodb_password.get_secret_value() if self.mongodb_password else None
         if password is not None and password.lower() in PLACEHOLDER_SECRETS:
             problems.append("MONGODB_PASSWORD is a placeholder")
-        admin_password = self.bootstrap_admin_password
-        if admin_password is not None and (
-            admin_password.get_secret_value().lower() in PLACEHOLDER_SECRETS
-            or len(admin_password.get_secret_value()) < 12
-        ):
-            problems.append("BOOTSTRAP_ADMIN_PASSWORD is a placeholder or shorter than 12")
         for name, secret in (
             ("REDIS_PASSWORD", self.redis_password),
             ("REDIS_CACHE_PASSWORD", self.redis_cache_password),
@@ -369,13 +323,17 @@ class Settings(BaseSettings):
         return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def load_settings(env: str | None = None, **overrides: Any) -> Settings:
-    """Settings for `env` (else APP_ENV, else local); keyword overrides win over the environment."""
+def load_settings_of(
+    settings_class: type[SettingsT], env: str | None = None, **overrides: Any
+) -> SettingsT:
+    """`settings_class` for `env` (else APP_ENV, else local); keyword overrides win over the
+    environment. The app's own class (core plus its modules') is `service.app.settings`'s."""
+    unknown = set(overrides) - set(settings_class.model_fields)
+    if unknown:  # `extra="ignore"` serves the environment, not a caller's typo
+        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
     if env is not None:
         overrides["app_env"] = env
-    return Settings(**overrides)
+    return settings_class(**overrides)
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return load_settings()
+SettingsT = TypeVar("SettingsT", bound=Settings)

@@ -10,7 +10,7 @@ import pytest
 from botocore.configprovider import BOTOCORE_DEFAUT_SESSION_VARIABLES
 from botocore.credentials import EnvProvider
 
-from infra.service import CELERY_APP, CELERY_QUEUES
+from infra.service import CELERY_APP
 from scripts.stack import DUMMY_AWS_CREDENTIAL
 from tests.docker.images import (
     APP_SERVICES,
@@ -66,9 +66,8 @@ def test_commands_are_the_images_and_the_deployments() -> None:
     found = services()
     api_command = found["api"].get("command")
     assert api_command is None or command(found["api"]) == default_command()
-    queues = ",".join(CELERY_QUEUES)
     assert command(found["worker"]) == [
-        "celery", "-A", CELERY_APP, "worker", "--loglevel=INFO", "-Q", queues,
+        "celery", "-A", CELERY_APP, "worker", "--loglevel=INFO",
     ]  # fmt: skip
     assert command(found["beat"]) == ["celery", "-A", CELERY_APP, "beat", "--loglevel=INFO"]
 

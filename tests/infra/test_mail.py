@@ -13,7 +13,7 @@ from aws_cdk.assertions import Template
 
 from infra.config import ConfigError, parse_env, read_cdk_json
 from infra.stage import BiwocoStage
-from service.core.config import load_settings
+from service.app.settings import load_settings
 from service.core.helpers.mail.backends import build_mailer
 from service.core.helpers.mail.ses import SesMailer
 from tests.infra.conftest import ENVS, only, resources_of

@@ -120,16 +120,14 @@ def test_commands(raw: Raw, env: str) -> None:
     assert c["worker"]["Command"] == [
         "celery",
         "-A",
-        "service.core.celery_task",
+        "service.app.worker",
         "worker",
         "--loglevel=INFO",
-        "-Q",
-        "default,email,files",
     ]
     assert c["beat"]["Command"] == [
         "celery",
         "-A",
-        "service.core.celery_task",
+        "service.app.worker",
         "beat",
         "--loglevel=INFO",
     ]
@@ -496,7 +494,7 @@ def test_worker_and_beat_have_container_health_checks(raw: Raw, env: str) -> Non
 def test_the_api_keeps_connections_longer_than_the_alb(raw: Raw, env: str) -> None:
     """uvicorn closed idle connections after 5 s while the ALB reuses them for 60 s: a request
     the ALB sent on a connection being closed came back as a 502."""
-    from service.core.config import load_settings
+    from service.app.settings import load_settings
 
     alb = only(raw(env, "service"), "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
     attrs = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}

@@ -114,7 +114,7 @@ def test_the_rehearsal_catches_defect_1_a_scratch_volume_the_image_does_not_decl
     text = output(result)
     assert result.returncode == 1, text[-4000:]
     assert "volume tmp at /tmp: owner 0:0, mode 0755" in text
-    assert "FAILED: one-off celery -A service.core.celery_task beat" in text
+    assert "FAILED: one-off celery -A service.app.worker beat" in text
     assert "Permission denied: b'/tmp/celerybeat-schedule" in text, text[-4000:]
 
 

@@ -1,101 +1,90 @@
-"""The Celery app of the service: `celery -A service.core.celery_task worker|beat`.
+"""The Celery app of the service, built from the module declarations.
 
-Container entry points (kept exact; the Dockerfile and the infrastructure use them):
+The app's worker bootstrap (`service.app.worker`) builds it from the module list; the
+container entry points are
 
-    celery -A service.core.celery_task worker --loglevel=INFO -Q default,email,files
-    celery -A service.core.celery_task beat --loglevel=INFO
+    celery -A service.app.worker worker --loglevel=INFO
+    celery -A service.app.worker beat --loglevel=INFO
 
-Broker and result store are Redis, configured from the same settings as the API (REDIS_URL,
-REDIS_PASSWORD, REDIS_CA_FILE; `rediss://` verifies the server certificate). Every key the
-broker and the result store write starts with `<REDIS_KEY_PREFIX>:celery:`.
+The worker consumes every declared queue: core's `default` and `email`, and each module's own
+(`Module.queues`). Broker and result store are Redis, configured from the same settings as the
+API (REDIS_URL, REDIS_PASSWORD, REDIS_CA_FILE; `rediss://` verifies the server certificate).
+Every key the broker and the result store write starts with `<REDIS_KEY_PREFIX>:celery:`.
 
-How a module adds background work
----------------------------------
-1. Write its tasks in its own task module, e.g. `service/app/files/adapter/input/tasks.py`:
-
-       from service.core.celery_task import app
-       from service.core.celery_task.base import BaseTask
-       from service.core.celery_task.runtime import runtime
-
-       @app.task(base=BaseTask, bind=True, name="files.process_upload")
-       def process_upload(self: BaseTask, file_id: str) -> str:
-           return runtime.run(_process(file_id))  # take ids, reload, make effects idempotent
-
-   Name tasks `<module>.<task>`: routing is by name (`TASK_ROUTES`), so `files.*` goes to the
-   `files` queue, `mail.*` to `email`, everything else to `default`.
-   Async code uses the worker process's one loop (`runtime.run`) and the clients of the
-   application container (`service.app.worker.worker_container()`), never new ones.
-2. Add the module path to `INCLUDE` below. Core never imports app (import-linter): the worker
-   imports these modules by name, as uvicorn imports an app factory from a string.
-3. Periodic work: add an entry to `beat_schedule()` below, naming the task by its string name
-   with an interval from settings (the schedule lives in code; only intervals are settings).
+A module's background work (docs/new-module.md has the recipe): tasks in its task module,
+declared with `@shared_task(base=BaseTask, bind=True, name="<module>.<task>")` and listed in its
+`Module.task_modules`; routing is by name, so `<module>.*` goes to the module's first queue,
+`mail.*` to `email`, everything else to `default`. Async code runs on the worker process's one
+loop (`runtime.run`) with the worker's composition (`await runtime.resolve(Provider)`), never
+new clients. Periodic work: a `BeatEntry` in `Module.beat` (the schedule lives in code; only
+intervals are settings).
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from celery import signals
 from kombu import Queue
 
 from service.core.celery_task.base import BaseTask, CeleryApp
-from service.core.config import Settings, get_settings
+from service.core.config import Settings
 from service.core.db.redis.connection import RedisConnection
-from service.core.logging import configure_logging
+from service.core.module import Module, check_settings
 
 __all__ = [
-    "INCLUDE",
-    "QUEUES",
-    "TASK_ROUTES",
+    "CORE_QUEUES",
+    "CORE_TASK_MODULES",
     "BaseTask",
     "CeleryApp",
-    "app",
     "beat_schedule",
     "celery_config",
     "create_celery_app",
+    "queues",
+    "task_routes",
 ]
 
-QUEUES = ("default", "email", "files")
+# Core's own queues: `default` for work of no particular queue, `email` for mail delivery.
+CORE_QUEUES = ("default", "email")
 
-# Task modules the worker (and beat) import at start, by name.
-INCLUDE = (
-    "service.core.celery_task.tasks",
-    # The worker bootstrap: container, per-process event loop and clients, Sentry.
-    "service.app.worker",
-    "service.app.users.adapter.input.tasks",
-    "service.app.files.adapter.input.tasks",
-)
+# Core's own task modules (mail delivery and the pipeline probe), imported by the worker.
+CORE_TASK_MODULES = ("service.core.celery_task.tasks",)
 
 # Redis transport: lower number, higher priority. Work is sent at DEFAULT_PRIORITY (the routes
 # carry it, so `send_task` by name gets it too).
 DEFAULT_PRIORITY = 6
 
-# Routing by task name; a task routed to a queue that is not declared is refused at send time.
-TASK_ROUTES: dict[str, dict[str, str | int]] = {
-    "mail.*": {"queue": "email", "priority": DEFAULT_PRIORITY},
-    "files.*": {"queue": "files", "priority": DEFAULT_PRIORITY},
-    "*": {"queue": "default", "priority": DEFAULT_PRIORITY},
-}
+
+def queues(modules: Sequence[Module]) -> tuple[str, ...]:
+    """Every queue the worker consumes: core's, then each module's."""
+    return CORE_QUEUES + tuple(q for module in modules for q in module.queues)
 
 
-def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+def task_routes(modules: Sequence[Module]) -> dict[str, dict[str, str | int]]:
+    """Routing by task name; a task routed to a queue that is not declared is refused at send
+    time."""
+    routes: dict[str, dict[str, str | int]] = {
+        "mail.*": {"queue": "email", "priority": DEFAULT_PRIORITY}
+    }
+    for module in modules:
+        if module.queues:
+            routes[f"{module.name}.*"] = {"queue": module.queues[0], "priority": DEFAULT_PRIORITY}
+    routes["*"] = {"queue": "default", "priority": DEFAULT_PRIORITY}
+    return routes
+
+
+def beat_schedule(settings: Settings, modules: Sequence[Module]) -> dict[str, dict[str, Any]]:
     """Every periodic task, by task name. Beat runs as exactly one instance (see beat.py)."""
     # (The backlog metric is not scheduled work: beat publishes it itself, see backlog.py.)
     return {
-        "users.delete-unverified-accounts": {
-            "task": "users.delete_unverified_accounts",
-            "schedule": timedelta(seconds=settings.unverified_account_cleanup_interval_seconds),
-        },
-        "files.expire-pending-uploads": {
-            "task": "files.expire_pending_uploads",
-            "schedule": timedelta(seconds=settings.files_expire_sweep_interval_seconds),
-        },
+        entry.name: {"task": entry.task, "schedule": timedelta(seconds=entry.every(settings))}
+        for module in modules
+        for entry in module.beat
     }
 
 
-def celery_config(settings: Settings) -> dict[str, Any]:
+def celery_config(settings: Settings, modules: Sequence[Module] = ()) -> dict[str, Any]:
     key_prefix = f"{settings.redis_key_prefix}:celery:"
     # The state Redis's password and TLS, as every redis-py client of the service has them.
     broker, backend = (
@@ -130,11 +119,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "timezone": "UTC",
         "enable_utc": True,
         # Queues and routing.
-        "task_queues": tuple(Queue(name, routing_key=name) for name in QUEUES),
+        "task_queues": tuple(Queue(name, routing_key=name) for name in queues(modules)),
         "task_default_queue": "default",
         "task_default_routing_key": "default",
         "task_create_missing_queues": False,
-        "task_routes": TASK_ROUTES,
+        "task_routes": task_routes(modules),
         "task_default_priority": DEFAULT_PRIORITY,
         # Reliability: ack after the task, requeue when its process dies, bounded run time.
         "task_acks_late": True,
@@ -148,7 +137,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_max_tasks_per_child": 1000,
         "worker_hijack_root_logger": False,
         # Beat: one instance, holding a Redis lock it renews more often than it expires.
-        "beat_schedule": beat_schedule(settings),
+        "beat_schedule": beat_schedule(settings, modules),
         "beat_schedule_filename": settings.celery_beat_schedule_file,
         "beat_scheduler": "service.core.celery_task.beat:SingleBeatScheduler",
         "beat_max_loop_interval": max(1, lock_ttl // 3),
@@ -160,19 +149,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
-def create_celery_app(settings: Settings) -> CeleryApp:
-    """A Celery app configured from `settings` (the API builds one per container to enqueue)."""
-    celery_app = CeleryApp(settings, include=list(INCLUDE), task_cls=BaseTask)
-    celery_app.conf.update(celery_config(settings))
+def create_celery_app(settings: Settings, modules: Sequence[Module] = ()) -> CeleryApp:
+    """A Celery app configured from `settings` for `modules` (the API builds one per container
+    to enqueue; the worker one per process)."""
+    check_settings(settings, modules)
+    include = [*CORE_TASK_MODULES, *(name for module in modules for name in module.task_modules)]
+    celery_app = CeleryApp(settings, include=include, task_cls=BaseTask)
+    celery_app.conf.update(celery_config(settings, modules))
     return celery_app
-
-
-@signals.setup_logging.connect
-def _json_logging(loglevel: int | str | None = None, **_: Any) -> None:
-    """The worker and beat log like the API: one JSON object per line on stdout."""
-    level = logging.getLevelName(loglevel) if isinstance(loglevel, int) else loglevel
-    configure_logging(str(level or get_settings().log_level))
-
-
-# The app the CLI finds (`-A service.core.celery_task`), configured from the environment.
-app = create_celery_app(get_settings())

@@ -7,16 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
+from celery import shared_task
 from pymongo import ASCENDING, IndexModel
+from redis.asyncio import Redis
 
-from service.core.celery_task import app
 from service.core.celery_task.base import BaseTask
 from service.core.celery_task.errors import PermanentTaskError
 from service.core.celery_task.idempotency import EffectLedger
 from service.core.celery_task.mail import SEND_EMAIL_TASK, PendingEmailStore
-from service.core.celery_task.runtime import WorkerServices, runtime
+from service.core.celery_task.runtime import runtime
+from service.core.clock import Clock
+from service.core.config import Settings
+from service.core.container import CoreContainer
+from service.core.db.database import Database, IndexPlan
+from service.core.helpers.mail.mailer import Mailer
 
 # The probe's effects (one document per probe run): evidence for a pipeline run or an operator,
 # who count them by probe or by batch; not data: the TTL monitor removes them after a week.
@@ -26,35 +32,26 @@ OPS_PROBE_INDEXES: list[IndexModel] = [
     IndexModel([("probe_id", ASCENDING)], name="probe_id"),
     IndexModel([("batch", ASCENDING)], name="batch"),
 ]
+# Core's own collections (the API ensures them beside the modules').
+CORE_INDEX_PLAN: IndexPlan = {OPS_PROBES: OPS_PROBE_INDEXES}
 
 logger = logging.getLogger(__name__)
-
-
-def effect_ledger(services: WorkerServices) -> EffectLedger:
-    settings = services.settings
-    return EffectLedger(
-        services.redis,
-        settings.redis_key_prefix,
-        done_ttl_seconds=settings.celery_effect_ttl_seconds,
-        # Nobody holds a claim longer than a task may run.
-        lease_ttl_seconds=settings.celery_task_time_limit_seconds + 5,
-    )
 
 
 # -- mail ---------------------------------------------------------------------------------------
 
 
-async def deliver_pending_email(services: WorkerServices, email_id: str) -> str:
+async def deliver_pending_email(
+    store: PendingEmailStore, ledger: EffectLedger, mailer: Mailer, email_id: str
+) -> str:
     """Deliver the stored mail `email_id` once; later deliveries of the task do nothing."""
-    ledger = effect_ledger(services)
     effect_id = f"mail:{email_id}"
     if await ledger.is_done(effect_id):
         return "already-sent"
-    store = PendingEmailStore.from_settings(services.redis, services.settings)
     message = await store.load(email_id)
     if message is None:
         raise PermanentTaskError(f"mail {email_id} is not in the outbox (expired or unknown)")
-    sent = await ledger.once(effect_id, lambda: services.mailer.send(message, message_id=email_id))
+    sent = await ledger.once(effect_id, lambda: mailer.send(message, message_id=email_id))
     await store.delete(email_id)
     logger.info(
         "email sent" if sent else "email already sent",
@@ -63,47 +60,77 @@ async def deliver_pending_email(services: WorkerServices, email_id: str) -> str:
     return "sent" if sent else "already-sent"
 
 
-@app.task(base=BaseTask, bind=True, name=SEND_EMAIL_TASK)
+async def _send_email(email_id: str) -> str:
+    return await deliver_pending_email(
+        await runtime.resolve(CoreContainer.pending_emails),
+        await runtime.resolve(CoreContainer.effect_ledger),
+        await runtime.resolve(CoreContainer.mailer),
+        email_id,
+    )
+
+
+@shared_task(base=BaseTask, bind=True, name=SEND_EMAIL_TASK)
 def send_email(self: BaseTask, email_id: str) -> str:
-    return runtime.run(deliver_pending_email(runtime.services, email_id))
+    return runtime.run(_send_email(email_id))
 
 
 # -- pipeline probe -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class ProbeDeps:
+    settings: Settings
+    redis: Redis
+    database: Database
+    ledger: EffectLedger
+    clock: Clock
+
+
 async def run_probe(
-    services: WorkerServices,
+    deps: ProbeDeps,
     probe_id: str,
     batch: str | None,
     hold_seconds: float,
     work_seconds: float,
 ) -> str:
     """Count the delivery, apply the probe's effect once, then optionally work or hold."""
-    prefix = f"{services.settings.redis_key_prefix}:ops:probe:{probe_id}"
+    prefix = f"{deps.settings.redis_key_prefix}:ops:probe:{probe_id}"
     deliveries = f"{prefix}:deliveries"
-    await services.redis.incr(deliveries)
-    await services.redis.expire(deliveries, 24 * 3600)
+    await deps.redis.incr(deliveries)
+    await deps.redis.expire(deliveries, 24 * 3600)
 
     async def effect() -> None:
         # Not idempotent by itself (a new document each time): the ledger makes it happen once.
-        await services.database[OPS_PROBES].insert_one(
-            {"probe_id": probe_id, "batch": batch, "at": datetime.now(UTC)}
+        await deps.database[OPS_PROBES].insert_one(
+            {"probe_id": probe_id, "batch": batch, "at": deps.clock.now()}
         )
 
-    await effect_ledger(services).once(f"probe:{probe_id}", effect)
+    await deps.ledger.once(f"probe:{probe_id}", effect)
     if work_seconds > 0:
         await asyncio.sleep(work_seconds)
     if hold_seconds > 0:
-        await services.redis.set(f"{prefix}:holding", "1", ex=3600)
+        await deps.redis.set(f"{prefix}:holding", "1", ex=3600)
         release = f"{prefix}:release"
         for _ in range(max(1, round(hold_seconds / 0.05))):
-            if await services.redis.exists(release):
+            if await deps.redis.exists(release):
                 break
             await asyncio.sleep(0.05)
     return "done"
 
 
-@app.task(base=BaseTask, bind=True, name="ops.probe")
+async def _probe(probe_id: str, batch: str | None, hold_seconds: float, work_seconds: float) -> str:
+    clock = await runtime.resolve(CoreContainer.clock)
+    deps = ProbeDeps(
+        settings=await runtime.resolve(CoreContainer.settings),
+        redis=await runtime.resolve(CoreContainer.redis_client),
+        database=await runtime.resolve(CoreContainer.database),
+        ledger=await runtime.resolve(CoreContainer.effect_ledger),
+        clock=clock,
+    )
+    return await run_probe(deps, probe_id, batch, hold_seconds, work_seconds)
+
+
+@shared_task(base=BaseTask, bind=True, name="ops.probe")
 def probe(
     self: BaseTask,
     probe_id: str,
@@ -113,8 +140,8 @@ def probe(
 ) -> str:
     """End-to-end check of the pipeline (enqueue, worker, Redis, MongoDB, exactly-once effect).
 
-    Operators can send it (`celery -A service.core.celery_task call ops.probe --args
+    Operators can send it (`celery -A service.app.worker call ops.probe --args
     '["smoke-1"]'`); `hold_seconds` keeps it running until `<prefix>:ops:probe:<id>:release`
     exists, which is how the redelivery test kills a worker in the middle of a task.
     """
-    return runtime.run(run_probe(runtime.services, probe_id, batch, hold_seconds, work_seconds))
+    return runtime.run(_probe(probe_id, batch, hold_seconds, work_seconds))

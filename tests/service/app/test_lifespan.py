@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from pymongo.asynchronous.database import AsyncDatabase
-
-from service.app.container import resolve
 from service.core.config import Settings
+from service.core.container import CoreContainer
 from tests.conftest import make_test_settings, private_app
 
 
@@ -18,7 +16,7 @@ async def test_shutdown_closes_the_clients_before_it_returns(
     before = asyncio.all_tasks()
     async with private_app(settings) as (app, http):
         assert (await http.get("/healthz/ready")).status_code == 200
-        database = await resolve(app.state.container.database, AsyncDatabase)
+        database = await app.state.container.resolve(CoreContainer.database)
         await database.client.drop_database(database.name)
     # Nothing the app started may still run once its lifespan is over: clients closing in
     # orphan tasks outlive the app (and, at a test session's end, hung the loop's teardown).

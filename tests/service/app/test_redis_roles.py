@@ -9,6 +9,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from scripts.stack import free_port, start_redis
+from service.core.container import CoreContainer
 from tests.conftest import make_test_settings, private_app
 from tests.service.app.users.conftest import API, bearer, login, register
 
@@ -37,7 +38,7 @@ async def test_auth_state_and_cache_entries_live_in_their_own_redis(
             for _ in range(2):
                 me = await http.get(f"{API}/users/me", headers=bearer(tokens["access_token"]))
                 assert me.status_code == 200
-            assert await app.state.container.cache_near_cache().wait_live()
+            assert await app.state.container.provided(CoreContainer.cache_near_cache).wait_live()
             assert (
                 await http.post(f"{API}/auth/logout", headers=bearer(tokens["access_token"]))
             ).status_code == 204

@@ -18,25 +18,28 @@ from pydantic import SecretStr
 from sentry_sdk.integrations.celery import CeleryIntegration
 
 from service.app import worker
+from service.app.container import build_container
 from service.core.celery_task import create_celery_app
 from service.core.celery_task.runtime import WorkerRuntime
 from service.core.config import Settings
+from service.core.container import CoreContainer
 from tests.service.core.celery_task.conftest import module_settings, producer
 from tests.service.core.celery_task.processes import celery_env, celery_worker, wait_for
 from tests.service.core.helpers.test_sentry import CapturingTransport
 
 
-def test_one_loop_and_one_set_of_clients_serve_every_task() -> None:
+def test_one_loop_and_one_set_of_clients_serve_every_task(settings: Settings) -> None:
     def exercise() -> None:
         runtime = WorkerRuntime()
-        runtime.configure(worker.open_services, worker.close_services)
+        runtime.configure(lambda: build_container(settings))
         runtime.start()
 
         async def task() -> tuple[object, object, object]:
-            services = runtime.services
-            assert await services.redis.ping()
-            assert (await services.database.command("ping"))["ok"] == 1
-            return asyncio.get_running_loop(), services.redis, services.database.client
+            redis = await runtime.resolve(CoreContainer.redis_client)
+            database = await runtime.resolve(CoreContainer.database)
+            assert await redis.ping()
+            assert (await database.command("ping"))["ok"] == 1
+            return asyncio.get_running_loop(), redis, database.client
 
         first, second = runtime.run(task()), runtime.run(task())
         assert first[0] is second[0]  # the same loop

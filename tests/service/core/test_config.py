@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from service.core.config import Environment, load_settings
+from service.app.settings import load_settings
+from service.core.config import Environment
 
 REAL_SECRET = "x" * 48
 

@@ -1,9 +1,7 @@
+from service.core.auth.authenticator import Authenticator
 from service.core.auth.principal import Principal
-from service.core.fastapi.dependencies.dependencies import (
-    Authenticator,
-    get_authenticator,
-    register_authenticator,
-)
+from service.core.fastapi.dependencies.dependencies import container_of, get_authenticator
+from service.core.fastapi.dependencies.injection import Inject
 from service.core.fastapi.dependencies.permission import (
     BEARER_SECURITY,
     CurrentPrincipal,
@@ -21,6 +19,7 @@ __all__ = [
     "BEARER_SECURITY",
     "Authenticator",
     "CurrentPrincipal",
+    "Inject",
     "IsAdmin",
     "IsAuthenticated",
     "IsSelf",
@@ -29,7 +28,7 @@ __all__ = [
     "RequireAdmin",
     "RequirePermissions",
     "authenticate_request",
+    "container_of",
     "current_principal",
     "get_authenticator",
-    "register_authenticator",
 ]

@@ -1,34 +1,20 @@
-"""Bearer authentication for routers: core defines the contract, the app registers the resolver.
-
-`service.core` never imports `service.app`: the app puts an object satisfying `Authenticator`
-on `app.state.authenticator` (see `register_authenticator`), and `CurrentPrincipal` asks it to
-turn the bearer token into a `Principal`.
-"""
+"""Where a request finds its app's composition (`ServiceContainer`), and through it the
+`Authenticator` a module exports for `CoreContainer.authenticator`."""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from fastapi import Request
 
-from fastapi import FastAPI, Request
-
-from service.core.auth.principal import Principal
-
-AUTHENTICATOR_STATE = "authenticator"
+from service.core.auth.authenticator import Authenticator
+from service.core.composition import ServiceContainer
+from service.core.container import CoreContainer
 
 
-@runtime_checkable
-class Authenticator(Protocol):
-    async def authenticate(self, token: str) -> Principal:
-        """The principal a bearer token stands for; raises an AppError (401/503) otherwise."""
-        ...
-
-
-def register_authenticator(app: FastAPI, authenticator: Authenticator) -> None:
-    setattr(app.state, AUTHENTICATOR_STATE, authenticator)
+def container_of(request: Request) -> ServiceContainer:
+    """The composition of the app serving the request (set once by the app factory)."""
+    container: ServiceContainer = request.app.state.container
+    return container
 
 
 def get_authenticator(request: Request) -> Authenticator:
-    authenticator: Authenticator | None = getattr(request.app.state, AUTHENTICATOR_STATE, None)
-    if authenticator is None:  # a wiring mistake, not a client error
-        raise RuntimeError("no Authenticator registered on app.state")
-    return authenticator
+    return container_of(request).provided(CoreContainer.authenticator)

@@ -9,9 +9,7 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from pymongo.asynchronous.database import AsyncDatabase
 
-from service.app.container import resolve
 from service.app.files.adapter.output.repository import (
     FILE_QUOTAS,
     MongoFileQuota,
@@ -23,6 +21,7 @@ from service.app.files.application.policy import FilePolicy
 from service.app.files.application.processing import FileProcessing
 from service.core.clock import SystemClock
 from service.core.config import Settings
+from service.core.container import CoreContainer
 from service.core.db.database import Database
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
@@ -60,7 +59,8 @@ class QueuedTasks:
 
 @pytest.fixture(scope="session")
 async def database(app: FastAPI) -> Database:
-    return await resolve(app.state.container.database, AsyncDatabase)
+    database: Database = await app.state.container.resolve(CoreContainer.database)
+    return database
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ import pytest
 from dependency_injector import providers
 from fastapi import FastAPI
 
-from service.app.container import resolve
-from service.app.users.application.user_service import UserService
+from service.app.users.container import UsersContainer
+from service.core.composition import ServiceContainer
 from service.core.helpers.mail import LoggingEmailOutbox
 
 PASSWORD = "correct horse battery"
@@ -73,7 +73,7 @@ async def signed_in(client: httpx.AsyncClient, email: str | None = None) -> Acco
 
 async def signed_in_admin(app: FastAPI, client: httpx.AsyncClient) -> Account:
     email = new_email("admin")
-    users = await resolve(app.state.container.user_service, UserService)
+    users = await app.state.container.resolve(UsersContainer.user_service)
     admin, created = await users.ensure_admin(email=email, password=PASSWORD)
     assert created
     response = await login(client, email)
@@ -85,15 +85,17 @@ async def signed_in_admin(app: FastAPI, client: httpx.AsyncClient) -> Account:
 @pytest.fixture
 def outbox(app: FastAPI) -> Iterator[LoggingEmailOutbox]:
     """Mail goes to an in-memory outbox for this test (a provider override, undone after)."""
-    container = app.state.container
+    container: ServiceContainer = app.state.container
+    email_outbox = container.provider(UsersContainer.email_outbox)
+    auth_service = container.provider(UsersContainer.auth_service)
     memory = LoggingEmailOutbox()
-    container.email_outbox.override(providers.Object(memory))
-    container.auth_service.reset()  # rebuilt with the overriding outbox on next use
+    email_outbox.override(providers.Object(memory))
+    auth_service.reset()  # type: ignore[attr-defined]  # rebuilt with the override on next use
     try:
         yield memory
     finally:
-        container.email_outbox.reset_override()
-        container.auth_service.reset()
+        email_outbox.reset_override()
+        auth_service.reset()  # type: ignore[attr-defined]
 
 
 def mailed_token(outbox: LoggingEmailOutbox, to: str, kind: str) -> str:

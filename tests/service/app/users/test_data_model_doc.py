@@ -10,10 +10,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from pymongo import IndexModel
-from pymongo.asynchronous.database import AsyncDatabase
 
-from service.app.container import resolve
 from service.app.server import index_plan
+from service.core.container import CoreContainer
 
 DOC = Path(__file__).resolve().parents[4] / "docs" / "data-model.md"
 OPTIONS = ("unique", "sparse")
@@ -57,7 +56,7 @@ def test_the_doc_lists_exactly_the_planned_indexes() -> None:
 
 
 async def test_the_database_has_the_documented_indexes(app: FastAPI) -> None:
-    database = await resolve(app.state.container.database, AsyncDatabase)
+    database = await app.state.container.resolve(CoreContainer.database)
     for collection in index_plan():
         info = await database[collection].index_information()
         live = {name: (list(spec["key"]), index_options(spec)) for name, spec in info.items()}

@@ -1,6 +1,6 @@
 """Real Celery worker and beat processes for the tests, and an SMTP server on loopback.
 
-`celery -A service.core.celery_task worker|beat` runs as a subprocess in its own process group
+`celery -A service.app.worker worker|beat` runs as a subprocess in its own process group
 (so a test can SIGKILL the worker and its pool children at once), configured through the
 environment like the container, with its own Redis key prefix and MongoDB database.
 """
@@ -78,7 +78,7 @@ class CeleryProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> CeleryProcess:
-        command = [CELERY, "-A", "service.core.celery_task", self.kind, "--loglevel=INFO"]
+        command = [CELERY, "-A", "service.app.worker", self.kind, "--loglevel=INFO"]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [*command, *self.args],
@@ -157,8 +157,6 @@ def celery_worker(
         "worker",
         env,
         log_path,
-        "-Q",
-        "default,email,files",
         f"--concurrency={concurrency}",
         "--without-mingle",
         "--without-gossip",

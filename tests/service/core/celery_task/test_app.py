@@ -10,10 +10,12 @@ from datetime import timedelta
 import pytest
 import redis.exceptions
 from celery.exceptions import QueueNotFound
+from dependency_injector import containers
 from pydantic import SecretStr, ValidationError
 from pymongo.errors import AutoReconnect, DuplicateKeyError
 
-from service.core.celery_task import INCLUDE, QUEUES, create_celery_app
+from service.app.modules import MODULES
+from service.core.celery_task import CORE_QUEUES, CORE_TASK_MODULES, create_celery_app
 from service.core.celery_task.errors import (
     PermanentTaskError,
     TransientTaskError,
@@ -23,24 +25,53 @@ from service.core.celery_task.errors import (
 from service.core.config import Settings
 from service.core.db.redis.redis_client import build_redis_client
 from service.core.helpers.mail import PermanentMailError, TransientMailError
+from service.core.module import BeatEntry, Module
 from tests.service.core.celery_task.conftest import queue_of
 
 
 def test_explicit_queues_and_routing_by_task_name(settings: Settings) -> None:
-    app = create_celery_app(settings)
-    assert (
-        {queue.name for queue in app.conf.task_queues}
-        == set(QUEUES)
-        == {
-            "default",
-            "email",
-            "files",
-        }
-    )
+    app = create_celery_app(settings, MODULES)
+    assert {queue.name for queue in app.conf.task_queues} == {"default", "email", "files"}
     assert queue_of(settings, "mail.send_email") == "email"
     assert queue_of(settings, "files.process") == "files"
     assert queue_of(settings, "users.delete_unverified_accounts") == "default"
     assert queue_of(settings, "ops.probe") == "default"
+
+
+class _Empty(containers.DeclarativeContainer):
+    pass
+
+
+def test_queues_routes_includes_and_beat_come_from_the_module_declarations(
+    settings: Settings,
+) -> None:
+    orders = Module(
+        name="orders",
+        container=_Empty,
+        task_modules=("orders_tasks",),
+        queues=("orders", "orders_bulk"),
+        beat=(BeatEntry(name="orders.sweep", task="orders.sweep", every=lambda _: 42.0),),
+    )
+    app = create_celery_app(settings, [orders])
+    assert [q.name for q in app.conf.task_queues] == [*CORE_QUEUES, "orders", "orders_bulk"]
+    route = app.amqp.router.route({}, "orders.recount")
+    assert route["queue"].name == "orders"
+    assert app.amqp.router.route({}, "mail.send_email")["queue"].name == "email"
+    assert app.amqp.router.route({}, "other.thing")["queue"].name == "default"
+    assert app.conf.beat_schedule == {
+        "orders.sweep": {"task": "orders.sweep", "schedule": timedelta(seconds=42)}
+    }
+    assert app.conf.include == [*CORE_TASK_MODULES, "orders_tasks"]
+    # Core alone: its own queues and tasks, nothing of any module.
+    bare = create_celery_app(settings)
+    assert [q.name for q in bare.conf.task_queues] == list(CORE_QUEUES)
+    assert bare.conf.include == list(CORE_TASK_MODULES)
+    assert bare.conf.beat_schedule == {}
+
+
+def test_settings_without_a_modules_fields_are_refused(settings: Settings) -> None:
+    with pytest.raises(TypeError, match="lacks the settings of module"):
+        create_celery_app(Settings(), MODULES)
 
 
 def test_a_missing_queue_is_not_created(settings: Settings) -> None:
@@ -116,7 +147,7 @@ def test_the_schedule_lives_in_code_with_intervals_from_settings(settings: Setti
             "celery_beat_schedule_file": "/var/run/beat/schedule",
         }
     )
-    conf = create_celery_app(custom).conf
+    conf = create_celery_app(custom, MODULES).conf
     schedule = conf.beat_schedule
     # The backlog metric is no task: a task would wait behind the backlog it measures.
     assert not any(entry["task"].startswith("ops.") for entry in schedule.values())
@@ -127,9 +158,10 @@ def test_the_schedule_lives_in_code_with_intervals_from_settings(settings: Setti
     assert conf.beat_max_loop_interval < custom.celery_beat_lock_ttl_seconds
 
 
-def test_app_modules_are_included_by_name_only() -> None:
-    assert "service.app.worker" in INCLUDE
-    assert "service.app.users.adapter.input.tasks" in INCLUDE
+def test_every_module_task_module_is_included_by_name(settings: Settings) -> None:
+    include = create_celery_app(settings, MODULES).conf.include
+    assert "service.app.users.adapter.input.tasks" in include
+    assert "service.app.files.adapter.input.tasks" in include
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from service.app.modules import MODULES
 from service.core.celery_task import CeleryApp, beat_schedule
 from service.core.config import Settings
 from service.core.helpers.metrics import QUEUE_DEPTH_METRIC
@@ -90,7 +91,7 @@ def test_a_burst_of_500_tasks_all_complete_and_the_depth_metric_follows_the_back
     # in the backlog it measures (their intervals are long, so they come once).
     periodic = [
         entry["task"]
-        for entry in beat_schedule(celery_settings).values()
+        for entry in beat_schedule(celery_settings, MODULES).values()
         if queue_of(celery_settings, entry["task"]) == "default"
     ]
     assert max(readings) <= BURST + len(periodic), readings

@@ -48,8 +48,6 @@ def worker(settings: Settings, log: Path) -> CeleryProcess:
         "worker",
         celery_env(settings, **OVERRIDES),
         log,
-        "-Q",
-        "default,email,files",
         "--concurrency=1",
         "--without-mingle",
         "--without-gossip",

@@ -10,16 +10,15 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from botocore.exceptions import ClientError
+from celery import shared_task
 
-from service.app.container import resolve
 from service.app.files.adapter.output.task_queue import (
     EXPIRE_PENDING_TASK,
     PROCESS_TASK,
     REMOVE_OBJECT_TASK,
 )
 from service.app.files.application.processing import FileProcessing
-from service.app.worker import worker_container
-from service.core.celery_task import app
+from service.app.files.container import FilesContainer
 from service.core.celery_task.base import BaseTask
 from service.core.celery_task.errors import TransientTaskError
 from service.core.celery_task.runtime import runtime
@@ -31,7 +30,7 @@ _TRANSIENT_S3 = frozenset({"SlowDown", "ServiceUnavailable", "InternalError", "R
 
 
 async def _with_processing(work: Callable[[FileProcessing], Awaitable[T]]) -> T:
-    processing = await resolve(worker_container().file_processing, FileProcessing)
+    processing = await runtime.resolve(FilesContainer.processing)
     try:
         return await work(processing)
     except ClientError as error:
@@ -42,19 +41,19 @@ async def _with_processing(work: Callable[[FileProcessing], Awaitable[T]]) -> T:
         raise
 
 
-@app.task(base=BaseTask, bind=True, name=PROCESS_TASK)
+@shared_task(base=BaseTask, bind=True, name=PROCESS_TASK)
 def process_file(self: BaseTask, file_id: str) -> str:
     """sha256 and size of the object; leading bytes against the declared type."""
     return runtime.run(_with_processing(lambda files: files.process(file_id)))
 
 
-@app.task(base=BaseTask, bind=True, name=REMOVE_OBJECT_TASK)
+@shared_task(base=BaseTask, bind=True, name=REMOVE_OBJECT_TASK)
 def remove_object(self: BaseTask, file_id: str) -> bool:
     """Remove the object of a deleted or rejected file (never of a live one)."""
     return runtime.run(_with_processing(lambda files: files.remove_object(file_id)))
 
 
-@app.task(base=BaseTask, bind=True, name=EXPIRE_PENDING_TASK)
+@shared_task(base=BaseTask, bind=True, name=EXPIRE_PENDING_TASK)
 def expire_pending_uploads(self: BaseTask) -> int:
     """Periodic (beat): objects and records that abandoned uploads left behind are removed."""
     return runtime.run(_with_processing(lambda files: files.clear_abandoned_uploads()))

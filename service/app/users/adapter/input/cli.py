@@ -11,17 +11,13 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from pymongo.asynchronous.database import AsyncDatabase
-
-from service.app.container import Container, resolve
-from service.app.users.adapter.output.mongo_user_repository import (
-    USERS_INDEX_PLAN,
-    MongoUserRepository,
-)
+from service.app.container import build_container
+from service.app.users.adapter.output.mongo_user_repository import USERS_INDEX_PLAN
 from service.app.users.application.dto import UserDTO
-from service.app.users.application.user_service import UserService
+from service.app.users.container import UsersContainer
 from service.app.users.domain.user import normalize_email
 from service.core.config import Settings
+from service.core.container import CoreContainer
 from service.core.db.database import ensure_indexes
 
 
@@ -43,15 +39,15 @@ async def create_admin(
     password: Callable[[], str] = read_password,
 ) -> tuple[UserDTO, bool]:
     """(the admin, whether it was created); `password` is asked only to create an account."""
-    container = Container(settings=settings)
-    await container.init_resources()  # type: ignore[misc]
+    container = build_container(settings)
+    await container.start()
     try:
-        await ensure_indexes(await resolve(container.database, AsyncDatabase), USERS_INDEX_PLAN)
-        users = await resolve(container.user_service, UserService)
-        repository = await resolve(container.user_repository, MongoUserRepository)
+        await ensure_indexes(await container.resolve(CoreContainer.database), USERS_INDEX_PLAN)
+        users = await container.resolve(UsersContainer.user_service)
+        repository = await container.resolve(UsersContainer.repository)
         exists = await repository.get_by_email(normalize_email(email))
         return await users.ensure_admin(
             email=email, full_name=full_name, password=None if exists else password()
         )
     finally:
-        await container.shutdown_resources()  # type: ignore[misc]
+        await container.stop()

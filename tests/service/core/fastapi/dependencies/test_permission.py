@@ -1,5 +1,5 @@
 """CurrentPrincipal and the permission classes on an app of their own, with an Authenticator
-registered the way the service registers its own (core never imports the app)."""
+exported by a module the way the users module exports its own (core never imports the app)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from typing import Annotated
 
 import httpx
 import pytest
+from dependency_injector import containers, providers
 from fastapi import Depends, FastAPI
 
+from service.core.composition import ServiceContainer
+from service.core.config import Settings
 from service.core.exceptions import AppError, NotFoundError, UnauthorizedError
 from service.core.fastapi.dependencies import (
     Authenticator,
@@ -19,9 +22,9 @@ from service.core.fastapi.dependencies import (
     Principal,
     RequireAdmin,
     RequirePermissions,
-    register_authenticator,
 )
 from service.core.fastapi.exception_handlers import register_exception_handlers
+from service.core.module import Module
 
 PEOPLE = {
     "alice-token": Principal(id="alice", email="alice@example.com"),
@@ -49,12 +52,21 @@ class TableAuthenticator:
         return PEOPLE[token]
 
 
+class PeopleContainer(containers.DeclarativeContainer):
+    core = providers.DependenciesContainer()
+    authenticator = providers.Singleton(TableAuthenticator)
+
+
 def build() -> FastAPI:
     app = FastAPI()
     register_exception_handlers(app)
-    authenticator = TableAuthenticator()
-    assert isinstance(authenticator, Authenticator)
-    register_authenticator(app, authenticator)
+    assert isinstance(TableAuthenticator(), Authenticator)
+    people = Module(
+        name="people",
+        container=PeopleContainer,
+        exports={"authenticator": PeopleContainer.authenticator},
+    )
+    app.state.container = ServiceContainer(Settings(), [people])
 
     @app.get("/me")
     async def me(principal: CurrentPrincipal) -> dict[str, str]:

@@ -1,11 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from service.app.container import Container
 from service.app.health.application.readiness_service import ReadinessService
+from service.app.health.container import HealthContainer
 from service.core.exceptions import ServiceUnavailableError
-from service.core.fastapi.dependencies.injection import Inject
+from service.core.fastapi.dependencies import Inject
 
 health_router = APIRouter(prefix="/healthz", tags=["health"])
 
@@ -21,7 +21,7 @@ async def live() -> dict[str, str]:
     responses={503: {"description": "A dependency is down; the problem names it"}},
 )
 async def ready(
-    readiness: Annotated[ReadinessService, Depends(Inject[Container.readiness_service])],
+    readiness: Annotated[ReadinessService, Inject(HealthContainer.readiness_service)],
 ) -> dict[str, object]:
     report = await readiness.check()
     if not report.ready:

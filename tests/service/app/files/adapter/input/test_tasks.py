@@ -1,4 +1,4 @@
-"""The files tasks in a real Celery worker process (`-Q default,email,files`), end to end.
+"""The files tasks in a real Celery worker process (consuming every declared queue), end to end.
 
 The API (a private app on this module's own database and Redis prefix) enqueues through the
 core Celery app; the worker post-processes and removes objects in moto's S3.

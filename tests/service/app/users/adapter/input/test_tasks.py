@@ -9,12 +9,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from pymongo.asynchronous.database import AsyncDatabase
 
-from service.app.container import resolve
-from service.app.users.application.user_service import UserService
+from service.app.users.container import UsersContainer
 from service.core.celery_task import CeleryApp, create_celery_app
 from service.core.config import Settings
+from service.core.container import CoreContainer
 from tests.service.app.users.conftest import API, bearer, login, new_email, register
 from tests.service.core.celery_task.processes import celery_env, celery_worker
 
@@ -26,7 +25,7 @@ async def accounts(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:
     ids = {}
     for kind in ("old_unverified", "old_verified", "recent_unverified"):
         ids[kind] = str((await register(client, new_email(kind)))["id"])
-    database = await resolve(app.state.container.database, AsyncDatabase)
+    database = await app.state.container.resolve(CoreContainer.database)
     old = datetime.now(UTC) - timedelta(days=30)
     await database["users"].update_one(
         {"_id": ids["old_unverified"]}, {"$set": {"created_at": old}}
@@ -38,7 +37,7 @@ async def accounts(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:
 
 
 async def remaining(app: FastAPI, ids: dict[str, str]) -> set[str]:
-    database = await resolve(app.state.container.database, AsyncDatabase)
+    database = await app.state.container.resolve(CoreContainer.database)
     found = database["users"].find({"_id": {"$in": list(ids.values())}}, {"_id": 1})
     by_id = {value: key for key, value in ids.items()}
     return {by_id[document["_id"]] async for document in found}
@@ -46,7 +45,7 @@ async def remaining(app: FastAPI, ids: dict[str, str]) -> set[str]:
 
 async def test_old_unverified_accounts_are_removed(app: FastAPI, client: httpx.AsyncClient) -> None:
     ids = await accounts(app, client)
-    users = await resolve(app.state.container.user_service, UserService)
+    users = await app.state.container.resolve(UsersContainer.user_service)
 
     deleted = await users.delete_unverified_older_than(timedelta(days=7))
 
@@ -63,11 +62,11 @@ async def test_a_purged_accounts_tokens_and_cached_profile_go_with_it(
     user = await register(client)
     token = (await login(client, str(user["email"]))).json()["access_token"]
     assert (await client.get(f"{API}/users/me", headers=bearer(token))).status_code == 200
-    database = await resolve(app.state.container.database, AsyncDatabase)
+    database = await app.state.container.resolve(CoreContainer.database)
     await database["users"].update_one(
         {"_id": user["id"]}, {"$set": {"created_at": datetime.now(UTC) - timedelta(days=30)}}
     )
-    users = await resolve(app.state.container.user_service, UserService)
+    users = await app.state.container.resolve(UsersContainer.user_service)
     assert await users.delete_unverified_older_than(timedelta(days=7)) >= 1
     after = await client.get(f"{API}/users/me", headers=bearer(token))
     assert after.status_code == 401

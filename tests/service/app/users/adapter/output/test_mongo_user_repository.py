@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from fastapi import FastAPI
 
-from service.app.container import resolve
 from service.app.users.adapter.output.mongo_user_repository import MongoUserRepository
+from service.app.users.container import UsersContainer
 from service.app.users.domain.errors import EmailTakenError, VersionMismatchError
 from service.app.users.domain.ports import UserFilter
 from service.app.users.domain.user import Role, User, normalize_email
@@ -38,7 +38,8 @@ def make_user(*, verified: bool, age: timedelta = timedelta(0), email: str | Non
 
 @pytest.fixture
 async def repository(app: FastAPI) -> MongoUserRepository:
-    return await resolve(app.state.container.user_repository, MongoUserRepository)
+    repository: MongoUserRepository = await app.state.container.resolve(UsersContainer.repository)
+    return repository
 
 
 async def test_delete_unverified_created_before(repository: MongoUserRepository) -> None:

@@ -1,8 +1,7 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Path, Response, status
 
-from service.app.container import Container
 from service.app.files.adapter.input.api.v1.schemas import (
     CreateFileRequest,
     CreateFileResponse,
@@ -11,13 +10,13 @@ from service.app.files.adapter.input.api.v1.schemas import (
     FileResponse,
 )
 from service.app.files.application.file_service import FileService
-from service.core.fastapi.dependencies import CurrentPrincipal
-from service.core.fastapi.dependencies.injection import Inject
+from service.app.files.container import FilesContainer
+from service.core.fastapi.dependencies import CurrentPrincipal, Inject
 from service.core.fastapi.pagination import INVALID_CURSOR_RESPONSES, PageCursor, PageLimit
 
 files_router = APIRouter(prefix="/files", tags=["files"])
 
-Files = Annotated[FileService, Depends(Inject[Container.file_service])]
+Files = Annotated[FileService, Inject(FilesContainer.service)]
 FileId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {

@@ -11,8 +11,9 @@ import pytest
 from dependency_injector import providers
 from fastapi import FastAPI
 
-from service.app.container import Container, resolve
 from service.app.files.application.processing import FileProcessing
+from service.app.files.container import FilesContainer
+from service.core.composition import ServiceContainer
 from tests.service.app.files.conftest import QueuedTasks
 
 
@@ -30,18 +31,21 @@ class FilesApi:
 async def files_api(app: FastAPI, client: httpx.AsyncClient) -> AsyncIterator[FilesApi]:
     """The session app with its file tasks recorded instead of published (tests override
     providers, never patch modules); services built before are rebuilt around it."""
-    container: Container = app.state.container
+    container: ServiceContainer = app.state.container
     tasks = QueuedTasks()
-    rebuilt = (container.file_service, container.file_processing)
-    with container.file_tasks.override(providers.Object(tasks)):
+    rebuilt = [
+        container.provider(FilesContainer.service),
+        container.provider(FilesContainer.processing),
+    ]
+    with container.provider(FilesContainer.tasks).override(providers.Object(tasks)):
         for provider in rebuilt:
-            provider.reset()
+            provider.reset()  # type: ignore[attr-defined]
         try:
-            processing = await resolve(container.file_processing, FileProcessing)
+            processing = await container.resolve(FilesContainer.processing)
             yield FilesApi(http=client, tasks=tasks, processing=processing)
         finally:
             for provider in rebuilt:
-                provider.reset()
+                provider.reset()  # type: ignore[attr-defined]
 
 
 async def login_new_user(http: httpx.AsyncClient) -> dict[str, str]:

@@ -21,10 +21,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from fastapi import FastAPI
-from pymongo.asynchronous.database import AsyncDatabase
 
-from service.app.container import resolve
-from service.app.users.application.user_service import UserService
+from service.app.users.container import UsersContainer
+from service.core.container import CoreContainer
 from service.core.helpers.token import CognitoVerifier
 from tests.conftest import make_test_settings, private_app
 from tests.service.app.users.conftest import API, bearer
@@ -85,7 +84,7 @@ async def cognito_app(
     )
     async with private_app(settings) as (application, http):
         yield application, http
-        database = await resolve(application.state.container.database, AsyncDatabase)
+        database = await application.state.container.resolve(CoreContainer.database)
         await database.client.drop_database(database.name)
 
 
@@ -234,7 +233,7 @@ async def test_deactivated_cognito_user_is_rejected(
     application, http = cognito_app
     token, _ = cognito_token(jwks.key)
     user_id = (await http.get(f"{API}/users/me", headers=bearer(token))).json()["id"]
-    users = await resolve(application.state.container.user_service, UserService)
+    users = await application.state.container.resolve(UsersContainer.user_service)
     await users.admin_update(user_id, expected_version=None, is_active=False)
     response = await http.get(f"{API}/users/me", headers=bearer(token))
     assert response.status_code == 401

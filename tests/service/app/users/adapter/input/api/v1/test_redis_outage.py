@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 from scripts.stack import free_port, start_redis
+from service.app.users.container import UsersContainer
 from tests.conftest import make_test_settings, private_app
 from tests.service.app.users.conftest import API, bearer, login, register
 
@@ -26,7 +27,7 @@ async def test_authenticated_requests_are_503_while_redis_is_down(
             redis.stop()
             # Revocation state read in the process is served only while its listener is known
             # to hear Redis (near_cache.py); once it has noticed, every read goes to Redis.
-            near_cache = app.state.container.redis_near_cache()
+            near_cache = app.state.container.provided(UsersContainer.auth_near_cache)
             for _ in range(500):
                 if not near_cache.live:
                     break

@@ -9,6 +9,7 @@ import time
 import httpx
 from fastapi import FastAPI
 
+from service.app.users.container import UsersContainer
 from tests.conftest import make_test_settings, private_app
 from tests.service.app.users.conftest import API, Account, signed_in
 
@@ -29,7 +30,7 @@ async def until_rejected(http: httpx.AsyncClient, account: Account, within: floa
 
 async def hold_the_keys(apps: list[tuple[FastAPI, httpx.AsyncClient]], account: Account) -> None:
     for app, http in apps:
-        near_cache = app.state.container.redis_near_cache()
+        near_cache = app.state.container.provided(UsersContainer.auth_near_cache)
         assert await near_cache.wait_live()
         for _ in range(3):
             assert (await http.get(ME, headers=account.headers)).status_code == 200

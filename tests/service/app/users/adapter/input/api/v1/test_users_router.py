@@ -8,11 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
 from scripts.stack import free_port, start_redis
-from service.app.container import resolve
+from service.app.users.container import UsersContainer
+from service.core.container import CoreContainer
 from tests.conftest import make_test_settings, private_app
 from tests.service.app.users.conftest import (
     API,
@@ -40,7 +40,7 @@ async def test_me_cache_hit_does_not_touch_mongodb(
 ) -> None:
     first = await client.get(f"{API}/users/me", headers=account.headers)
     # Change the stored document behind the API's back: a hit still serves the cached copy.
-    database = await resolve(app.state.container.database, AsyncDatabase)
+    database = await app.state.container.resolve(CoreContainer.database)
     await database["users"].update_one({"_id": account.id}, {"$set": {"full_name": "Sneaked"}})
     second = await client.get(f"{API}/users/me", headers=account.headers)
     assert second.json() == first.json()
@@ -271,7 +271,7 @@ async def test_a_cached_me_costs_one_round_trip_per_redis_or_none_from_the_near_
     )
     try:
         async with private_app(settings) as (app, http):
-            near_cache = app.state.container.redis_near_cache()
+            near_cache = app.state.container.provided(UsersContainer.auth_near_cache)
             assert await near_cache.wait_live() is bool(near_cache_entries)
             account = await signed_in(http)
             probe = Redis.from_url(redis.url)

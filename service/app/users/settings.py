@@ -1,0 +1,40 @@
+"""The users module's settings (env names as the fields, upper-case); core's are inherited."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, model_validator
+
+from service.core.config import PLACEHOLDER_SECRETS, Settings
+
+
+class UsersSettings(Settings):
+    # argon2id at OWASP's baseline (19 MiB, 2 passes, 1 lane): each concurrent hash holds its
+    # memory, and the API's budget is under 200 MB per process. Stored hashes made with other
+    # parameters are upgraded at the next login.
+    password_hash_time_cost: int = Field(default=2, ge=1)
+    password_hash_memory_kib: int = Field(default=19_456, ge=8 * 1024)
+    password_hash_parallelism: int = Field(default=1, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
+    email_verification_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    password_reset_ttl_seconds: int = Field(default=3600, ge=60)
+    user_cache_ttl_seconds: int = Field(default=300, ge=1)
+    # Optional first admin, created (or promoted) at start-up; the password comes from a secret.
+    bootstrap_admin_email: str | None = None
+    bootstrap_admin_password: SecretStr | None = None
+    # Accounts never verified are removed after this long, by a sweep every interval.
+    unverified_account_max_age_days: int = Field(default=7, ge=1)
+    unverified_account_cleanup_interval_seconds: float = Field(default=3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_admin_password(self) -> UsersSettings:
+        password = self.bootstrap_admin_password
+        if not self.app_env.is_deployed or password is None:
+            return self
+        value = password.get_secret_value()
+        if value.lower() in PLACEHOLDER_SECRETS or len(value) < 12:
+            raise ValueError(
+                f"refusing to start in {self.app_env}: BOOTSTRAP_ADMIN_PASSWORD is a "
+                "placeholder or shorter than 12"
+            )
+        return self
