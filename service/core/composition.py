@@ -45,14 +45,19 @@ class ServiceContainer:
         for module in self.modules:
             setattr(root, module.name, providers.Container(module.container, core=root.core))
         self.root = root
+        self._settled = False
         self._index: dict[int, providers.Provider[Any]] = {}
         self._add(CoreContainer, root.core)
         for module in self.modules:
             self._add(module.container, getattr(root, module.name))
         for module in self.modules:
             for name, exported in module.exports.items():
-                getattr(root.core, name).override(self.provider(exported))
-        self._settled = False
+                copy = self.provider(exported)
+                dependency = getattr(root.core, name)
+                dependency.override(copy)  # for the core providers built on it
+                # Asked for directly, the exporting provider answers: a Dependency checks its
+                # `instance_of` at every call (a Protocol's isinstance costs microseconds).
+                self._index[id(getattr(CoreContainer, name))] = copy
 
     def _add(self, declared_by: type[containers.DeclarativeContainer], copy: Any) -> None:
         for name, declared in declared_by.cls_providers.items():
@@ -71,8 +76,13 @@ class ServiceContainer:
             ) from None
 
     def provided(self, declared: providers.Provider[T]) -> T:
-        """The object, synchronously: once settled (the API), or for providers needing no
-        async resource."""
+        """The object, synchronously: once settled (the API, per request), or for providers
+        needing no async resource."""
+        if self._settled:  # the hot path: every singleton is built, nothing to await
+            try:
+                return self._index[id(declared)]()  # type: ignore[no-any-return]
+            except KeyError:
+                self.provider(declared)  # raises the LookupError that says why
         value = self.provider(declared)()
         if inspect.isawaitable(value):
             raise RuntimeError(f"{declared!r} is not built yet: await resolve() before settle()")

@@ -11,7 +11,6 @@ from service.core.fastapi.dependencies.permission import (
     Permission,
     RequireAdmin,
     RequirePermissions,
-    authenticate_request,
     current_principal,
 )
 
@@ -27,7 +26,6 @@ __all__ = [
     "Principal",
     "RequireAdmin",
     "RequirePermissions",
-    "authenticate_request",
     "container_of",
     "current_principal",
     "get_authenticator",

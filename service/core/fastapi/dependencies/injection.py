@@ -16,11 +16,12 @@ from dependency_injector import providers
 from fastapi import Depends, Request
 
 from service.core.fastapi.dependencies.dependencies import container_of
+from service.core.fastapi.fast_dependencies import RequestDependency
 
 T = TypeVar("T")
 
 
-class _Provided:
+class _Provided(RequestDependency):
     __slots__ = ("declared",)
 
     def __init__(self, declared: providers.Provider[Any]) -> None:

@@ -19,25 +19,22 @@ from fastapi.security import HTTPBearer
 from service.core.auth.principal import Principal
 from service.core.exceptions import AppError, ForbiddenError, NotFoundError, UnauthorizedError
 from service.core.fastapi.dependencies.dependencies import get_authenticator
+from service.core.fastapi.fast_dependencies import RequestDependency
 
 MAX_TOKEN_LENGTH = 8192
 
 
-async def authenticate_request(request: Request) -> Principal:
-    """The principal of the request's bearer token; 401 without one (or with a malformed one)."""
-    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
-        raise UnauthorizedError("Bearer token required", code="not_authenticated")
-    return await get_authenticator(request).authenticate(token)
-
-
-class BearerPrincipal(HTTPBearer):
-    """The bearer token's principal. Being the security scheme itself, it declares the scheme
-    in OpenAPI (the docs' Authorize button) and costs one dependency per request, not two."""
+class BearerPrincipal(HTTPBearer, RequestDependency):
+    """The principal of the request's bearer token; 401 without one (or with a malformed one).
+    Being the security scheme itself, it declares the scheme in OpenAPI (the docs' Authorize
+    button) and costs one request-only dependency per request, not two."""
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
-        return await authenticate_request(request)
+        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
+            raise UnauthorizedError("Bearer token required", code="not_authenticated")
+        return await get_authenticator(request).authenticate(token)
 
 
 BEARER_SCHEME = "HTTPBearer"
