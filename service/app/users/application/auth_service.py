@@ -14,20 +14,21 @@ from service.app.users.domain.errors import (
     AlreadyVerifiedError,
     InvalidCredentialsError,
     InvalidOneTimeTokenError,
+    LoginLockedError,
+    RefreshTokenReusedError,
+    TokenRevokedError,
     UserNotFoundError,
 )
 from service.app.users.domain.ports import AuthStateStore, OneTimeKind, Rotation, UserRepository
 from service.app.users.domain.user import Role, User, check_password_policy, normalize_email
 from service.core.auth import Principal
 from service.core.clock import Clock
-from service.core.exceptions import TooManyRequestsError
 from service.core.helpers.caches import CacheManager
 from service.core.helpers.mail import EmailOutbox, OutgoingEmail
 from service.core.helpers.password import PasswordHasher
 from service.core.helpers.token import (
     COGNITO_ALGORITHM,
     CognitoVerifier,
-    InvalidTokenError,
     JwtCodec,
     TokenType,
     new_token_id,
@@ -114,10 +115,8 @@ class AuthService:
         key = account_key(email_normalized)
         failures, retry_after = await self._state.login_failures(key)
         if failures >= self._max_failures:
-            raise TooManyRequestsError(
-                "Too many failed sign-ins; try again later",
-                retry_after=retry_after,
-                code="login_locked",
+            raise LoginLockedError(
+                "Too many failed sign-ins; try again later", retry_after=retry_after
             )
         user = await self._repository.get_by_email(email_normalized)
         # Unknown accounts verify against a dummy hash: same work, same answer, same time.
@@ -144,16 +143,13 @@ class AuthService:
         generation = await self._state.generation(user_id)
         if user is None or not user.is_active or claims.get("gen") != generation:
             await self._state.end_session(session_id)
-            raise InvalidTokenError("The session was revoked", code="token_revoked")
+            raise TokenRevokedError("The session was revoked")
         pair, refresh_id = await self._issue(user, session_id, generation)
         outcome = await self._state.rotate_session(session_id, str(claims["jti"]), refresh_id)
         if outcome is Rotation.REUSED:
-            raise InvalidTokenError(
-                "Refresh token already used; the session is revoked",
-                code="refresh_token_reused",
-            )
+            raise RefreshTokenReusedError("Refresh token already used; the session is revoked")
         if outcome is Rotation.MISSING:
-            raise InvalidTokenError("The session has ended", code="token_revoked")
+            raise TokenRevokedError("The session has ended")
         return pair
 
     async def logout(self, principal: Principal) -> None:
@@ -182,7 +178,7 @@ class AuthService:
                 self._cache.read_ahead(profile),
             )
         if state.denied or not state.session_alive or claims.get("gen") != state.generation:
-            raise InvalidTokenError("The token was revoked", code="token_revoked")
+            raise TokenRevokedError("The token was revoked")
         return Principal(
             id=user_id,
             email=claims.get("email", ""),
@@ -198,10 +194,10 @@ class AuthService:
         claims = await self._cognito.verify(token)
         token_id = claims.get("jti")
         if isinstance(token_id, str) and await self._state.is_denied(token_id):
-            raise InvalidTokenError("The token was revoked", code="token_revoked")
+            raise TokenRevokedError("The token was revoked")
         user = await self._users.user_for_cognito(str(claims["sub"]), claims)
         if not user.is_active:
-            raise InvalidTokenError("The account is disabled", code="token_revoked")
+            raise TokenRevokedError("The account is disabled")
         return Principal(
             id=user.id,
             email=user.email,

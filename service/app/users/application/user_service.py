@@ -12,8 +12,8 @@ from service.app.users.application.dto import UserDTO
 from service.app.users.domain.errors import (
     EmailTakenError,
     IdentityTakenError,
-    InvalidCredentialsError,
     UserNotFoundError,
+    WrongCurrentPasswordError,
 )
 from service.app.users.domain.ports import AuthStateStore, UserFilter, UserRepository
 from service.app.users.domain.user import Role, User, check_password_policy, normalize_email
@@ -105,9 +105,7 @@ class UserService:
             check_password_policy(new_password, user.email)
             check = await self._hasher.verify(user.password_hash, current_password or "")
             if not check.ok:
-                raise InvalidCredentialsError(
-                    "The current password is wrong", code="wrong_current_password"
-                )
+                raise WrongCurrentPasswordError("The current password is wrong")
             changes["password_hash"] = await self._hasher.hash(new_password)
         updated = await self._repository.update(user_id, changes, expected_version=expected_version)
         if new_password is not None:
