@@ -18,8 +18,8 @@ from service.app.users.adapter.output.mongo_user_repository import (
 from service.app.users.application.dto import UserDTO
 from service.app.users.application.user_service import encode_cursor
 from service.app.users.domain.user import Role, User
+from service.core.clock import SystemClock
 from service.core.db.database import ensure_indexes
-from service.core.db.mixins.timestamp import utcnow
 from service.core.helpers.password import PasswordHasher
 
 LUA_REPORT = Path(__file__).resolve().parent / "wrk_report.lua"
@@ -73,7 +73,7 @@ async def seed_users(env: dict[str, str], count: int, depth: int = 0) -> Seeded:
     # One real argon2id hash for everybody: 20,000 hashes would take minutes and prove nothing.
     password_hash = PasswordHasher().hash_sync(password)
     # Millisecond timestamps, as MongoDB stores them: the deep cursor equals a stored position.
-    start = utcnow() - timedelta(days=1)
+    start = SystemClock().now() - timedelta(days=1)
     users = [
         _user(i, Role.ADMIN if i == 0 else Role.USER, password_hash, start + timedelta(seconds=i))
         for i in range(count)

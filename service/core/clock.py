@@ -1,4 +1,4 @@
-"""The time decisions are made at: injected, so a test can say when "now" is."""
+"""The time the service decides with: injected, so a test can hold or move it."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Protocol
 
 class Clock(Protocol):
     def now(self) -> datetime:
-        """The current time, timezone-aware, in UTC."""
+        """The current time, timezone-aware UTC."""
         ...
 
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        # BSON dates hold milliseconds: truncated here, a time read back equals the one written.
+        now = datetime.now(UTC)
+        return now.replace(microsecond=now.microsecond // 1000 * 1000)

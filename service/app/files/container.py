@@ -39,8 +39,8 @@ class FilesContainer(containers.DeclarativeContainer):
         kms_key_id=settings.provided.s3_kms_key_id,
     )
     policy = providers.Singleton(_file_policy, settings=settings)
-    repository = providers.Singleton(MongoFileRepository, database=core.database)
-    quota = providers.Singleton(MongoFileQuota, database=core.database)
+    repository = providers.Singleton(MongoFileRepository, database=core.database, clock=core.clock)
+    quota = providers.Singleton(MongoFileQuota, database=core.database, clock=core.clock)
     tasks = providers.Singleton(CeleryFileTasks, app=core.celery_app)
     service = providers.Singleton(
         FileService,
@@ -49,6 +49,7 @@ class FilesContainer(containers.DeclarativeContainer):
         storage=storage,
         tasks=tasks,
         policy=policy,
+        clock=core.clock,
     )
     processing = providers.Singleton(
         FileProcessing,
@@ -56,4 +57,5 @@ class FilesContainer(containers.DeclarativeContainer):
         quota=quota,
         storage=storage,
         tasks=tasks,
+        clock=core.clock,
     )

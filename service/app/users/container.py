@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from dependency_injector import containers, providers
 
-from service.app.users.adapter.input.api.authenticator import TokenAuthenticator
 from service.app.users.adapter.output.celery_email_outbox import CeleryEmailOutbox
 from service.app.users.adapter.output.mongo_user_repository import MongoUserRepository
 from service.app.users.adapter.output.redis_auth_store import RedisAuthStore
@@ -52,7 +51,7 @@ class UsersContainer(containers.DeclarativeContainer):
         memory_cost_kib=settings.provided.password_hash_memory_kib,
         parallelism=settings.provided.password_hash_parallelism,
     )
-    repository = providers.Singleton(MongoUserRepository, database=core.database)
+    repository = providers.Singleton(MongoUserRepository, database=core.database, clock=core.clock)
     user_service = providers.Singleton(
         UserService,
         repository=repository,
@@ -61,6 +60,7 @@ class UsersContainer(containers.DeclarativeContainer):
         cache=core.cache_manager,
         cache_ttl_seconds=settings.provided.user_cache_ttl_seconds,
         session_ttl_seconds=settings.provided.refresh_token_ttl_seconds,
+        clock=core.clock,
     )
     auth_service = providers.Singleton(
         AuthService,
@@ -78,6 +78,8 @@ class UsersContainer(containers.DeclarativeContainer):
         lockout_seconds=settings.provided.login_lockout_seconds,
         verification_ttl_seconds=settings.provided.email_verification_ttl_seconds,
         reset_ttl_seconds=settings.provided.password_reset_ttl_seconds,
+        clock=core.clock,
         web_app_url=settings.provided.web_app_url,
     )
-    authenticator = providers.Singleton(TokenAuthenticator, auth_service=auth_service)
+    # The core Authenticator is AuthService itself (`authenticate` returns a Principal).
+    authenticator = auth_service

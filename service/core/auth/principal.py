@@ -1,4 +1,4 @@
-"""The authenticated caller, as the module that authenticates describes it to core."""
+"""The authenticated caller, as the module that authenticates describes it (framework-free)."""
 
 from __future__ import annotations
 

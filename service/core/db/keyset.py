@@ -17,6 +17,7 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from service.core.db.database import Document
+from service.core.pagination import Cursor
 
 NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
@@ -33,9 +34,9 @@ async def newest_first_page(
     query: Document,
     *,
     limit: int,
-    after: tuple[datetime, str] | None,
+    after: Cursor | None,
 ) -> list[Document]:
     if "created_at" in query or "$nor" in query:
         raise ValueError("the page filter owns created_at and $nor")
-    ranged = query if after is None else {**query, **after_position(*after)}
+    ranged = query if after is None else {**query, **after_position(after.created_at, after.id)}
     return await collection.find(ranged).sort(NEWEST_FIRST).limit(limit).to_list()

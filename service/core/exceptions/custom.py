@@ -12,6 +12,12 @@ class BadRequestError(AppError):
     code = "bad_request"
 
 
+class InvalidCursorError(BadRequestError):
+    """A page cursor this API did not issue (service.core.pagination): the same 400 everywhere."""
+
+    code = "invalid_cursor"
+
+
 class UnauthorizedError(AppError):
     status = HTTPStatus.UNAUTHORIZED
     code = "unauthorized"

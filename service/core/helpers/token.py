@@ -62,17 +62,6 @@ def new_token_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def unverified_claims(token: str) -> dict[str, Any]:
-    """Claims without any verification: only for routing a token to its verifier."""
-    try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError as error:
-        raise InvalidTokenError("Malformed token") from error
-    if not isinstance(claims, dict):
-        raise InvalidTokenError("Malformed token")
-    return claims
-
-
 def token_algorithm(token: str) -> str | None:
     """The `alg` of an unverified header, to pick the verifier (which then pins its own)."""
     try:

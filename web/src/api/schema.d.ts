@@ -724,7 +724,9 @@ export interface operations {
     list_users_api_v1_users_get: {
         parameters: {
             query?: {
+                /** @description items per page */
                 limit?: number;
+                /** @description `next_cursor` of the previous page; none for the first */
                 cursor?: string | null;
                 role?: components["schemas"]["Role"] | null;
                 is_active?: boolean | null;
@@ -743,6 +745,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserPageResponse"];
+                };
+            };
+            /** @description invalid_cursor: a cursor this API did not return */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Validation Error */
@@ -1225,7 +1236,9 @@ export interface operations {
     list_files_api_v1_files_get: {
         parameters: {
             query?: {
+                /** @description items per page */
                 limit?: number;
+                /** @description `next_cursor` of the previous page; none for the first */
                 cursor?: string | null;
             };
             header?: never;
@@ -1241,6 +1254,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FilePageResponse"];
+                };
+            };
+            /** @description invalid_cursor: a cursor this API did not return */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Validation Error */

@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from service.app.files.application.cursor import decode_cursor, encode_cursor
 from service.app.files.application.policy import FilePolicy
 from service.app.files.application.processing import remove_now_or_later
 from service.app.files.domain.content import content_disposition, sanitize_filename
@@ -17,23 +16,27 @@ from service.app.files.domain.entity import (
     new_file_id,
     object_key,
 )
+from service.app.files.domain.errors import (
+    ContentTypeNotAllowedError,
+    FileNotPendingError,
+    FileQuotaBytesExceededError,
+    FileQuotaCountExceededError,
+    FileTooLargeError,
+    InvalidFilenameError,
+    StoredFileNotFoundError,
+    UploadNotFoundError,
+)
 from service.app.files.domain.ports import (
     FileQuota,
     FileRepository,
     FileTasks,
     ObjectInfo,
     ObjectStorage,
-    PageCursor,
     PresignedUpload,
     QuotaVerdict,
 )
-from service.core.db.mixins.timestamp import utcnow
-from service.core.exceptions import (
-    ConflictError,
-    NotFoundError,
-    PayloadTooLargeError,
-    UnprocessableError,
-)
+from service.core.clock import Clock
+from service.core.pagination import Cursor, Page, decode_cursor, encode_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -51,17 +54,6 @@ class Download:
     expires_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class FilePage:
-    items: list[StoredFile]
-    next_cursor: str | None
-
-
-def _not_found() -> NotFoundError:
-    # The same answer for a missing file and for someone else's: existence is not revealed.
-    return NotFoundError("file not found", code="file_not_found")
-
-
 class FileService:
     def __init__(
         self,
@@ -71,12 +63,14 @@ class FileService:
         storage: ObjectStorage,
         tasks: FileTasks,
         policy: FilePolicy,
+        clock: Clock,
     ) -> None:
         self._files = repository
         self._quota = quota
         self._storage = storage
         self._tasks = tasks
         self._policy = policy
+        self._clock = clock
 
     async def grant_upload(
         self, owner_id: str, *, filename: str, content_type: str, size: int
@@ -84,22 +78,20 @@ class FileService:
         policy = self._policy
         name = sanitize_filename(filename)
         if not name:
-            raise UnprocessableError(
-                "filename has no usable characters", code="invalid_filename"
-            ).with_extra(rule="filename")
+            raise InvalidFilenameError("filename has no usable characters").with_extra(
+                rule="filename"
+            )
         if content_type not in policy.allowed_content_types:
-            raise UnprocessableError(
+            raise ContentTypeNotAllowedError(
                 f"content type {content_type!r} is not allowed; allowed: "
-                f"{', '.join(sorted(policy.allowed_content_types))}",
-                code="content_type_not_allowed",
+                f"{', '.join(sorted(policy.allowed_content_types))}"
             ).with_extra(rule="allowed_content_types")
         if size > policy.max_size_bytes:
-            raise UnprocessableError(
-                f"size {size} exceeds the maximum of {policy.max_size_bytes} bytes",
-                code="file_too_large",
+            raise FileTooLargeError(
+                f"size {size} exceeds the maximum of {policy.max_size_bytes} bytes"
             ).with_extra(rule="max_size_bytes", max_size_bytes=policy.max_size_bytes)
 
-        now = utcnow()
+        now = self._clock.now()
         file_id = new_file_id()
         deadline = now + timedelta(seconds=policy.pending_expiry_seconds)
         verdict = await self._quota.reserve(
@@ -111,14 +103,12 @@ class FileService:
             max_bytes=policy.quota_max_bytes,
         )
         if verdict is QuotaVerdict.COUNT_EXCEEDED:
-            raise ConflictError(
-                f"file quota reached: at most {policy.quota_max_count} files",
-                code="file_quota_count_exceeded",
+            raise FileQuotaCountExceededError(
+                f"file quota reached: at most {policy.quota_max_count} files"
             ).with_extra(rule="quota_max_count", quota_max_count=policy.quota_max_count)
         if verdict is QuotaVerdict.BYTES_EXCEEDED:
-            raise PayloadTooLargeError(
-                f"storage quota reached: at most {policy.quota_max_bytes} bytes in total",
-                code="file_quota_bytes_exceeded",
+            raise FileQuotaBytesExceededError(
+                f"storage quota reached: at most {policy.quota_max_bytes} bytes in total"
             ).with_extra(rule="quota_max_bytes", quota_max_bytes=policy.quota_max_bytes)
 
         record = StoredFile(
@@ -154,7 +144,7 @@ class FileService:
     async def _owned(self, owner_id: str, file_id: str) -> StoredFile:
         record = await self._files.get_owned(owner_id, file_id)
         if record is None:
-            raise _not_found()
+            raise StoredFileNotFoundError("file not found")
         return record
 
     def _verdict(self, record: StoredFile, info: ObjectInfo) -> RejectionReason | None:
@@ -176,14 +166,14 @@ class FileService:
         """
         record = await self._owned(owner_id, file_id)
         if record.status is not FileStatus.PENDING:
-            raise ConflictError(
-                f"file is {record.status.value}, not pending", code="file_not_pending"
-            ).with_extra(status=record.status.value)
+            raise FileNotPendingError(f"file is {record.status.value}, not pending").with_extra(
+                status=record.status.value
+            )
         info = await self._storage.head(record.key)
         if info is None:
-            raise ConflictError("nothing was uploaded for this file yet", code="upload_not_found")
+            raise UploadNotFoundError("nothing was uploaded for this file yet")
         reason = self._verdict(record, info)
-        now = utcnow()
+        now = self._clock.now()
         target = FileStatus.AVAILABLE if reason is None else FileStatus.REJECTED
         before = await self._files.transition(
             record.id,
@@ -194,9 +184,9 @@ class FileService:
         )
         if before is None:
             current = await self._owned(owner_id, file_id)
-            raise ConflictError(
-                f"file is {current.status.value}, not pending", code="file_not_pending"
-            ).with_extra(status=current.status.value)
+            raise FileNotPendingError(f"file is {current.status.value}, not pending").with_extra(
+                status=current.status.value
+            )
         if reason is None:
             await self._quota.commit(record.owner_id, file_id=record.id, size=record.size)
             await self._tasks.process(record.id)
@@ -217,17 +207,19 @@ class FileService:
             content_disposition=content_disposition(record.filename),
             expires_in=expires_in,
         )
-        return record, Download(url=url, expires_at=utcnow() + timedelta(seconds=expires_in))
+        return record, Download(
+            url=url, expires_at=self._clock.now() + timedelta(seconds=expires_in)
+        )
 
-    async def list(self, owner_id: str, *, limit: int, cursor: str | None) -> FilePage:
+    async def list(self, owner_id: str, *, limit: int, cursor: str | None) -> Page[StoredFile]:
         after = decode_cursor(cursor) if cursor else None
         items = await self._files.list_owned(owner_id, limit=limit + 1, after=after)
         next_cursor = None
         if len(items) > limit:
             items = items[:limit]
             last = items[-1]
-            next_cursor = encode_cursor(PageCursor(created_at=last.created_at, id=last.id))
-        return FilePage(items=items, next_cursor=next_cursor)
+            next_cursor = encode_cursor(Cursor(created_at=last.created_at, id=last.id))
+        return Page(items=items, next_cursor=next_cursor)
 
     async def delete(self, owner_id: str, file_id: str) -> None:
         """Marked deleted at once (it disappears from every read); a task removes the object."""
@@ -236,10 +228,10 @@ class FileService:
             record.id,
             from_statuses=[s for s in FileStatus if s is not FileStatus.DELETED],
             to=FileStatus.DELETED,
-            at=utcnow(),
+            at=self._clock.now(),
         )
         if before is None:  # deleted concurrently, or the upload's deadline passed meanwhile
-            raise _not_found()
+            raise StoredFileNotFoundError("file not found")
         if before.status is FileStatus.PENDING:
             await self._quota.release_hold(before.owner_id, file_id=before.id, size=before.size)
         elif before.status is FileStatus.AVAILABLE:

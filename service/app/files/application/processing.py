@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime
 
 from service.app.files.domain.content import SNIFF_BYTES, matches_content_type
 from service.app.files.domain.entity import (
@@ -18,7 +17,7 @@ from service.app.files.domain.entity import (
     StoredFile,
 )
 from service.app.files.domain.ports import FileQuota, FileRepository, FileTasks, ObjectStorage
-from service.core.db.mixins.timestamp import utcnow
+from service.core.clock import Clock
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +44,13 @@ class FileProcessing:
         quota: FileQuota,
         storage: ObjectStorage,
         tasks: FileTasks,
+        clock: Clock,
     ) -> None:
         self._files = repository
         self._quota = quota
         self._storage = storage
         self._tasks = tasks
+        self._clock = clock
 
     async def _remove_now_or_later(self, record: StoredFile) -> None:
         await remove_now_or_later(self._storage, self._tasks, record)
@@ -77,14 +78,14 @@ class FileProcessing:
             reason = RejectionReason.CONTENT_MISMATCH
         if reason is None:
             stored = await self._files.record_digest(
-                file_id, sha256=digest.hexdigest(), at=utcnow()
+                file_id, sha256=digest.hexdigest(), at=self._clock.now()
             )
             return "processed" if stored else "skipped"
         before = await self._files.transition(
             file_id,
             from_statuses=[FileStatus.AVAILABLE],
             to=FileStatus.REJECTED,
-            at=utcnow(),
+            at=self._clock.now(),
             rejection_reason=reason,
         )
         if before is None:  # deleted (or rejected) meanwhile: its own path removes the object
@@ -102,9 +103,7 @@ class FileProcessing:
         await self._storage.delete(record.key)
         return True
 
-    async def clear_abandoned_uploads(
-        self, *, now: datetime | None = None, batch: int = 100
-    ) -> int:
+    async def clear_abandoned_uploads(self, *, batch: int = 100) -> int:
         """Remove what pending uploads left behind when their deadline passed uncompleted.
 
         Nothing here decides what is served or counted: from its deadline on, an abandoned
@@ -113,7 +112,7 @@ class FileProcessing:
         record knows its key. The object goes first, then its hold, then the record (the TTL
         index removes records this sweep never reached, a day after their deadline).
         """
-        now = now or utcnow()
+        now = self._clock.now()
         cleared = 0
         while True:
             due = await self._files.abandoned(now=now, limit=batch)

@@ -9,14 +9,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from service.app.files.domain.entity import FileStatus, RejectionReason, StoredFile
-
-
-@dataclass(frozen=True, slots=True)
-class PageCursor:
-    """Position after the last item of a page, in (created_at desc, id desc) order."""
-
-    created_at: datetime
-    id: str
+from service.core.pagination import Cursor
 
 
 class FileRepository(Protocol):
@@ -52,7 +45,7 @@ class FileRepository(Protocol):
         ...
 
     async def list_owned(
-        self, owner_id: str, *, limit: int, after: PageCursor | None
+        self, owner_id: str, *, limit: int, after: Cursor | None
     ) -> list[StoredFile]:
         """The owner's visible files, newest first (expired pending uploads left out)."""
         ...

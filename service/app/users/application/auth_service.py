@@ -5,29 +5,30 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-import time
 from urllib.parse import urlencode
 
-from service.app.users.application.dto import AuthenticatedUser, TokenPair, UserDTO
-from service.app.users.application.ports import AuthStateStore, OneTimeKind, Rotation
+from service.app.users.application.dto import TokenPair, UserDTO
 from service.app.users.application.user_service import UserService, user_tag
 from service.app.users.domain.errors import (
     AccountDisabledError,
     AlreadyVerifiedError,
     InvalidCredentialsError,
     InvalidOneTimeTokenError,
+    LoginLockedError,
+    RefreshTokenReusedError,
+    TokenRevokedError,
     UserNotFoundError,
 )
-from service.app.users.domain.repository import UserRepository
+from service.app.users.domain.ports import AuthStateStore, OneTimeKind, Rotation, UserRepository
 from service.app.users.domain.user import Role, User, check_password_policy, normalize_email
-from service.core.exceptions import TooManyRequestsError
+from service.core.auth import Principal
+from service.core.clock import Clock
 from service.core.helpers.caches import CacheManager
 from service.core.helpers.mail import EmailOutbox, OutgoingEmail
 from service.core.helpers.password import PasswordHasher
 from service.core.helpers.token import (
     COGNITO_ALGORITHM,
     CognitoVerifier,
-    InvalidTokenError,
     JwtCodec,
     TokenType,
     new_token_id,
@@ -62,9 +63,11 @@ class AuthService:
         lockout_seconds: int,
         verification_ttl_seconds: int,
         reset_ttl_seconds: int,
+        clock: Clock,
         web_app_url: str | None = None,
     ) -> None:
         self._repository = repository
+        self._clock = clock
         self._users = users
         self._hasher = hasher
         self._codec = codec
@@ -112,10 +115,8 @@ class AuthService:
         key = account_key(email_normalized)
         failures, retry_after = await self._state.login_failures(key)
         if failures >= self._max_failures:
-            raise TooManyRequestsError(
-                "Too many failed sign-ins; try again later",
-                retry_after=retry_after,
-                code="login_locked",
+            raise LoginLockedError(
+                "Too many failed sign-ins; try again later", retry_after=retry_after
             )
         user = await self._repository.get_by_email(email_normalized)
         # Unknown accounts verify against a dummy hash: same work, same answer, same time.
@@ -142,26 +143,24 @@ class AuthService:
         generation = await self._state.generation(user_id)
         if user is None or not user.is_active or claims.get("gen") != generation:
             await self._state.end_session(session_id)
-            raise InvalidTokenError("The session was revoked", code="token_revoked")
+            raise TokenRevokedError("The session was revoked")
         pair, refresh_id = await self._issue(user, session_id, generation)
         outcome = await self._state.rotate_session(session_id, str(claims["jti"]), refresh_id)
         if outcome is Rotation.REUSED:
-            raise InvalidTokenError(
-                "Refresh token already used; the session is revoked",
-                code="refresh_token_reused",
-            )
+            raise RefreshTokenReusedError("Refresh token already used; the session is revoked")
         if outcome is Rotation.MISSING:
-            raise InvalidTokenError("The session has ended", code="token_revoked")
+            raise TokenRevokedError("The session has ended")
         return pair
 
-    async def logout(self, principal: AuthenticatedUser) -> None:
+    async def logout(self, principal: Principal) -> None:
         if principal.token_id and principal.expires_at:
-            remaining = principal.expires_at - int(time.time())
+            remaining = principal.expires_at - int(self._clock.now().timestamp())
             await self._state.deny(principal.token_id, max(1, remaining + 5))
         if principal.session_id:
             await self._state.end_session(principal.session_id)
 
-    async def authenticate(self, token: str) -> AuthenticatedUser:
+    async def authenticate(self, token: str) -> Principal:
+        """The core `Authenticator`: the principal a bearer token stands for."""
         if self._cognito is not None and token_algorithm(token) == COGNITO_ALGORITHM:
             return await self._authenticate_cognito(token)
         claims = self._codec.decode(token, TokenType.ACCESS)
@@ -179,8 +178,8 @@ class AuthService:
                 self._cache.read_ahead(profile),
             )
         if state.denied or not state.session_alive or claims.get("gen") != state.generation:
-            raise InvalidTokenError("The token was revoked", code="token_revoked")
-        return AuthenticatedUser(
+            raise TokenRevokedError("The token was revoked")
+        return Principal(
             id=user_id,
             email=claims.get("email", ""),
             is_admin=claims.get("role") == Role.ADMIN,
@@ -190,16 +189,16 @@ class AuthService:
             expires_at=claims["exp"],
         )
 
-    async def _authenticate_cognito(self, token: str) -> AuthenticatedUser:
+    async def _authenticate_cognito(self, token: str) -> Principal:
         assert self._cognito is not None
         claims = await self._cognito.verify(token)
         token_id = claims.get("jti")
         if isinstance(token_id, str) and await self._state.is_denied(token_id):
-            raise InvalidTokenError("The token was revoked", code="token_revoked")
+            raise TokenRevokedError("The token was revoked")
         user = await self._users.user_for_cognito(str(claims["sub"]), claims)
         if not user.is_active:
-            raise InvalidTokenError("The account is disabled", code="token_revoked")
-        return AuthenticatedUser(
+            raise TokenRevokedError("The account is disabled")
+        return Principal(
             id=user.id,
             email=user.email,
             is_admin=user.role == Role.ADMIN,

@@ -37,25 +37,8 @@ class UserDTO(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
-class UserPage:
-    items: list[UserDTO]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
     token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
-
-
-@dataclass(frozen=True, slots=True)
-class AuthenticatedUser:
-    id: str
-    email: str
-    is_admin: bool
-    source: str
-    token_id: str | None
-    session_id: str | None
-    expires_at: int | None

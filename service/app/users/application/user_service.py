@@ -2,53 +2,31 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
-from service.app.users.application.dto import UserDTO, UserPage
-from service.app.users.application.ports import AuthStateStore
+from service.app.users.application.dto import UserDTO
 from service.app.users.domain.errors import (
     EmailTakenError,
     IdentityTakenError,
-    InvalidCredentialsError,
-    InvalidCursorError,
     UserNotFoundError,
+    WrongCurrentPasswordError,
 )
-from service.app.users.domain.repository import PageAfter, UserFilter, UserRepository
+from service.app.users.domain.ports import AuthStateStore, UserFilter, UserRepository
 from service.app.users.domain.user import Role, User, check_password_policy, normalize_email
-from service.core.db.mixins.timestamp import utcnow
+from service.core.clock import Clock
 from service.core.helpers.caches import CacheManager
 from service.core.helpers.password import PasswordHasher
+from service.core.pagination import Cursor, Page, decode_cursor, encode_cursor
 
 logger = logging.getLogger(__name__)
 
 
 def user_tag(user_id: str) -> str:
     return f"user:{user_id}"
-
-
-def encode_cursor(user: UserDTO) -> str:
-    raw = json.dumps({"t": user.created_at.isoformat(), "i": user.id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> PageAfter:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
-        created_at = datetime.fromisoformat(data["t"])
-        user_id = data["i"]
-    except (binascii.Error, ValueError, KeyError, TypeError) as error:
-        raise InvalidCursorError("The cursor is not one this API returned") from error
-    if not isinstance(user_id, str) or created_at.tzinfo is None:
-        raise InvalidCursorError("The cursor is not one this API returned")
-    return PageAfter(created_at=created_at, id=user_id)
 
 
 class UserService:
@@ -61,8 +39,10 @@ class UserService:
         cache: CacheManager,
         cache_ttl_seconds: int,
         session_ttl_seconds: int,
+        clock: Clock,
     ) -> None:
         self._repository = repository
+        self._clock = clock
         self._hasher = hasher
         self._auth_state = auth_state
         self._cache = cache
@@ -93,7 +73,7 @@ class UserService:
 
     async def register(self, *, email: str, password: str, full_name: str) -> UserDTO:
         check_password_policy(password, email)
-        now = utcnow()
+        now = self._clock.now()
         user = User.new(
             id=str(uuid.uuid4()),
             email=email,
@@ -125,9 +105,7 @@ class UserService:
             check_password_policy(new_password, user.email)
             check = await self._hasher.verify(user.password_hash, current_password or "")
             if not check.ok:
-                raise InvalidCredentialsError(
-                    "The current password is wrong", code="wrong_current_password"
-                )
+                raise WrongCurrentPasswordError("The current password is wrong")
             changes["password_hash"] = await self._hasher.hash(new_password)
         updated = await self._repository.update(user_id, changes, expected_version=expected_version)
         if new_password is not None:
@@ -135,7 +113,9 @@ class UserService:
             await self._auth_state.revoke_all(user_id)
         return await self._changed(updated)
 
-    async def list_users(self, *, limit: int, cursor: str | None, where: UserFilter) -> UserPage:
+    async def list_users(
+        self, *, limit: int, cursor: str | None, where: UserFilter
+    ) -> Page[UserDTO]:
         after = decode_cursor(cursor) if cursor else None
         if where.email_prefix:
             where = UserFilter(
@@ -145,8 +125,9 @@ class UserService:
             )
         users = await self._repository.list(limit=limit + 1, after=after, where=where)
         items = [UserDTO.from_user(u) for u in users[:limit]]
-        next_cursor = encode_cursor(items[-1]) if len(users) > limit else None
-        return UserPage(items=items, next_cursor=next_cursor)
+        last = items[-1] if len(users) > limit else None
+        next_cursor = encode_cursor(Cursor(last.created_at, last.id)) if last else None
+        return Page(items=items, next_cursor=next_cursor)
 
     async def admin_update(
         self,
@@ -173,12 +154,17 @@ class UserService:
             raise UserNotFoundError("User not found")
         await self._forget(user)
 
-    async def delete_unverified_created_before(self, cutoff: datetime) -> int:
-        """The periodic purge: accounts left unverified since before `cutoff` are removed, and
-        their tokens and cached reads go with them, as for any deletion."""
+    async def delete_unverified_older_than(self, max_age: timedelta) -> int:
+        """The periodic purge: accounts left unverified for longer than `max_age` are removed,
+        and their tokens and cached reads go with them, as for any deletion."""
+        cutoff = self._clock.now() - max_age
         removed = await self._repository.delete_unverified_created_before(cutoff)
         for user in removed:
             await self._forget(user)
+        logger.info(
+            "unverified accounts removed",
+            extra={"deleted": len(removed), "cutoff": cutoff.isoformat()},
+        )
         return len(removed)
 
     async def _forget(self, user: User) -> None:
@@ -206,7 +192,7 @@ class UserService:
         if password is None:
             raise ValueError("a password is needed to create the admin account")
         check_password_policy(password, email)
-        now = utcnow()
+        now = self._clock.now()
         user = User.new(
             id=str(uuid.uuid4()),
             email=email,
@@ -226,7 +212,7 @@ class UserService:
         except UserNotFoundError:
             pass
         email = _cognito_email(sub, claims)
-        now = utcnow()
+        now = self._clock.now()
         user = User.new(
             id=str(uuid.uuid4()),
             email=email,

@@ -9,6 +9,7 @@ from service.core.exceptions import (
     NotFoundError,
     PreconditionFailedError,
     PreconditionRequiredError,
+    TooManyRequestsError,
     UnauthorizedError,
     UnprocessableError,
 )
@@ -54,5 +55,19 @@ class AlreadyVerifiedError(ConflictError):
     code = "already_verified"
 
 
-class InvalidCursorError(BadRequestError):
-    code = "invalid_cursor"
+class WrongCurrentPasswordError(InvalidCredentialsError):
+    code = "wrong_current_password"
+
+
+class LoginLockedError(TooManyRequestsError):
+    code = "login_locked"
+
+
+class TokenRevokedError(UnauthorizedError):
+    """A well-formed token whose session, account or token itself was revoked."""
+
+    code = "token_revoked"
+
+
+class RefreshTokenReusedError(UnauthorizedError):
+    code = "refresh_token_reused"

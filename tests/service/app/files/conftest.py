@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.app.files.adapter.output.repository import MongoFileQuota, MongoFileRepository
+from service.app.files.adapter.output.repository import (
+    FILE_QUOTAS,
+    MongoFileQuota,
+    MongoFileRepository,
+)
 from service.app.files.adapter.output.storage import S3ObjectStorage, build_s3_client
 from service.app.files.application.file_service import FileService
 from service.app.files.application.policy import FilePolicy
 from service.app.files.application.processing import FileProcessing
+from service.core.clock import SystemClock
 from service.core.config import Settings
 from service.core.container import CoreContainer
 from service.core.db.database import Database
@@ -77,6 +83,19 @@ def make_policy(**overrides: object) -> FilePolicy:
     return FilePolicy(**values)  # type: ignore[arg-type]
 
 
+class MovableClock:
+    """The system's time plus an offset a test moves forward: past a deadline without waiting."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return SystemClock().now() + self._offset
+
+    def move_past(self, moment: datetime) -> None:
+        self._offset += max(timedelta(0), moment - self.now()) + timedelta(milliseconds=1)
+
+
 @dataclass
 class FilesKit:
     service: FileService
@@ -85,21 +104,46 @@ class FilesKit:
     repository: MongoFileRepository
     quota: MongoFileQuota
     storage: S3ObjectStorage
+    database: Database
+    clock: MovableClock
+
+    async def quota_usage(self, owner_id: str) -> tuple[int, int]:
+        """(files, bytes) the owner's quota document counts now: its totals less the holds past
+        their deadline (which count no more, pruned or not)."""
+        document = await self.database[FILE_QUOTAS].find_one({"_id": owner_id})
+        if document is None:
+            return 0, 0
+        now = self.clock.now()
+        expired = [h for h in document.get("holds", []) if h["until"] <= now]
+        return (
+            int(document["count"]) - len(expired),
+            int(document["bytes"]) - sum(int(h["size"]) for h in expired),
+        )
 
 
 def make_kit(database: Database, storage: S3ObjectStorage, policy: FilePolicy) -> FilesKit:
     tasks = QueuedTasks()
-    repository = MongoFileRepository(database)
-    quota = MongoFileQuota(database)
+    clock = MovableClock()
+    repository = MongoFileRepository(database, clock)
+    quota = MongoFileQuota(database, clock)
     return FilesKit(
         service=FileService(
-            repository=repository, quota=quota, storage=storage, tasks=tasks, policy=policy
+            repository=repository,
+            quota=quota,
+            storage=storage,
+            tasks=tasks,
+            policy=policy,
+            clock=clock,
         ),
-        processing=FileProcessing(repository=repository, quota=quota, storage=storage, tasks=tasks),
+        processing=FileProcessing(
+            repository=repository, quota=quota, storage=storage, tasks=tasks, clock=clock
+        ),
         tasks=tasks,
         repository=repository,
         quota=quota,
         storage=storage,
+        database=database,
+        clock=clock,
     )
 
 

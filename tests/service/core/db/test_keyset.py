@@ -12,6 +12,7 @@ from pymongo import AsyncMongoClient, monitoring
 from service.core.config import Settings
 from service.core.db.database import Database, Document, build_mongo_client
 from service.core.db.keyset import newest_first_page
+from service.core.pagination import Cursor
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ async def walk(database: Database, limit: int, query: dict[str, object]) -> list
         seen += [row["_id"] for row in page]
         if len(page) < limit:
             return seen
-        after = (page[-1]["created_at"], page[-1]["_id"])
+        after = Cursor(page[-1]["created_at"], page[-1]["_id"])
 
 
 @pytest.mark.parametrize("limit", [1, 3, 4, 50])
@@ -69,7 +70,7 @@ async def test_a_position_finer_than_milliseconds_matches_the_stored_row(
     await database["items"].insert_many(
         [{"_id": f"r{i}", "created_at": base - timedelta(seconds=i)} for i in range(3)]
     )
-    after = (base.replace(microsecond=123456), "r0")  # the row r0, in microseconds
+    after = Cursor(base.replace(microsecond=123456), "r0")  # the row r0, in microseconds
     page = await newest_first_page(database["items"], {}, limit=5, after=after)
     assert [row["_id"] for row in page] == ["r1", "r2"]
 
@@ -110,7 +111,7 @@ async def test_every_page_is_one_query_even_across_ties(
             seen += [row["_id"] for row in page]
             if len(page) < 2:
                 break
-            after = (page[-1]["created_at"], page[-1]["_id"])
+            after = Cursor(page[-1]["created_at"], page[-1]["_id"])
     finally:
         await client.close()
     assert seen == sorted(ids, reverse=True)

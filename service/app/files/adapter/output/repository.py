@@ -21,11 +21,12 @@ from service.app.files.domain.entity import (
     RejectionReason,
     StoredFile,
 )
-from service.app.files.domain.ports import PageCursor, QuotaVerdict
+from service.app.files.domain.ports import QuotaVerdict
+from service.core.clock import Clock
 from service.core.db.database import Database, Document, on_primary
 from service.core.db.keyset import newest_first_page
-from service.core.db.mixins.timestamp import TimestampMixin, utcnow
 from service.core.db.versioned import versioned_update
+from service.core.pagination import Cursor
 
 FILES = "files"
 FILE_QUOTAS = "file_quotas"
@@ -113,8 +114,9 @@ def _live(now: datetime) -> Document:
     return {"expires_at": {"$not": {"$lte": now}}}
 
 
-class MongoFileRepository(TimestampMixin):
-    def __init__(self, database: Database) -> None:
+class MongoFileRepository:
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self._clock = clock
         # Lagging reads (the client's read preference: replicas in production).
         self._files = database[FILES]
         # Reads that decide a write or follow one, and every write.
@@ -125,13 +127,18 @@ class MongoFileRepository(TimestampMixin):
 
     async def get(self, file_id: str) -> StoredFile | None:
         # Tasks read the file the request that enqueued them has just written.
-        document = await self._primary.find_one({"_id": file_id, **_live(utcnow())})
+        document = await self._primary.find_one({"_id": file_id, **_live(self._clock.now())})
         return _from_document(document) if document else None
 
     async def get_owned(self, owner_id: str, file_id: str) -> StoredFile | None:
         # Decides complete and delete, and answers right after them.
         document = await self._primary.find_one(
-            {"_id": file_id, "owner_id": owner_id, "status": {"$in": _VISIBLE}, **_live(utcnow())}
+            {
+                "_id": file_id,
+                "owner_id": owner_id,
+                "status": {"$in": _VISIBLE},
+                **_live(self._clock.now()),
+            }
         )
         return _from_document(document) if document else None
 
@@ -163,26 +170,25 @@ class MongoFileRepository(TimestampMixin):
         where = {"_id": file_id, "status": {"$in": [s.value for s in from_statuses]}, **_live(at)}
         # Leaving `pending` takes the record out of the TTL index.
         unset = ["expires_at"] if to is not FileStatus.PENDING else []
-        return await self._write(where, self.stamp_updated(changes, at), unset=unset)
+        return await self._write(where, {**changes, "updated_at": at}, unset=unset)
 
     async def record_digest(self, file_id: str, *, sha256: str, at: datetime) -> bool:
         before = await self._write(
             {"_id": file_id, "status": FileStatus.AVAILABLE.value, "sha256": None},
-            self.stamp_updated({"sha256": sha256, "processed_at": at}, at),
+            {"sha256": sha256, "processed_at": at, "updated_at": at},
         )
         return before is not None
 
     async def list_owned(
-        self, owner_id: str, *, limit: int, after: PageCursor | None
+        self, owner_id: str, *, limit: int, after: Cursor | None
     ) -> list[StoredFile]:
         query: Document = {
             "owner_id": owner_id,
             "status": {"$in": _VISIBLE},
-            **_live(utcnow()),
+            **_live(self._clock.now()),
         }
-        position = (after.created_at, after.id) if after is not None else None
         # May lag: a file completed a moment ago can still be listed as pending.
-        documents = await newest_first_page(self._files, query, limit=limit, after=position)
+        documents = await newest_first_page(self._files, query, limit=limit, after=after)
         return [_from_document(document) for document in documents]
 
     async def abandoned(self, *, now: datetime, limit: int) -> list[StoredFile]:
@@ -207,14 +213,15 @@ class MongoFileQuota:
     `count` and `bytes` include every hold. A reservation is one guarded update: it matches
     only while one more file of its size fits, and pushes its hold in the same atomic write,
     so 50 concurrent reservations against room for 5 grant exactly 5. A hold past its `until`
-    is not counted (usage subtracts it) and is pruned by the next reservation that needs the
-    room, so an abandoned upload stops counting at its deadline with nothing run then.
+    no longer counts: the next reservation that needs the room finds it expired and prunes it,
+    so an abandoned upload stops counting at its deadline with nothing run then.
     """
 
     _ATTEMPTS = 8
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, clock: Clock) -> None:
         self._quotas = on_primary(database[FILE_QUOTAS])
+        self._clock = clock
 
     async def reserve(
         self,
@@ -249,7 +256,7 @@ class MongoFileQuota:
             document = await self._quotas.find_one({"_id": owner_id})
             if document is None:  # lost a race to create it: try again
                 continue
-            now = utcnow()
+            now = self._clock.now()
             expired = [h for h in document.get("holds", []) if h["until"] <= now]
             if expired:
                 await self._prune(owner_id, expired)
@@ -294,15 +301,3 @@ class MongoFileQuota:
 
     async def release(self, owner_id: str, *, size: int) -> None:
         await self._quotas.update_one({"_id": owner_id}, {"$inc": {"count": -1, "bytes": -size}})
-
-    async def usage(self, owner_id: str) -> tuple[int, int]:
-        """(files, bytes) counted now: available files and unexpired holds."""
-        document = await self._quotas.find_one({"_id": owner_id})
-        if document is None:
-            return 0, 0
-        now = utcnow()
-        expired = [h for h in document.get("holds", []) if h["until"] <= now]
-        return (
-            int(document["count"]) - len(expired),
-            int(document["bytes"]) - sum(int(h["size"]) for h in expired),
-        )

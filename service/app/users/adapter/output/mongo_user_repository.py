@@ -24,12 +24,13 @@ from service.app.users.domain.errors import (
     UserNotFoundError,
     VersionMismatchError,
 )
-from service.app.users.domain.repository import PageAfter, UserFilter
+from service.app.users.domain.ports import UserFilter
 from service.app.users.domain.user import Role, User
+from service.core.clock import Clock
 from service.core.db.database import Database, Document, on_primary
 from service.core.db.keyset import newest_first_page
-from service.core.db.mixins.timestamp import TimestampMixin
 from service.core.db.versioned import versioned_update
+from service.core.pagination import Cursor
 
 COLLECTION = "users"
 
@@ -95,8 +96,9 @@ def _duplicate_error(error: DuplicateKeyError) -> Exception:
     return EmailTakenError("An account with this email already exists")
 
 
-class MongoUserRepository(TimestampMixin):
-    def __init__(self, database: Database) -> None:
+class MongoUserRepository:
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self._clock = clock
         # Lagging reads (the client's read preference: replicas in production).
         self._users = database[COLLECTION]
         # Reads that decide a write or follow one, and every write.
@@ -127,9 +129,8 @@ class MongoUserRepository(TimestampMixin):
     async def update(
         self, user_id: str, changes: Mapping[str, Any], *, expected_version: int | None = None
     ) -> User:
-        values: Document = self.stamp_updated(
-            {k: (v.value if isinstance(v, Role) else v) for k, v in changes.items()}
-        )
+        values: Document = {k: (v.value if isinstance(v, Role) else v) for k, v in changes.items()}
+        values["updated_at"] = self._clock.now()
         where: Document = {"_id": user_id}
         if expected_version is not None:
             where["version"] = expected_version
@@ -148,7 +149,7 @@ class MongoUserRepository(TimestampMixin):
         result = await self._primary.delete_one({"_id": user_id})
         return result.deleted_count == 1
 
-    async def list(self, *, limit: int, after: PageAfter | None, where: UserFilter) -> list[User]:
+    async def list(self, *, limit: int, after: Cursor | None, where: UserFilter) -> list[User]:
         query: Document = {}
         if where.role is not None:
             query["role"] = where.role.value
@@ -156,9 +157,8 @@ class MongoUserRepository(TimestampMixin):
             query["is_active"] = where.is_active
         if where.email_prefix:
             query["email_normalized"] = {"$regex": "^" + re.escape(where.email_prefix)}
-        position = (after.created_at, after.id) if after is not None else None
         # May lag: an account created a moment ago can be missing from the page.
-        documents = await newest_first_page(self._users, query, limit=limit, after=position)
+        documents = await newest_first_page(self._users, query, limit=limit, after=after)
         return [from_document(document) for document in documents]
 
     async def delete_unverified_created_before(self, cutoff: datetime) -> Sequence[User]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from service.app.users.application.ports import OneTimeKind, Rotation, SessionState
+from service.app.users.domain.ports import OneTimeKind, Rotation, SessionState
 from service.core.db.redis.near_cache import RedisNearCache
 
 # KEYS[1] = session key; ARGV[1] = presented refresh jti; ARGV[2] = the new one.

@@ -9,12 +9,11 @@ import uuid
 import pytest
 
 from service.app.files.adapter.output.storage import S3ObjectStorage
-from service.app.files.application.file_service import UploadGrant
 from service.app.files.domain.entity import FileStatus, RejectionReason
 from service.core.db.database import Database
-from service.core.db.mixins.timestamp import utcnow
 from service.core.exceptions import (
     ConflictError,
+    InvalidCursorError,
     NotFoundError,
     PayloadTooLargeError,
     UnprocessableError,
@@ -88,7 +87,7 @@ async def test_oversized_and_wrong_type_uploads_are_rejected_at_complete(
     assert await storage.head(too_big.file.key) is None
     assert await storage.head(wrong_type.file.key) is None
     assert kit.tasks.sent == []  # nothing to post-process
-    assert await kit.quota.usage(user) == (0, 0)  # rejected files give their quota back
+    assert await kit.quota_usage(user) == (0, 0)  # rejected files give their quota back
 
 
 async def test_png_declared_as_pdf_is_rejected_by_post_processing(
@@ -176,7 +175,7 @@ async def test_50_concurrent_reservations_are_exact(
     assert len(granted) == 5
     assert len(refused) == 45
     assert {e.code for e in refused} == {"file_quota_count_exceeded"}
-    assert await kit.quota.usage(user) == (5, 50)
+    assert await kit.quota_usage(user) == (5, 50)
 
     # Bytes: 50 concurrent 60-byte uploads against 1000 bytes: exactly 16 fit.
     other = owner()
@@ -194,13 +193,13 @@ async def test_50_concurrent_reservations_are_exact(
     assert {e.code for e in results if isinstance(e, PayloadTooLargeError)} == {
         "file_quota_bytes_exceeded"
     }
-    assert await kit.quota.usage(other) == (16, 960)
+    assert await kit.quota_usage(other) == (16, 960)
 
     # Deleting gives the quota back, once however many deletes race.
     await asyncio.gather(
         *(kit.service.delete(user, granted[0].file.id) for _ in range(5)), return_exceptions=True
     )
-    assert await kit.quota.usage(user) == (4, 40)
+    assert await kit.quota_usage(user) == (4, 40)
 
 
 async def test_quota_bytes_is_413(database: Database, storage: S3ObjectStorage) -> None:
@@ -275,20 +274,15 @@ async def test_listing_is_keyset_paginated_newest_first(kit: FilesKit) -> None:
     )
     assert seen == [f.id for f in expected]
     assert len(seen) == 7
-    with pytest.raises(UnprocessableError) as error:
+    with pytest.raises(InvalidCursorError):
         await kit.service.list(user, limit=3, cursor="not-a-cursor")
-    assert error.value.code == "invalid_cursor"
 
 
 def short_deadline_kit(database: Database, storage: S3ObjectStorage, **policy: object) -> FilesKit:
-    """Uploads whose deadline is one second after they are granted."""
+    """Uploads whose deadline is one second after they are granted (its clock moves past it)."""
     return make_kit(
         database, storage, make_policy(presign_expiry_seconds=1, pending_expiry_seconds=1, **policy)
     )
-
-
-async def past_deadline(grant: UploadGrant) -> None:
-    await asyncio.sleep((grant.file.upload_expires_at - utcnow()).total_seconds() + 0.05)
 
 
 async def test_an_abandoned_upload_is_never_served_or_counted_and_the_sweep_clears_it(
@@ -304,10 +298,10 @@ async def test_an_abandoned_upload_is_never_served_or_counted_and_the_sweep_clea
     never = await kit.service.grant_upload(
         user, filename="b.txt", content_type="text/plain", size=7
     )
-    assert await kit.quota.usage(user) == (2, 12)
+    assert await kit.quota_usage(user) == (2, 12)
     with pytest.raises(ConflictError):  # the quota is full while both are pending
         await kit.service.grant_upload(user, filename="c.txt", content_type="text/plain", size=1)
-    await past_deadline(never)
+    kit.clock.move_past(never.file.upload_expires_at)
 
     # Past the deadline, before any sweep: not served, not listed, not counted, not completable.
     for grant in (uploaded, never):
@@ -317,11 +311,11 @@ async def test_an_abandoned_upload_is_never_served_or_counted_and_the_sweep_clea
         with pytest.raises(NotFoundError):
             await kit.service.complete(user, grant.file.id)
     assert (await kit.service.list(user, limit=10, cursor=None)).items == []
-    assert await kit.quota.usage(user) == (0, 0)
+    assert await kit.quota_usage(user) == (0, 0)
     third = await kit.service.grant_upload(
         user, filename="c.txt", content_type="text/plain", size=1
     )
-    assert await kit.quota.usage(user) == (1, 1)  # the expired holds were pruned, not counted
+    assert await kit.quota_usage(user) == (1, 1)  # the expired holds were pruned, not counted
 
     # The sweep removes what they left behind: the uploaded object and both records.
     assert await storage.head(uploaded.file.key) is not None
@@ -329,7 +323,7 @@ async def test_an_abandoned_upload_is_never_served_or_counted_and_the_sweep_clea
     assert await storage.head(uploaded.file.key) is None
     for grant in (uploaded, never):
         assert await database["files"].find_one({"_id": grant.file.id}) is None
-    assert await kit.quota.usage(user) == (1, 1)
+    assert await kit.quota_usage(user) == (1, 1)
     assert (await kit.service.get(user, third.file.id))[0].status is FileStatus.PENDING
 
 
@@ -343,12 +337,12 @@ async def test_completing_keeps_the_file_counted_after_the_upload_deadline(
     )
     await post_form(grant.upload.url, dict(grant.upload.fields), b"hello")
     assert (await kit.service.complete(user, grant.file.id)).status is FileStatus.AVAILABLE
-    await past_deadline(grant)
-    assert await kit.quota.usage(user) == (1, 5)
+    kit.clock.move_past(grant.file.upload_expires_at)
+    assert await kit.quota_usage(user) == (1, 5)
     with pytest.raises(ConflictError):
         await kit.service.grant_upload(user, filename="b.txt", content_type="text/plain", size=1)
     await kit.processing.clear_abandoned_uploads()
-    assert await kit.quota.usage(user) == (1, 5)
+    assert await kit.quota_usage(user) == (1, 5)
     assert (await kit.service.get(user, grant.file.id))[0].status is FileStatus.AVAILABLE
 
 

@@ -10,7 +10,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.app.users.adapter.input.tasks import delete_unverified_accounts_older_than
 from service.app.users.container import UsersContainer
 from service.core.celery_task import CeleryApp, create_celery_app
 from service.core.config import Settings
@@ -48,12 +47,12 @@ async def test_old_unverified_accounts_are_removed(app: FastAPI, client: httpx.A
     ids = await accounts(app, client)
     users = await app.state.container.resolve(UsersContainer.user_service)
 
-    deleted = await delete_unverified_accounts_older_than(users, timedelta(days=7))
+    deleted = await users.delete_unverified_older_than(timedelta(days=7))
 
     assert deleted >= 1
     assert await remaining(app, ids) == {"old_verified", "recent_unverified"}
     # Running again removes nothing more of these.
-    await delete_unverified_accounts_older_than(users, timedelta(days=7))
+    await users.delete_unverified_older_than(timedelta(days=7))
     assert await remaining(app, ids) == {"old_verified", "recent_unverified"}
 
 
@@ -68,7 +67,7 @@ async def test_a_purged_accounts_tokens_and_cached_profile_go_with_it(
         {"_id": user["id"]}, {"$set": {"created_at": datetime.now(UTC) - timedelta(days=30)}}
     )
     users = await app.state.container.resolve(UsersContainer.user_service)
-    assert await delete_unverified_accounts_older_than(users, timedelta(days=7)) >= 1
+    assert await users.delete_unverified_older_than(timedelta(days=7)) >= 1
     after = await client.get(f"{API}/users/me", headers=bearer(token))
     assert after.status_code == 401
     assert after.json()["code"] == "token_revoked"

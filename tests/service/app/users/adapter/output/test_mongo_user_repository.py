@@ -13,13 +13,14 @@ from fastapi import FastAPI
 from service.app.users.adapter.output.mongo_user_repository import MongoUserRepository
 from service.app.users.container import UsersContainer
 from service.app.users.domain.errors import EmailTakenError, VersionMismatchError
-from service.app.users.domain.repository import PageAfter, UserFilter
+from service.app.users.domain.ports import UserFilter
 from service.app.users.domain.user import Role, User, normalize_email
-from service.core.db.mixins.timestamp import utcnow
+from service.core.clock import SystemClock
+from service.core.pagination import Cursor
 
 
 def make_user(*, verified: bool, age: timedelta = timedelta(0), email: str | None = None) -> User:
-    created = utcnow() - age
+    created = SystemClock().now() - age
     email = email or f"repo-{uuid.uuid4().hex[:10]}@example.com"
     return User(
         id=str(uuid.uuid4()),
@@ -47,7 +48,9 @@ async def test_delete_unverified_created_before(repository: MongoUserRepository)
     new_unverified = make_user(verified=False)
     for user in (old_unverified, old_verified, new_unverified):
         await repository.add(user)
-    deleted = await repository.delete_unverified_created_before(utcnow() - timedelta(days=7))
+    deleted = await repository.delete_unverified_created_before(
+        SystemClock().now() - timedelta(days=7)
+    )
     assert old_unverified.id in {user.id for user in deleted}
     assert not {old_verified.id, new_unverified.id} & {user.id for user in deleted}
     assert await repository.get(old_unverified.id) is None
@@ -77,7 +80,7 @@ async def test_update_is_conditional_on_the_version(repository: MongoUserReposit
 
 async def test_keyset_page_breaks_created_at_ties_by_id(repository: MongoUserRepository) -> None:
     prefix = f"tie-{uuid.uuid4().hex[:8]}"
-    same_time = utcnow()
+    same_time = SystemClock().now()
     users = []
     for i in range(4):
         user = make_user(verified=True, email=f"{prefix}-{i}@example.com")
@@ -88,7 +91,7 @@ async def test_keyset_page_breaks_created_at_ties_by_id(repository: MongoUserRep
     first = await repository.list(limit=2, after=None, where=where)
     last = first[-1]
     rest = await repository.list(
-        limit=10, after=PageAfter(created_at=last.created_at, id=last.id), where=where
+        limit=10, after=Cursor(created_at=last.created_at, id=last.id), where=where
     )
     ids = [u.id for u in first + rest]
     assert ids == sorted((u.id for u in users), reverse=True)

@@ -1,6 +1,6 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Response, status
 
 from service.app.files.adapter.input.api.v1.schemas import (
     CreateFileRequest,
@@ -12,6 +12,7 @@ from service.app.files.adapter.input.api.v1.schemas import (
 from service.app.files.application.file_service import FileService
 from service.app.files.container import FilesContainer
 from service.core.fastapi.dependencies import CurrentPrincipal, Inject
+from service.core.fastapi.pagination import INVALID_CURSOR_RESPONSES, PageCursor, PageLimit
 
 files_router = APIRouter(prefix="/files", tags=["files"])
 
@@ -51,12 +52,13 @@ async def complete_file(file_id: FileId, principal: CurrentPrincipal, files: Fil
     return FileResponse.of(await files.complete(principal.id, file_id))
 
 
-@files_router.get("", summary="The caller's files, newest first (keyset pagination)")
+@files_router.get(
+    "",
+    summary="The caller's files, newest first (keyset pagination)",
+    responses=INVALID_CURSOR_RESPONSES,
+)
 async def list_files(
-    principal: CurrentPrincipal,
-    files: Files,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    principal: CurrentPrincipal, files: Files, limit: PageLimit = 20, cursor: PageCursor = None
 ) -> FilePageResponse:
     return FilePageResponse.of(await files.list(principal.id, limit=limit, cursor=cursor))
 

@@ -6,9 +6,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.app.files.application.file_service import Download, FilePage, UploadGrant
+from service.app.files.application.file_service import Download, UploadGrant
 from service.app.files.domain.content import MAX_FILENAME_LENGTH
 from service.app.files.domain.entity import FileStatus, RejectionReason, StoredFile
+from service.core.pagination import Page
 
 
 class CreateFileRequest(BaseModel):
@@ -89,5 +90,5 @@ class FilePageResponse(BaseModel):
     next_cursor: str | None
 
     @classmethod
-    def of(cls, page: FilePage) -> FilePageResponse:
+    def of(cls, page: Page[StoredFile]) -> FilePageResponse:
         return cls(items=[FileResponse.of(f) for f in page.items], next_cursor=page.next_cursor)

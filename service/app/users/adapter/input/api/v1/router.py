@@ -4,7 +4,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 
-from service.app.users.adapter.input.api.authenticator import as_authenticated
 from service.app.users.adapter.input.api.permissions import SelfOrAdmin
 from service.app.users.adapter.input.api.v1.schemas import (
     AcceptedResponse,
@@ -25,9 +24,10 @@ from service.app.users.application.dto import TokenPair, UserDTO
 from service.app.users.application.user_service import UserService
 from service.app.users.container import UsersContainer
 from service.app.users.domain.errors import IfMatchRequiredError, VersionMismatchError
-from service.app.users.domain.repository import UserFilter
+from service.app.users.domain.ports import UserFilter
 from service.app.users.domain.user import Role
 from service.core.fastapi.dependencies import CurrentPrincipal, Inject, RequireAdmin
+from service.core.fastapi.pagination import INVALID_CURSOR_RESPONSES, PageCursor, PageLimit
 
 Users = Annotated[UserService, Inject(UsersContainer.user_service)]
 Auth = Annotated[AuthService, Inject(UsersContainer.auth_service)]
@@ -112,7 +112,7 @@ async def refresh(body: RefreshRequest, auth: Auth) -> TokenResponse:
 
 @auth_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(principal: CurrentPrincipal, auth: Auth) -> Response:
-    await auth.logout(as_authenticated(principal))
+    await auth.logout(principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -173,12 +173,17 @@ async def update_me(
     return user_response(user)
 
 
-@users_router.get("", response_model=UserPageResponse, summary="List users (admin)")
+@users_router.get(
+    "",
+    response_model=UserPageResponse,
+    summary="List users (admin)",
+    responses=INVALID_CURSOR_RESPONSES,
+)
 async def list_users(
     _: RequireAdmin,
     users: Users,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: PageLimit = 20,
+    cursor: PageCursor = None,
     role: Role | None = None,
     is_active: bool | None = None,
     email_prefix: Annotated[str | None, Query(min_length=1, max_length=254)] = None,

@@ -13,6 +13,7 @@ import pytest
 from service.app.files.adapter.output.storage import S3ObjectStorage
 from tests.service.app.files.adapter.input.api.v1.conftest import FilesApi, login_new_user
 from tests.service.app.files.conftest import PDF, PNG, fetch, post_form
+from tests.service.core.test_pagination import BAD_CURSORS
 
 PROBLEM = "application/problem+json"
 
@@ -179,5 +180,18 @@ async def test_rules_and_quota_are_problems_naming_the_rule(files_api: FilesApi)
     assert (await create(role="admin")).status_code == 422  # unknown fields are refused
     unauthenticated = await files_api.http.get("/api/v1/files")
     assert unauthenticated.status_code == 401
-    bad_cursor = await files_api.http.get("/api/v1/files?cursor=bogus", headers=me)
-    assert (bad_cursor.status_code, bad_cursor.json()["code"]) == (422, "invalid_cursor")
+
+
+async def test_a_bad_cursor_is_a_400_problem(files_api: FilesApi) -> None:
+    """The same answer as GET /api/v1/users gives (it was a 422 here)."""
+    me = await login_new_user(files_api.http)
+    for cursor in BAD_CURSORS:
+        response = await files_api.http.get("/api/v1/files", params={"cursor": cursor}, headers=me)
+        assert response.status_code == 400, cursor
+        assert response.headers["content-type"] == PROBLEM
+        assert response.json()["code"] == "invalid_cursor"
+    document = (await files_api.http.get("/openapi.json")).json()
+    for path in ("/api/v1/files", "/api/v1/users"):
+        documented = document["paths"][path]["get"]["responses"]["400"]
+        assert "invalid_cursor" in documented["description"]
+        assert list(documented["content"]) == [PROBLEM]

@@ -23,6 +23,7 @@ from tests.service.app.users.conftest import (
     register,
     signed_in,
 )
+from tests.service.core.test_pagination import BAD_CURSORS
 
 
 async def test_me_returns_the_caller_with_an_etag(
@@ -145,12 +146,16 @@ async def test_list_users_pages_with_a_cursor_and_filters(
     assert {u["role"] for u in admins.json()["items"]} == {"admin"}
 
 
-async def test_list_users_with_a_bad_cursor_is_400(
+async def test_list_users_with_a_bad_cursor_is_a_400_problem(
     client: httpx.AsyncClient, admin: Account
 ) -> None:
-    response = await client.get(f"{API}/users", params={"cursor": "!!"}, headers=admin.headers)
-    assert response.status_code == 400
-    assert response.json()["code"] == "invalid_cursor"
+    for cursor in BAD_CURSORS:
+        response = await client.get(
+            f"{API}/users", params={"cursor": cursor}, headers=admin.headers
+        )
+        assert response.status_code == 400, cursor
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "invalid_cursor"
 
 
 async def test_list_users_with_a_bad_limit_is_422(

@@ -1,10 +1,50 @@
-"""What the users application needs besides the repository: short-lived auth state."""
+"""What the users application needs from the outside (adapters implement it): the user store
+and the short-lived auth state."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
+
+from service.app.users.domain.user import Role, User
+from service.core.pagination import Cursor
+
+
+@dataclass(frozen=True, slots=True)
+class UserFilter:
+    role: Role | None = None
+    is_active: bool | None = None
+    email_prefix: str | None = None  # matched against the normalized email
+
+
+class UserRepository(Protocol):
+    async def add(self, user: User) -> None:
+        """Insert; raises EmailTakenError / IdentityTakenError on a unique-key clash."""
+        ...
+
+    async def get(self, user_id: str) -> User | None: ...
+
+    async def get_by_email(self, email_normalized: str) -> User | None: ...
+
+    async def get_by_cognito_sub(self, sub: str) -> User | None: ...
+
+    async def update(
+        self, user_id: str, changes: Mapping[str, Any], *, expected_version: int | None = None
+    ) -> User:
+        """Apply `changes` and bump `version`, only if the version still is `expected_version`
+        (when given). Raises UserNotFoundError or VersionMismatchError."""
+        ...
+
+    async def delete(self, user_id: str) -> bool: ...
+
+    async def list(self, *, limit: int, after: Cursor | None, where: UserFilter) -> list[User]: ...
+
+    async def delete_unverified_created_before(self, cutoff: datetime) -> Sequence[User]:
+        """Remove accounts still unverified that were created before `cutoff`; those removed."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

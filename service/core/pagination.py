@@ -1,0 +1,49 @@
+"""Keyset pages and their opaque cursors: base64url of the last item's `(created_at, id)`.
+
+One codec for every module, so every listing answers a cursor it did not issue the same way:
+`InvalidCursorError`, a 400 problem with code `invalid_cursor`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from service.core.exceptions import InvalidCursorError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A position in newest-first order: items strictly after `(created_at, id)` come next."""
+
+    created_at: datetime
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    raw = json.dumps({"t": cursor.created_at.isoformat(), "i": cursor.id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(value: str) -> Cursor:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        created_at = datetime.fromisoformat(data["t"])
+        item_id = data["i"]
+    except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        raise InvalidCursorError("The cursor is not one this API returned") from error
+    if created_at.tzinfo is None or not isinstance(item_id, str):
+        raise InvalidCursorError("The cursor is not one this API returned")
+    return Cursor(created_at=created_at, id=item_id)
