@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib.util
 import keyword
 import re
 import shutil
@@ -46,6 +47,10 @@ RESERVED = frozenset(
 
 class InvalidNameError(ValueError):
     """A name that cannot be a module; the message says why and what would do."""
+
+
+class MissingToolError(RuntimeError):
+    """The generator cannot run here (the project's tools are missing)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +227,8 @@ def _offset(lines: Sequence[str], lineno: int | None, col: int | None) -> int:
 def generate(root: Path, name: str, entity: str | None = None) -> tuple[Names, list[Path]]:
     """Write the module and register it; its names and the paths written (relative to `root`)."""
     names = validate(root, name, entity)
+    if importlib.util.find_spec("ruff") is None:
+        raise MissingToolError("ruff is not installed here (scripts/bootstrap installs it)")
     files = render(names)
     modules_path = root / MODULES_FILE
     listed = modules_path.read_text()
@@ -274,6 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidNameError as error:
         print(f"new-module: {error}; nothing was changed", file=sys.stderr)
         return 2
+    except MissingToolError as error:
+        print(f"new-module: {error}; nothing was changed", file=sys.stderr)
+        return 1
     print(f"new-module: wrote {len(written) - 1} files and registered {arguments.name!r}:")
     for destination in DESTINATIONS.values():
         print(f"  {destination.format(name=arguments.name)}/")
