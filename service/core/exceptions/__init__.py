@@ -3,6 +3,7 @@ from service.core.exceptions.custom import (
     BadRequestError,
     ConflictError,
     ForbiddenError,
+    IfMatchRequiredError,
     InvalidCursorError,
     NotFoundError,
     PayloadTooLargeError,
@@ -12,6 +13,7 @@ from service.core.exceptions.custom import (
     TooManyRequestsError,
     UnauthorizedError,
     UnprocessableError,
+    VersionMismatchError,
 )
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "BadRequestError",
     "ConflictError",
     "ForbiddenError",
+    "IfMatchRequiredError",
     "InvalidCursorError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -28,4 +31,5 @@ __all__ = [
     "TooManyRequestsError",
     "UnauthorizedError",
     "UnprocessableError",
+    "VersionMismatchError",
 ]

@@ -55,6 +55,18 @@ class PreconditionRequiredError(AppError):
     code = "precondition_required"
 
 
+class VersionMismatchError(PreconditionFailedError):
+    """A conditional write (If-Match, or a versioned update) found a newer version."""
+
+    code = "version_mismatch"
+
+
+class IfMatchRequiredError(PreconditionRequiredError):
+    """A write that must name the version it changes came without If-Match."""
+
+    code = "if_match_required"
+
+
 class PayloadTooLargeError(AppError):
     status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     code = "payload_too_large"

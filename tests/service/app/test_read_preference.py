@@ -20,12 +20,12 @@ import pytest
 from service.app.files.adapter.output.repository import MongoFileQuota, MongoFileRepository
 from service.app.files.domain.entity import FileStatus, StoredFile, new_file_id, object_key
 from service.app.users.adapter.output.mongo_user_repository import MongoUserRepository
-from service.app.users.domain.errors import VersionMismatchError
 from service.app.users.domain.ports import UserFilter
 from service.app.users.domain.user import Role, User
 from service.core.clock import SystemClock
 from service.core.config import Settings
 from service.core.db.database import Database, build_mongo_client
+from service.core.exceptions import VersionMismatchError
 from tests.conftest import make_test_settings
 
 SELECTION = logging.getLogger("pymongo.serverSelection")

@@ -7,8 +7,6 @@ from service.core.exceptions import (
     ConflictError,
     ForbiddenError,
     NotFoundError,
-    PreconditionFailedError,
-    PreconditionRequiredError,
     TooManyRequestsError,
     UnauthorizedError,
     UnprocessableError,
@@ -25,14 +23,6 @@ class IdentityTakenError(ConflictError):
 
 class UserNotFoundError(NotFoundError):
     code = "user_not_found"
-
-
-class VersionMismatchError(PreconditionFailedError):
-    code = "version_mismatch"
-
-
-class IfMatchRequiredError(PreconditionRequiredError):
-    code = "if_match_required"
 
 
 class WeakPasswordError(UnprocessableError):

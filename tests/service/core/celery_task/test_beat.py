@@ -82,7 +82,7 @@ def test_beat_runs_periodic_tasks_repeatedly_and_only_one_beat_runs(
             assert first.process.poll() is None
             assert redis.get(lock) is not None
         finally:
-            assert first.stop() == 0
+            assert first.stop() == 0, first.text()[-3000:]
         # Stopped cleanly, the first beat released the lock at once.
         assert redis.get(lock) is None
 
@@ -92,4 +92,4 @@ def test_beat_runs_periodic_tasks_repeatedly_and_only_one_beat_runs(
         assert redis.get(lock) is not None
         wait_for(lambda: redis.get(lock) is None, within=30, what="the lock to expire")
         fourth = beat(celery_settings, tmp_path, "beat-4").start().wait_ready()
-        assert fourth.stop() == 0
+        assert fourth.stop() == 0, fourth.text()[-3000:]

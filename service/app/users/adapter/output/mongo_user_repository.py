@@ -18,18 +18,14 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from service.app.users.domain.errors import (
-    EmailTakenError,
-    IdentityTakenError,
-    UserNotFoundError,
-    VersionMismatchError,
-)
+from service.app.users.domain.errors import EmailTakenError, IdentityTakenError, UserNotFoundError
 from service.app.users.domain.ports import UserFilter
 from service.app.users.domain.user import Role, User
 from service.core.clock import Clock
 from service.core.db.database import Database, Document, on_primary
 from service.core.db.keyset import newest_first_page
 from service.core.db.versioned import versioned_update
+from service.core.exceptions import VersionMismatchError
 from service.core.pagination import Cursor
 
 COLLECTION = "users"

@@ -12,10 +12,11 @@ from fastapi import FastAPI
 
 from service.app.users.adapter.output.mongo_user_repository import MongoUserRepository
 from service.app.users.container import UsersContainer
-from service.app.users.domain.errors import EmailTakenError, VersionMismatchError
+from service.app.users.domain.errors import EmailTakenError
 from service.app.users.domain.ports import UserFilter
 from service.app.users.domain.user import Role, User, normalize_email
 from service.core.clock import SystemClock
+from service.core.exceptions import VersionMismatchError
 from service.core.pagination import Cursor
 
 

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from service.app.users.adapter.input.api.permissions import SelfOrAdmin
 from service.app.users.adapter.input.api.v1.schemas import (
@@ -23,24 +23,19 @@ from service.app.users.application.auth_service import AuthService
 from service.app.users.application.dto import TokenPair, UserDTO
 from service.app.users.application.user_service import UserService
 from service.app.users.container import UsersContainer
-from service.app.users.domain.errors import IfMatchRequiredError, VersionMismatchError
 from service.app.users.domain.ports import UserFilter
 from service.app.users.domain.user import Role
+from service.core.fastapi.conditional import IfMatch, etag, expected_version
 from service.core.fastapi.dependencies import CurrentPrincipal, Inject, RequireAdmin
 from service.core.fastapi.pagination import INVALID_CURSOR_RESPONSES, PageCursor, PageLimit
 
 Users = Annotated[UserService, Inject(UsersContainer.user_service)]
 Auth = Annotated[AuthService, Inject(UsersContainer.auth_service)]
-IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(prefix="/users", tags=["users"])
 
 _USER_FIELDS_OUT = {"version"}
-
-
-def etag(user: UserDTO) -> str:
-    return f'"{user.version}"'
 
 
 def user_response(user: UserDTO, status_code: int = status.HTTP_200_OK) -> Response:
@@ -50,23 +45,8 @@ def user_response(user: UserDTO, status_code: int = status.HTTP_200_OK) -> Respo
         content=user.model_dump_json(exclude=_USER_FIELDS_OUT),
         status_code=status_code,
         media_type="application/json",
-        headers={"ETag": etag(user)},
+        headers={"ETag": etag(user.version)},
     )
-
-
-def expected_version(if_match: str | None, *, required: bool) -> int | None:
-    """The version an If-Match names; None for `*` or (when optional) no header."""
-    if if_match is None:
-        if required:
-            raise IfMatchRequiredError("Send If-Match with the ETag of the user you changed")
-        return None
-    value = if_match.strip()
-    if value == "*":
-        return None
-    value = value.removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise VersionMismatchError("If-Match does not name a version of this user")
-    return int(value)
 
 
 def token_response(pair: TokenPair) -> TokenResponse:
