@@ -16,6 +16,7 @@ from service.core.auth.authenticator import Authenticator
 from service.core.celery_task import create_celery_app
 from service.core.celery_task.idempotency import EffectLedger
 from service.core.celery_task.mail import PendingEmailStore
+from service.core.celery_task.publisher import TaskPublisher
 from service.core.clock import SystemClock
 from service.core.config import Settings
 from service.core.db.database import get_database, mongo_client_resource
@@ -100,6 +101,7 @@ class CoreContainer(containers.DeclarativeContainer):
     # Background work: the Celery app this process enqueues with (the worker's composition
     # overrides it with the worker's own), the outbox and mailer, effects done once, metrics.
     celery_app = providers.Singleton(create_celery_app, settings=settings, modules=modules)
+    task_publisher = providers.Singleton(TaskPublisher, app=celery_app)
     pending_emails = providers.Singleton(
         PendingEmailStore.from_settings, redis=redis_client, settings=settings
     )

@@ -41,7 +41,7 @@ class FilesContainer(containers.DeclarativeContainer):
     policy = providers.Singleton(_file_policy, settings=settings)
     repository = providers.Singleton(MongoFileRepository, database=core.database, clock=core.clock)
     quota = providers.Singleton(MongoFileQuota, database=core.database, clock=core.clock)
-    tasks = providers.Singleton(CeleryFileTasks, app=core.celery_app)
+    tasks = providers.Singleton(CeleryFileTasks, publisher=core.task_publisher)
     service = providers.Singleton(
         FileService,
         repository=repository,

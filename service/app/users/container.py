@@ -43,7 +43,7 @@ class UsersContainer(containers.DeclarativeContainer):
         near_cache=auth_near_cache,
     )
     email_outbox = providers.Singleton(
-        CeleryEmailOutbox, store=core.pending_emails, celery=core.celery_app
+        CeleryEmailOutbox, store=core.pending_emails, publisher=core.task_publisher
     )
     password_hasher = providers.Singleton(
         PasswordHasher,

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from service.app.users.adapter.output.celery_email_outbox import CeleryEmailOutbox
 from service.core.celery_task import create_celery_app
 from service.core.celery_task.mail import SEND_EMAIL_TASK, PendingEmailStore
+from service.core.celery_task.publisher import TaskPublisher
 from service.core.config import Settings
 from service.core.db.redis.redis_client import build_redis_client
 from service.core.helpers.mail import OutgoingEmail
@@ -51,7 +52,7 @@ async def test_the_outbox_stores_the_mail_and_enqueues_only_its_id(
     store = PendingEmailStore.from_settings(redis, settings)
     mail = OutgoingEmail(to="ada@example.com", subject="Hi", text="token: s3cr3t-t0ken\n")
 
-    await CeleryEmailOutbox(store, celery).enqueue(mail)
+    await CeleryEmailOutbox(store, TaskPublisher(celery)).enqueue(mail)
 
     # On the email queue (default priority level), the message carries the mail id only.
     raw = await redis.lrange(f"{settings.redis_key_prefix}:celery:email\x06\x166", 0, -1)
