@@ -10,7 +10,8 @@ is, so OpenAPI (the security scheme, the parameters) is unchanged.
 
 Only a dependency the endpoint declares itself is taken this way, and only when nothing else
 in the route's tree depends on it (FastAPI's per-request cache would otherwise resolve it a
-second time): `RequireAdmin`, which depends on the principal, keeps FastAPI's path.
+second time). The permissions (`RequireAdmin`, `RequirePermissions(...)`) are request-only
+too: they authenticate through the same per-request principal.
 """
 
 from __future__ import annotations

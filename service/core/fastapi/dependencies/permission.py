@@ -24,22 +24,33 @@ from service.core.fastapi.fast_dependencies import RequestDependency
 MAX_TOKEN_LENGTH = 8192
 
 
+# Where a request keeps its principal once authenticated: every dependency that asks for it
+# (the principal itself, each permission) gets the one answer, at one authentication.
+_PRINCIPAL_KEY = "service.principal"
+
+
 class BearerPrincipal(HTTPBearer, RequestDependency):
     """The principal of the request's bearer token; 401 without one (or with a malformed one).
     Being the security scheme itself, it declares the scheme in OpenAPI (the docs' Authorize
     button) and costs one request-only dependency per request, not two."""
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        known: Principal | None = request.scope.get(_PRINCIPAL_KEY)
+        if known is not None:
+            return known
         scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
             raise UnauthorizedError("Bearer token required", code="not_authenticated")
-        return await get_authenticator(request).authenticate(token)
+        principal = await get_authenticator(request).authenticate(token)
+        request.scope[_PRINCIPAL_KEY] = principal
+        return principal
 
 
 BEARER_SCHEME = "HTTPBearer"
+BEARER_DESCRIPTION = "Access token (service or Cognito)"
 current_principal = BearerPrincipal(
-    auto_error=False, description="Access token (service or Cognito)", scheme_name=BEARER_SCHEME
+    auto_error=False, description=BEARER_DESCRIPTION, scheme_name=BEARER_SCHEME
 )
 # For a route that authenticates with `authenticate_request` itself: the same OpenAPI security.
 BEARER_SECURITY: dict[str, object] = {"security": [{BEARER_SCHEME: []}]}
@@ -117,13 +128,18 @@ class IsSelf(Permission):
         return self._not_found()
 
 
-class RequirePermissions:
-    """A dependency that authenticates, then checks every permission given."""
+class RequirePermissions(BearerPrincipal):
+    """Authenticates, then checks every permission given. The bearer scheme itself (so the
+    route's OpenAPI security is the same), and a request-only dependency like the principal."""
 
     def __init__(self, *permissions: Permission) -> None:
+        super().__init__(
+            auto_error=False, description=BEARER_DESCRIPTION, scheme_name=BEARER_SCHEME
+        )
         self.permission = _All(*permissions) if permissions else IsAuthenticated()
 
-    async def __call__(self, request: Request, principal: CurrentPrincipal) -> Principal:
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        principal = await super().__call__(request)
         if not self.permission.allows(principal, request):
             raise self.permission.denied()
         return principal

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import httpx
 from dependency_injector import containers, providers
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, Query
 
 from service.core.auth.principal import Principal
 from service.core.composition import ServiceContainer
@@ -58,6 +58,17 @@ async def admin(_: RequireAdmin, principal: CurrentPrincipal, greeter: Greeting)
     return {"text": greeter.greet(principal.id)}
 
 
+async def decorate(greeter: Greeting) -> str:
+    return greeter.greet("decorated")
+
+
+@router.get("/slow")
+async def slow(
+    decorated: Annotated[str, Depends(decorate)], greeter: Greeting, principal: CurrentPrincipal
+) -> dict[str, str]:
+    return {"text": decorated, "also": greeter.greet(principal.id)}
+
+
 def build() -> tuple[FastAPI, CountingAuthenticator]:
     demo = Module(
         name="demo", container=DemoContainer, exports={"authenticator": DemoContainer.authenticator}
@@ -80,10 +91,14 @@ async def test_request_only_dependencies_are_resolved_once_each() -> None:
         response = await http.get("/hello?name=ann", headers={"Authorization": "Bearer root"})
         assert response.json() == {"text": "hello ann", "by": "root"}
         assert authenticator.calls == 1
-        # The principal is also RequireAdmin's: FastAPI's cache resolves it, still once.
+        # The principal is also RequireAdmin's: the request's principal is resolved once.
         response = await http.get("/admin", headers={"Authorization": "Bearer root"})
         assert response.json() == {"text": "hello root"}
         assert authenticator.calls == 2
+        # A dependency the solver keeps (it has one of its own) gets the same greeter.
+        response = await http.get("/slow", headers={"Authorization": "Bearer root"})
+        assert response.json() == {"text": "hello decorated", "also": "hello root"}
+        assert authenticator.calls == 3
 
 
 async def test_errors_and_validation_are_the_solvers_answers() -> None:
@@ -104,8 +119,13 @@ def test_only_the_endpoints_own_request_only_dependencies_are_taken() -> None:
     assert hello_fast.dependencies == []  # principal and greeter: called by the route
     admin_fast = fast_dependant(routes["/admin"].dependant)
     assert admin_fast is not None
-    # RequireAdmin (and the principal it depends on) stay with FastAPI's solver.
-    assert [d.name for d in admin_fast.dependencies] == ["_", "principal"]
+    # The permission is request-only as well (it authenticates through the same principal).
+    assert admin_fast.dependencies == []
+    slow_fast = fast_dependant(routes["/slow"].dependant)
+    assert slow_fast is not None
+    # A dependency with a sub-dependency stays with FastAPI's solver, and so does the greeter
+    # it depends on; the principal, the endpoint's alone, is taken.
+    assert [d.name for d in slow_fast.dependencies] == ["decorated", "greeter"]
 
 
 def test_openapi_still_documents_the_security_and_parameters() -> None:
