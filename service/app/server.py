@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -28,14 +28,15 @@ from service.core.fastapi.openapi import install_problem_openapi
 from service.core.fastapi.routing import mount_routes
 from service.core.fastapi.web_app import mount_web_app
 from service.core.helpers.sentry import init_sentry
+from service.core.module import Module
 
 API_PREFIX = "/api/v1"
 
 
-def index_plan() -> IndexPlan:
+def index_plan(modules: Sequence[Module] = MODULES) -> IndexPlan:
     """Every collection's indexes: core's and each module's."""
     plan = dict(CORE_INDEX_PLAN)
-    for module in MODULES:
+    for module in modules:
         plan.update(module.index_plan)
     return plan
 
@@ -55,7 +56,9 @@ def create_app(
         try:
             for near_cache in near_caches:
                 await near_cache.start()
-            await ensure_indexes(container.provided(CoreContainer.database), index_plan())
+            await ensure_indexes(
+                container.provided(CoreContainer.database), index_plan(container.modules)
+            )
             for module in container.modules:
                 if module.startup is not None:
                     await module.startup(container.module(module.name))

@@ -69,10 +69,10 @@ def fast_dependant(dependant: Dependant) -> Dependant | None:
     endpoint = dependant.call
     if endpoint is None or not inspect.iscoroutinefunction(endpoint):
         return None
-    taken = [sub for sub in dependant.dependencies if _is_request_only(sub)]
-    kept = [sub for sub in dependant.dependencies if sub not in taken]
-    elsewhere = {id(call) for sub in kept for call in [sub.call, *_calls(sub)]}
-    taken = [sub for sub in taken if id(sub.call) not in elsewhere]
+    request_only = [sub for sub in dependant.dependencies if _is_request_only(sub)]
+    others = [sub for sub in dependant.dependencies if sub not in request_only]
+    elsewhere = {id(call) for sub in others for call in [sub.call, *_calls(sub)]}
+    taken = [sub for sub in request_only if id(sub.call) not in elsewhere]
     if not taken:
         return None
     kept = [sub for sub in dependant.dependencies if sub not in taken]

@@ -3,7 +3,6 @@ from service.core.auth.principal import Principal
 from service.core.fastapi.dependencies.dependencies import container_of, get_authenticator
 from service.core.fastapi.dependencies.injection import Inject
 from service.core.fastapi.dependencies.permission import (
-    BEARER_SECURITY,
     CurrentPrincipal,
     IsAdmin,
     IsAuthenticated,
@@ -15,7 +14,6 @@ from service.core.fastapi.dependencies.permission import (
 )
 
 __all__ = [
-    "BEARER_SECURITY",
     "Authenticator",
     "CurrentPrincipal",
     "Inject",

@@ -52,8 +52,6 @@ BEARER_DESCRIPTION = "Access token (service or Cognito)"
 current_principal = BearerPrincipal(
     auto_error=False, description=BEARER_DESCRIPTION, scheme_name=BEARER_SCHEME
 )
-# For a route that authenticates with `authenticate_request` itself: the same OpenAPI security.
-BEARER_SECURITY: dict[str, object] = {"security": [{BEARER_SCHEME: []}]}
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
