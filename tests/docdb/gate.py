@@ -58,13 +58,20 @@ class SupportTable:
 
 @dataclass(frozen=True)
 class QueryShape:
-    """What an index must serve: equality fields (any order), then the sort, in order."""
+    """What an index must serve: equality fields (any order), then the sort, in order; and what
+    DocumentDB's planner needs to see to use an index at all (tests/docdb/planner.py)."""
 
     collection: str
     command: str
     equality: frozenset[str]
     sort: tuple[tuple[str, int], ...]
     other: frozenset[str]  # fields filtered by ranges, $in, $ne, regexes...
+    # Fields the filter asks `$exists: true` of (what opens a sparse index).
+    exists: frozenset[str] = frozenset()
+    # (operator, field) of every negation anywhere in the filter: no index serves them.
+    negations: frozenset[tuple[str, str]] = frozenset()
+    # The filter's top-level clauses, canonical (what a partial index's expression must be in).
+    clauses: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -251,10 +258,40 @@ def _parts(name: str, command: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
 def _is_equality(value: Any) -> bool:
     if not isinstance(value, Mapping):
         return True
-    keys = set(value)
-    if keys == {"$eq"}:
+    if "$eq" in value:
         return True
-    return not any(key.startswith("$") for key in keys)  # an embedded-document match
+    return not any(key.startswith("$") for key in value)  # an embedded-document match
+
+
+def _asks_exists(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get("$exists") is True
+
+
+def canonical(key: str, value: Any) -> str:
+    """One top-level clause of a filter as comparable text."""
+    return json.dumps({key: value}, sort_keys=True, default=str)
+
+
+NEGATION_OPERATORS: Final = ("$ne", "$nin", "$not", "$elemMatch")
+
+
+def negations(filter_: Any, field: str = "(top level)") -> Iterator[tuple[str, str]]:
+    """(operator, field) of each negation: `$ne`, `$nin`, `$not`, `$nor`, `$elemMatch` and
+    `$exists: false`, at any depth of `$and`/`$or`."""
+    if not isinstance(filter_, Mapping):
+        return
+    for key, value in filter_.items():
+        if key == "$nor":
+            yield "$nor", field
+        elif key in ("$and", "$or") and isinstance(value, list):
+            for clause in value:
+                yield from negations(clause, field)
+        elif not key.startswith("$") and isinstance(value, Mapping):
+            for operator, argument in value.items():
+                if operator in NEGATION_OPERATORS:
+                    yield operator, key
+                elif operator == "$exists" and not argument:
+                    yield "$exists: false", key
 
 
 def query_shape(name: str, command: Mapping[str, Any]) -> QueryShape | None:
@@ -299,6 +336,9 @@ def query_shape(name: str, command: Mapping[str, Any]) -> QueryShape | None:
         equality=frozenset(equality),
         sort=tuple((key, int(direction)) for key, direction in sort.items()),
         other=frozenset(other),
+        exists=frozenset(key for key, value in filter_.items() if _asks_exists(value)),
+        negations=frozenset(negations(filter_)),
+        clauses=frozenset(canonical(key, value) for key, value in filter_.items()),
     )
 
 

@@ -1,93 +1,113 @@
-"""Every query the test suite sent to a service collection is served by a declared index.
+"""Every query the test suite sent to a service collection is index-served under DocumentDB's rules.
 
-DocumentDB runs a query as an index scan when its equality fields, then its sort, form a
-prefix of one of the collection's indexes (an `_id` equality is the `_id` index's). The
-shapes come from the DocumentDB gate's recording of the whole session (this test runs last);
-the indexes from the index plan the service creates at start-up (`index_plan()`).
+The shapes come from the DocumentDB gate's recording of the whole session (this test runs last);
+the indexes from the index plan the migrations create (`index_plan()`); the rules, with their
+AWS pages, from tests/docdb/planner.py: no negation, the equality fields then the sort as an
+index's prefix, `$exists` on a sparse index's fields, a partial index's expression in the filter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-
-from pymongo import IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from service.app.server import index_plan
-from tests.docdb.gate import RECORDER, QueryShape
-
-Keys = tuple[tuple[str, int], ...]
-ID_INDEX: Keys = (("_id", 1),)
+from tests.docdb.gate import RECORDER, QueryShape, query_shape
+from tests.docdb.planner import Index, indexes_of, problems
 
 
-def index_keys(models: Iterable[IndexModel]) -> list[Keys]:
-    return [ID_INDEX] + [
-        tuple((field, int(direction)) for field, direction in model.document["key"].items())
-        for model in models
-    ]
-
-
-def _same_direction(wanted: Sequence[tuple[str, int]], keys: Sequence[tuple[str, int]]) -> bool:
-    if [f for f, _ in wanted] != [f for f, _ in keys]:
-        return False
-    forward = all(w == k for (_, w), (_, k) in zip(wanted, keys, strict=True))
-    backward = all(w == -k for (_, w), (_, k) in zip(wanted, keys, strict=True))
-    return forward or backward  # an index is read either way
-
-
-def served_by(shape: QueryShape, keys: Keys) -> bool:
-    """Equality fields (any order), then the sort (in order, one direction), as a prefix."""
-    if "_id" in shape.equality:
-        return keys == ID_INDEX
-    n = len(shape.equality)
-    prefix = keys[:n]
-    if len(prefix) < n or {field for field, _ in prefix} != shape.equality:
-        return False
-    if not shape.sort:
-        # Nothing to sort: with no equality either, a range must lead the index.
-        return n > 0 or (len(keys) > 0 and keys[0][0] in shape.other)
-    following = keys[n : n + len(shape.sort)]
-    return len(following) == len(shape.sort) and _same_direction(shape.sort, following)
+def shape_of(filter_: dict[str, object], sort: dict[str, int] | None = None) -> QueryShape:
+    command: dict[str, object] = {"find": "files", "filter": filter_}
+    if sort:
+        command["sort"] = sort
+    shape = query_shape("find", command)
+    assert shape is not None
+    return shape
 
 
 def uncovered(
-    shapes: dict[QueryShape, set[str]], plan: dict[str, list[Keys]]
-) -> list[tuple[QueryShape, set[str]]]:
-    return [
-        (shape, tests)
-        for shape, tests in shapes.items()
-        if shape.collection in plan
-        and not any(served_by(shape, keys) for keys in plan[shape.collection])
-    ]
+    shapes: dict[QueryShape, set[str]], plan: dict[str, list[Index]]
+) -> list[tuple[QueryShape, set[str], list[str]]]:
+    found = []
+    for shape, tests in shapes.items():
+        if shape.collection in plan:
+            broken = problems(shape, plan[shape.collection])
+            if broken:
+                found.append((shape, tests, broken))
+    return found
 
 
-def describe(shape: QueryShape, tests: set[str]) -> str:
+def describe(shape: QueryShape, tests: set[str], broken: list[str]) -> str:
     sort = ", ".join(f"{field} {direction:+d}" for field, direction in shape.sort) or "none"
+    why = "\n      ".join(broken)
     return (
         f"{shape.command} on {shape.collection}: equality {sorted(shape.equality) or 'none'}, "
-        f"sort {sort}, other {sorted(shape.other) or 'none'}; sent by {sorted(tests)[:3]}"
+        f"sort {sort}, other {sorted(shape.other) or 'none'}; sent by {sorted(tests)[:3]}\n"
+        f"      {why}"
     )
 
 
-def test_the_rule_on_known_shapes() -> None:
-    plan = {"files": index_keys([IndexModel([("owner_id", 1), ("created_at", -1), ("_id", -1)])])}
-    listing = QueryShape(
-        "files", "find", frozenset({"owner_id"}), (("created_at", -1), ("_id", -1)), frozenset()
+PLAN = {
+    "files": indexes_of(
+        [
+            IndexModel([("owner_id", 1), ("created_at", -1), ("_id", -1)], name="owner_created"),
+            IndexModel([("sub", ASCENDING)], name="sub_unique", unique=True, sparse=True),
+            IndexModel(
+                [("state", ASCENDING), ("at", DESCENDING)],
+                name="open_at",
+                partialFilterExpression={"state": {"$eq": "open"}},
+            ),
+        ]
     )
-    by_id = QueryShape("files", "find", frozenset({"_id", "owner_id"}), (), frozenset({"status"}))
-    reversed_sort = QueryShape(
-        "files", "find", frozenset({"owner_id"}), (("created_at", 1), ("_id", 1)), frozenset()
-    )
-    mixed_sort = QueryShape(
-        "files", "find", frozenset({"owner_id"}), (("created_at", -1), ("_id", 1)), frozenset()
-    )
-    by_status = QueryShape("files", "find", frozenset({"status"}), (), frozenset())
-    whole = QueryShape("files", "aggregate", frozenset(), (), frozenset())
+}
+
+
+def test_the_prefix_rule_on_known_shapes() -> None:
+    listing = shape_of({"owner_id": "o"}, {"created_at": -1, "_id": -1})
+    by_id = shape_of({"_id": "f", "owner_id": "o", "status": {"$in": ["a"]}})
+    reversed_sort = shape_of({"owner_id": "o"}, {"created_at": 1, "_id": 1})
+    mixed_sort = shape_of({"owner_id": "o"}, {"created_at": -1, "_id": 1})
+    by_status = shape_of({"status": "a"})
+    whole = shape_of({})
     shapes = {s: {"t"} for s in (listing, by_id, reversed_sort, mixed_sort, by_status, whole)}
-    assert [shape for shape, _ in uncovered(shapes, plan)] == [mixed_sort, by_status, whole]
+    assert [shape for shape, _, _ in uncovered(shapes, PLAN)] == [mixed_sort, by_status, whole]
+
+
+def test_negations_are_never_index_served() -> None:
+    # The `$not` of files' old liveness filter and the `$nor` of the old keyset residual.
+    live = shape_of({"_id": "f", "expires_at": {"$not": {"$lte": 1}}})
+    page = shape_of(
+        {"owner_id": "o", "created_at": {"$lte": 1}, "$nor": [{"created_at": 1, "_id": "f"}]},
+        {"created_at": -1, "_id": -1},
+    )
+    for shape, operator in ((live, "$not"), (page, "$nor")):
+        assert any(f"`{operator}`" in problem for problem in problems(shape, PLAN["files"]))
+    for negation in ({"$ne": 1}, {"$nin": [1]}, {"$exists": False}, {"$elemMatch": {"a": 1}}):
+        assert problems(shape_of({"owner_id": "o", "x": negation}), PLAN["files"])
+    assert problems(shape_of({"owner_id": "o", "$or": [{"x": {"$ne": 1}}]}), PLAN["files"])
+
+
+def test_a_sparse_index_serves_only_a_query_with_exists_on_its_field() -> None:
+    bare = problems(shape_of({"sub": "s"}), PLAN["files"])
+    assert any("sparse" in problem and "sub" in problem for problem in bare), bare
+    assert problems(shape_of({"sub": {"$eq": "s", "$exists": True}}), PLAN["files"]) == []
+
+
+def test_a_partial_index_serves_only_a_query_containing_its_expression() -> None:
+    assert any(
+        "partial" in problem
+        for problem in problems(shape_of({"state": "open"}, {"at": -1}), PLAN["files"])
+    )
+    contained = shape_of({"state": {"$eq": "open"}}, {"at": -1})
+    assert problems(contained, PLAN["files"]) == []
 
 
 def test_every_recorded_query_is_served_by_a_declared_index() -> None:
-    plan = {collection: index_keys(models) for collection, models in index_plan().items()}
+    plan = {collection: indexes_of(models) for collection, models in index_plan().items()}
     missing = uncovered(RECORDER.shapes, plan)
-    report = "\n".join(f"  - {describe(shape, tests)}" for shape, tests in missing)
-    assert not missing, f"queries no declared index serves as a prefix:\n{report}"
+    # Shapes differ by their values too (partial filters compare them): report each kind once.
+    kinds: dict[tuple[object, ...], tuple[QueryShape, set[str], list[str]]] = {}
+    for shape, tests, broken in missing:
+        key = (shape.collection, shape.command, shape.equality, shape.sort, shape.other, *broken)
+        kinds.setdefault(key, (shape, set(), broken))[1].update(tests)
+    report = "\n".join(sorted(f"  - {describe(*kind)}" for kind in kinds.values()))
+    assert not missing, f"queries DocumentDB would not serve from an index:\n{report}"
