@@ -1,17 +1,22 @@
-"""Keyset pages, newest first: `(created_at desc, _id desc)`, strictly after a position.
+"""Keyset pages, newest first, as one positive range on one index key: `page_key`.
 
-Each page is one query. The position is one range on the index's leading field
-(`created_at <= t`), which DocumentDB and MongoDB turn into a single scan of
-`{..., created_at: -1, _id: -1}` starting at `t`, in the index's order (no sort stage, the
-limit stops the scan). The rows tied at `t` that were already served are dropped by a `$nor`
-residual filter, which no planner uses for index bounds: the textbook
-`$or: [{created_at < t}, {created_at: t, _id < i}]` asks the planner for two index scans and a
-merge, which DocumentDB's planner does not do well.
+Every paged document carries `page_key`: its `created_at` in epoch milliseconds (13 digits,
+zero-padded) then `:` and its `_id`. The key is unique (it ends with the `_id`) and, compared
+as a string, orders exactly as `(created_at, _id)`: the digits have one width, and BSON dates
+hold milliseconds. The page after a position is `page_key < key(position)` sorted
+`page_key desc`: one range on the key that follows the equality fields of a compound index
+(`{owner_id: 1, page_key: -1}`), which DocumentDB serves as a single index scan starting at the
+position, in the index's order, stopped by the limit. No negation (`$nor`, `$not`: no index
+use on DocumentDB) and no `$or` of ranges (two scans and a merge).
+
+The cursor clients hold is unchanged (`service/core/pagination.py`: `(created_at, id)`); the key
+is derived from it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Final
 
 from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
@@ -19,14 +24,22 @@ from pymongo.asynchronous.collection import AsyncCollection
 from service.core.db.database import Document
 from service.core.pagination import Cursor
 
-NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+PAGE_KEY: Final = "page_key"
+NEWEST_FIRST = [(PAGE_KEY, DESCENDING)]
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def page_key(created_at: datetime, item_id: str) -> str:
+    """The document's position in newest-first order, as the `page_key` field stores it."""
+    if created_at.tzinfo is None:
+        raise ValueError("created_at must be timezone-aware")
+    millis = (created_at - _EPOCH) // timedelta(milliseconds=1)
+    return f"{millis:013d}:{item_id}"
 
 
 def after_position(created_at: datetime, last_id: str) -> Document:
     """The filter of every row strictly after `(created_at, last_id)` in newest-first order."""
-    # BSON dates hold milliseconds: compare ties as the database stored them.
-    at = created_at.replace(microsecond=created_at.microsecond // 1000 * 1000)
-    return {"created_at": {"$lte": at}, "$nor": [{"created_at": at, "_id": {"$gte": last_id}}]}
+    return {PAGE_KEY: {"$lt": page_key(created_at, last_id)}}
 
 
 async def newest_first_page(
@@ -36,7 +49,7 @@ async def newest_first_page(
     limit: int,
     after: Cursor | None,
 ) -> list[Document]:
-    if "created_at" in query or "$nor" in query:
-        raise ValueError("the page filter owns created_at and $nor")
+    if PAGE_KEY in query:
+        raise ValueError("the page filter owns page_key")
     ranged = query if after is None else {**query, **after_position(after.created_at, after.id)}
     return await collection.find(ranged).sort(NEWEST_FIRST).limit(limit).to_list()

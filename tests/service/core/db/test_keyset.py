@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient, monitoring
 
 from service.core.config import Settings
 from service.core.db.database import Database, Document, build_mongo_client
-from service.core.db.keyset import newest_first_page
+from service.core.db.keyset import newest_first_page, page_key
 from service.core.pagination import Cursor
 
 
@@ -22,6 +22,16 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
     yield db
     await client.drop_database(db.name)
     await client.close()
+
+
+def row(item_id: str, created_at: datetime, **fields: object) -> dict[str, object]:
+    """A paged document as the repositories write it: with its `page_key`."""
+    return {
+        "_id": item_id,
+        "created_at": created_at,
+        "page_key": page_key(created_at, item_id),
+        **fields,
+    }
 
 
 async def walk(database: Database, limit: int, query: dict[str, object]) -> list[str]:
@@ -40,15 +50,9 @@ async def test_pages_visit_every_row_once_in_order_even_across_ties(
     database: Database, limit: int
 ) -> None:
     base = datetime(2026, 1, 1, tzinfo=UTC)
-    rows = [
-        {"_id": f"a{i:02d}", "created_at": base + timedelta(seconds=i), "k": i % 2}
-        for i in range(6)
-    ]
+    rows = [row(f"a{i:02d}", base + timedelta(seconds=i), k=i % 2) for i in range(6)]
     # seven rows share one timestamp: pages must split them without repeating or losing any
-    rows += [
-        {"_id": f"t{i:02d}", "created_at": base + timedelta(seconds=3), "k": i % 2}
-        for i in range(7)
-    ]
+    rows += [row(f"t{i:02d}", base + timedelta(seconds=3), k=i % 2) for i in range(7)]
     await database["items"].insert_many(rows)
     expected = [
         row["_id"] for row in sorted(rows, key=lambda r: (r["created_at"], r["_id"]), reverse=True)
@@ -58,9 +62,17 @@ async def test_pages_visit_every_row_once_in_order_even_across_ties(
     assert await walk(database, limit, {"k": 1}) == odd
 
 
-async def test_the_page_filter_owns_created_at(database: Database) -> None:
-    with pytest.raises(ValueError, match="created_at"):
-        await newest_first_page(database["items"], {"created_at": 1}, limit=1, after=None)
+async def test_the_page_filter_owns_page_key(database: Database) -> None:
+    with pytest.raises(ValueError, match="page_key"):
+        await newest_first_page(database["items"], {"page_key": 1}, limit=1, after=None)
+
+
+def test_the_key_orders_as_created_at_then_id() -> None:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    positions = [(base + timedelta(milliseconds=ms), i) for ms in (0, 1, 999, 1000) for i in "ab"]
+    positions.append((datetime(1999, 1, 1, tzinfo=UTC), "z"))  # fewer digits of millis
+    keys = [page_key(at, i) for at, i in positions]
+    assert sorted(keys) == [page_key(at, i) for at, i in sorted(positions)]
 
 
 async def test_a_position_finer_than_milliseconds_matches_the_stored_row(
@@ -68,7 +80,7 @@ async def test_a_position_finer_than_milliseconds_matches_the_stored_row(
 ) -> None:
     base = datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)
     await database["items"].insert_many(
-        [{"_id": f"r{i}", "created_at": base - timedelta(seconds=i)} for i in range(3)]
+        [row(f"r{i}", base - timedelta(seconds=i)) for i in range(3)]
     )
     after = Cursor(base.replace(microsecond=123456), "r0")  # the row r0, in microseconds
     page = await newest_first_page(database["items"], {}, limit=5, after=after)
@@ -94,7 +106,7 @@ async def test_every_page_is_one_query_even_across_ties(
 ) -> None:
     base = datetime(2026, 1, 1, tzinfo=UTC)
     ids = [f"t{i:02d}" for i in range(12)]
-    rows = [{"_id": i, "created_at": base} for i in ids]
+    rows = [row(i, base) for i in ids]
     await database["items"].insert_many(rows)
     listener = _Finds()
     client: AsyncMongoClient[Document] = AsyncMongoClient(

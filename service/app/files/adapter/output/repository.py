@@ -9,8 +9,8 @@ listing and the sweep's candidate scan may read a lagging replica (docs/data-mod
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Final
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -24,7 +24,7 @@ from service.app.files.domain.entity import (
 from service.app.files.domain.ports import QuotaVerdict
 from service.core.clock import Clock
 from service.core.db.database import Database, Document, on_primary
-from service.core.db.keyset import newest_first_page
+from service.core.db.keyset import PAGE_KEY, newest_first_page, page_key
 from service.core.db.versioned import versioned_update
 from service.core.pagination import Cursor
 
@@ -36,15 +36,16 @@ FILE_QUOTAS = "file_quotas"
 # was uploaded but never completed (which needs the record's key). A constant, not a setting: an
 # index is matched by name, so a new value needs a new index name.
 ABANDONED_UPLOAD_GRACE_SECONDS = 24 * 3600
+# `expires_at` of every file that is not pending: never past, so "live" is one positive range
+# (`expires_at > now`) and the TTL monitor never removes such a file.
+NEVER: Final = datetime(9999, 1, 1, tzinfo=UTC)
 
 # Served access patterns (docs/data-model.md, "files"):
 FILE_INDEXES: Sequence[IndexModel] = (
     # GET /files: the owner's files, newest first, keyset on (created_at, _id).
-    IndexModel(
-        [("owner_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
-        name="owner_created",
-    ),
-    # Only pending files carry `expires_at`: the TTL index of abandoned uploads, and the sweep's.
+    IndexModel([("owner_id", ASCENDING), (PAGE_KEY, DESCENDING)], name="owner_page_key"),
+    # A pending file's `expires_at` is its deadline, every other file's NEVER: the TTL index of
+    # abandoned uploads, and the sweep's.
     IndexModel(
         [("expires_at", ASCENDING)],
         name="expires_at_ttl",
@@ -77,9 +78,9 @@ def _to_document(file: StoredFile) -> Document:
         "sha256": file.sha256,
         "processed_at": file.processed_at,
         "deleted_at": file.deleted_at,
+        PAGE_KEY: page_key(file.created_at, file.id),
+        "expires_at": file.upload_expires_at if file.status is FileStatus.PENDING else NEVER,
     }
-    if file.status is FileStatus.PENDING:
-        document["expires_at"] = file.upload_expires_at
     return document
 
 
@@ -110,8 +111,9 @@ _VISIBLE = [status.value for status in VISIBLE_STATUSES]
 
 def _live(now: datetime) -> Document:
     """Not an expired pending upload, whether or not the TTL monitor has removed it yet (it runs
-    about once a minute on DocumentDB and MongoDB, and not at all on some local servers)."""
-    return {"expires_at": {"$not": {"$lte": now}}}
+    about once a minute on DocumentDB and MongoDB, and not at all on some local servers). A
+    positive range: every file that is not pending has `expires_at` NEVER."""
+    return {"expires_at": {"$gt": now}}
 
 
 class MongoFileRepository:
@@ -168,9 +170,10 @@ class MongoFileRepository:
         if to is FileStatus.DELETED:
             changes["deleted_at"] = at
         where = {"_id": file_id, "status": {"$in": [s.value for s in from_statuses]}, **_live(at)}
-        # Leaving `pending` takes the record out of the TTL index.
-        unset = ["expires_at"] if to is not FileStatus.PENDING else []
-        return await self._write(where, {**changes, "updated_at": at}, unset=unset)
+        # Leaving `pending` takes the record out of the TTL's reach.
+        if to is not FileStatus.PENDING:
+            changes["expires_at"] = NEVER
+        return await self._write(where, {**changes, "updated_at": at})
 
     async def record_digest(self, file_id: str, *, sha256: str, at: datetime) -> bool:
         before = await self._write(

@@ -23,7 +23,7 @@ from service.app.users.domain.ports import UserFilter
 from service.app.users.domain.user import Role, User
 from service.core.clock import Clock
 from service.core.db.database import Database, Document, on_primary
-from service.core.db.keyset import newest_first_page
+from service.core.db.keyset import PAGE_KEY, newest_first_page, page_key
 from service.core.db.versioned import versioned_update
 from service.core.exceptions import VersionMismatchError
 from service.core.pagination import Cursor
@@ -35,15 +35,10 @@ USER_INDEXES: list[IndexModel] = [
     IndexModel([("email_normalized", ASCENDING)], name="email_normalized_unique", unique=True),
     # Only linked accounts carry the field; sparse keeps the others out of the unique index.
     IndexModel([("cognito_sub", ASCENDING)], name="cognito_sub_unique", unique=True, sparse=True),
-    IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created_at_id"),
-    IndexModel(
-        [("role", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
-        name="role_created_at_id",
-    ),
-    IndexModel(
-        [("is_active", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
-        name="is_active_created_at_id",
-    ),
+    # Keyset pages: one range on `page_key` after the equality fields (service/core/db/keyset.py).
+    IndexModel([(PAGE_KEY, DESCENDING)], name="page_key"),
+    IndexModel([("role", ASCENDING), (PAGE_KEY, DESCENDING)], name="role_page_key"),
+    IndexModel([("is_active", ASCENDING), (PAGE_KEY, DESCENDING)], name="is_active_page_key"),
     IndexModel([("is_verified", ASCENDING), ("created_at", ASCENDING)], name="unverified_purge"),
 ]
 USERS_INDEX_PLAN: dict[str, list[IndexModel]] = {COLLECTION: USER_INDEXES}
@@ -62,6 +57,7 @@ def to_document(user: User) -> Document:
         "version": user.version,
         "created_at": user.created_at,
         "updated_at": user.updated_at,
+        PAGE_KEY: page_key(user.created_at, user.id),
     }
     if user.cognito_sub is not None:
         document["cognito_sub"] = user.cognito_sub
@@ -119,7 +115,8 @@ class MongoUserRepository:
 
     async def get_by_cognito_sub(self, sub: str) -> User | None:
         # Also the read after a concurrent first sign-in linked the identity.
-        document = await self._primary.find_one({"cognito_sub": sub})
+        # `$exists` opens the sparse index on DocumentDB (docs/data-model.md, "Query shapes").
+        document = await self._primary.find_one({"cognito_sub": {"$eq": sub, "$exists": True}})
         return from_document(document) if document else None
 
     async def update(

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from service.app.files.adapter.output.repository import NEVER
 from service.app.files.adapter.output.storage import S3ObjectStorage
 from service.app.files.domain.entity import FileStatus, RejectionReason
 from service.core.db.database import Database
@@ -349,8 +350,8 @@ async def test_completing_keeps_the_file_counted_after_the_upload_deadline(
 async def test_only_abandoned_uploads_can_expire(
     kit: FilesKit, database: Database, storage: S3ObjectStorage
 ) -> None:
-    """The TTL index is on `expires_at`, which only a pending upload carries: completing,
-    rejecting or deleting takes a file out of it."""
+    """The TTL index is on `expires_at`, which is a date in reach only while a file is pending:
+    completing, rejecting or deleting sets it to NEVER."""
     info = await database["files"].index_information()
     assert info["expires_at_ttl"]["key"] == [("expires_at", 1)]
     assert info["expires_at_ttl"]["expireAfterSeconds"] == 24 * 3600
@@ -368,6 +369,6 @@ async def test_only_abandoned_uploads_can_expire(
         document["_id"]: document.get("expires_at")
         async for document in database["files"].find({"owner_id": user})
     }
-    assert stored[grants[0].file.id] is None  # available
-    assert stored[grants[1].file.id] is None  # deleted
+    assert stored[grants[0].file.id] == NEVER  # available
+    assert stored[grants[1].file.id] == NEVER  # deleted
     assert stored[grants[2].file.id] == grants[2].file.upload_expires_at  # still pending
