@@ -4,7 +4,7 @@ A pytest plugin (registered by tests/conftest.py). PyMongo's command monitoring 
 command of every client created in the test process (the service's, the tests' own, sync and
 async alike); each is walked for its command name, query, projection and update operators,
 aggregation stages and expression operators, index types and options, and checked against
-the table of what Amazon DocumentDB 5.0 supports (``documentdb-5.0.json`` beside this file,
+the table of what Amazon DocumentDB 8.0 supports (``documentdb-8.0.json`` beside this file,
 with its source). Anything unsupported, or missing from the table, fails the test that sent it
 (an error at its teardown naming the operator); a command sent outside any test fails the
 session. Servers in other processes (the live API, Celery workers) run the same code paths
@@ -26,13 +26,16 @@ from typing import Any, Final
 import pytest
 from pymongo import monitoring
 
-TABLE_PATH: Final = Path(__file__).with_name("documentdb-5.0.json")
+from tests.docdb.command_rules import collmod_problems, partial_problems
+
+TABLE_PATH: Final = Path(__file__).with_name("documentdb-8.0.json")
+ENGINE: Final = "DocumentDB 8.0"  # the version the clusters run (cdk.json), whose table this is
 OUTSIDE_TESTS: Final = "<outside any test>"
 
 
 @dataclass(frozen=True)
 class SupportTable:
-    """What DocumentDB 5.0 supports, by name, as the JSON table lists it."""
+    """What DocumentDB 8.0 supports, by name, as the JSON table lists it."""
 
     commands: Mapping[str, bool]
     driver_commands: Mapping[str, str]
@@ -96,27 +99,35 @@ class Checker:
             return problems
         supported = self.table.commands.get(name)
         if supported is None:
-            return [f"command `{name}` is not in the DocumentDB 5.0 table"]
+            return [f"command `{name}` is not in the {ENGINE} table"]
         if not supported:
-            return [f"command `{name}` is not supported by DocumentDB 5.0"]
+            return [f"command `{name}` is not supported by {ENGINE}"]
         for option, allowed in self.table.command_options.items():
             if option in command and not allowed:
-                problems.append(f"command option `{option}` is not supported by DocumentDB 5.0")
+                problems.append(f"command option `{option}` is not supported by {ENGINE}")
         for context, part in _parts(name, command):
             problems.extend(self._walk(context, part))
         if name == "createIndexes":
             for index in command.get("indexes", []):
                 problems.extend(self._index(index))
+        elif name == "collMod":
+            problems.extend(collmod_problems(command, ENGINE))
+        elif name == "listCollections" and command.get("filter"):
+            problems.append(f"`listCollections` with a filter: {ENGINE} supports no filter option")
+        for statement in [*command.get("updates", []), *command.get("deletes", [])]:
+            for option in statement:  # per-statement options, as the command's own
+                if self.table.command_options.get(option) is False:
+                    problems.append(f"statement option `{option}` is not supported by {ENGINE}")
         return problems
 
     def _operator(self, context: str, operator: str) -> list[str]:
         supported = self.table.operators.get(operator)
         if supported is None:
-            return [f"{context} operator `{operator}` is not in the DocumentDB 5.0 table"]
+            return [f"{context} operator `{operator}` is not in the {ENGINE} table"]
         if not supported:
-            return [f"{context} operator `{operator}` is not supported by DocumentDB 5.0"]
+            return [f"{context} operator `{operator}` is not supported by {ENGINE}"]
         if operator not in self.table.contexts[context]:
-            return [f"`{operator}` is not a {context} operator DocumentDB 5.0 lists"]
+            return [f"`{operator}` is not a {context} operator {ENGINE} lists"]
         return []
 
     def _walk(self, context: str, part: Any) -> list[str]:
@@ -217,20 +228,25 @@ class Checker:
             type_name = str(int(key_type)) if isinstance(key_type, int | float) else str(key_type)
             supported = self.table.index_key_types.get(type_name)
             if supported is None:
-                yield f"index key type `{type_name}` is not in the DocumentDB 5.0 table"
+                yield f"index key type `{type_name}` is not in the {ENGINE} table"
             elif not supported:
-                yield f"index key type `{type_name}` is not supported by DocumentDB 5.0"
+                yield f"index key type `{type_name}` is not supported by {ENGINE}"
         for option in index:
             if option == "key":
                 continue
             supported = self.table.index_options.get(option)
             if supported is None:
-                yield f"index option `{option}` is not in the DocumentDB 5.0 table"
+                yield f"index option `{option}` is not in the {ENGINE} table"
             elif not supported:
-                yield f"index option `{option}` is not supported by DocumentDB 5.0"
+                yield f"index option `{option}` is not supported by {ENGINE}"
         partial = index.get("partialFilterExpression")
         if isinstance(partial, Mapping):
             yield from self._query(partial)
+            yield from partial_problems(partial, ENGINE)
+            if index.get("sparse"):
+                yield "a partial index cannot also be sparse on DocumentDB (partial-index.html)"
+        if "expireAfterSeconds" in index and len(index.get("key", {})) != 1:
+            yield "`expireAfterSeconds` on a compound index: TTL indexes are single-field"
 
 
 def _parts(name: str, command: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -408,7 +424,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     if findings:
         listed = "\n".join(f"  - {finding.what} (in `{finding.command}`)" for finding in findings)
         pytest.fail(
-            f"{item.nodeid} sent what Amazon DocumentDB 5.0 does not support "
+            f"{item.nodeid} sent what Amazon {ENGINE} does not support "
             f"(table: tests/docdb/{TABLE_PATH.name}):\n{listed}",
             pytrace=False,
         )

@@ -58,18 +58,90 @@ def test_what_the_service_sends_passes() -> None:
         ),
         (
             "aggregate",
-            {"aggregate": "c", "pipeline": [{"$project": {"r": {"$round": ["$a", 1]}}}]},
-            "expression operator `$round` is not supported",
+            {
+                "aggregate": "c",
+                "pipeline": [
+                    {"$project": {"r": {"$function": {"body": "", "args": [], "lang": "js"}}}}
+                ],
+            },
+            "expression operator `$function` is not supported",
         ),
         ("update", {"update": "c", "updates": [{"q": {}, "u": {"$frob": {"a": 1}}}]}, "`$frob`"),
-        ("find", {"find": "c", "filter": {}, "collation": {"locale": "en"}}, "`collation`"),
+        ("find", {"find": "c", "filter": {}, "let": {"x": 1}}, "`let`"),
+        (
+            "aggregate",
+            {"aggregate": "c", "pipeline": [{"$search": {"text": {"query": "x"}}}]},
+            "stage operator `$search` is not supported",
+        ),
+        (
+            "createIndexes",
+            {
+                "createIndexes": "c",
+                "indexes": [
+                    {"key": {"a": 1}, "name": "a", "partialFilterExpression": {"a": {"$in": [1]}}}
+                ],
+            },
+            "`$in` in a partial filter expression",
+        ),
+        (
+            "createIndexes",
+            {
+                "createIndexes": "c",
+                "indexes": [
+                    {
+                        "key": {"a": 1},
+                        "name": "a",
+                        "partialFilterExpression": {"$or": [{"a": {"$eq": 1}}]},
+                    }
+                ],
+            },
+            "`$or` in a partial filter expression",
+        ),
+        (
+            "createIndexes",
+            {
+                "createIndexes": "c",
+                "indexes": [
+                    {
+                        "key": {"a": 1},
+                        "name": "a",
+                        "sparse": True,
+                        "partialFilterExpression": {"a": {"$exists": True}},
+                    }
+                ],
+            },
+            "cannot also be sparse",
+        ),
+        (
+            "createIndexes",
+            {
+                "createIndexes": "c",
+                "indexes": [{"key": {"a": 1, "b": 1}, "name": "ab", "expireAfterSeconds": 60}],
+            },
+            "`expireAfterSeconds` on a compound index",
+        ),
+        (
+            "createIndexes",
+            {
+                "createIndexes": "c",
+                "indexes": [{"key": {"t": "text"}, "name": "t", "default_language": "en"}],
+            },
+            "index option `default_language` is not supported",
+        ),
+        ("collMod", {"collMod": "c", "validator": {}}, "collMod option `validator`"),
+        (
+            "collMod",
+            {"collMod": "c", "index": {"name": "a", "hidden": True}},
+            "collMod index option `hidden`",
+        ),
+        ("listCollections", {"listCollections": 1, "filter": {"name": "c"}}, "with a filter"),
         (
             "createIndexes",
             {"createIndexes": "c", "indexes": [{"key": {"a": 1}, "name": "a", "hidden": True}]},
             "index option `hidden` is not supported",
         ),
         ("mapReduce", {"mapReduce": "c"}, "command `mapReduce` is not supported"),
-        ("frobnicate", {"frobnicate": 1}, "command `frobnicate` is not in the DocumentDB 5.0"),
+        ("frobnicate", {"frobnicate": 1}, "command `frobnicate` is not in the DocumentDB 8.0"),
     ],
 )
 def test_unsupported_features_are_named(
@@ -77,6 +149,19 @@ def test_unsupported_features_are_named(
 ) -> None:
     problems = CHECKER.check(name, command)
     assert any(expected in problem for problem in problems), problems
+
+
+def test_what_docdb_allows_in_the_corrected_entries_passes() -> None:
+    ttl = {"key": {"at": 1}, "name": "at_ttl", "expireAfterSeconds": 60}
+    partial = {
+        "key": {"a": 1},
+        "name": "a",
+        "partialFilterExpression": {"$and": [{"a": {"$exists": True}}, {"b": {"$gt": 1}}]},
+    }
+    assert CHECKER.check("createIndexes", {"createIndexes": "c", "indexes": [ttl, partial]}) == []
+    resize = {"collMod": "c", "index": {"name": "at_ttl", "expireAfterSeconds": 30}}
+    assert CHECKER.check("collMod", resize) == []
+    assert CHECKER.check("listCollections", {"listCollections": 1, "nameOnly": True}) == []
 
 
 def test_query_shapes_separate_equality_from_ranges_and_keep_the_sort() -> None:
@@ -136,8 +221,8 @@ def test_an_unsupported_operator_fails_the_test_that_sent_it(
     result.stdout.fnmatch_lines(
         [
             "*ERROR at teardown of test_sends_where*",
-            "*test_sender.py::test_sends_where sent what Amazon DocumentDB 5.0 does not support*",
-            "*query operator `$where` is not supported by DocumentDB 5.0 (in `find`)*",
+            "*test_sender.py::test_sends_where sent what Amazon DocumentDB 8.0 does not support*",
+            "*query operator `$where` is not supported by DocumentDB 8.0 (in `find`)*",
         ]
     )
     assert "test_uses_plain_equality sent" not in result.stdout.str()

@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from typing import Any
 
+from bson import SON
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo.errors import PyMongoError
@@ -59,16 +61,18 @@ def app_user_roles(database: str) -> list[dict[str, str]]:
     return [{"role": "readWrite", "db": database}]
 
 
+def user_command(verb: str, username: str, password: str, database: str) -> SON[str, Any]:
+    """The `createUser` or `updateUser` command that gives `username` exactly its roles."""
+    return SON([(verb, username), ("pwd", password), ("roles", app_user_roles(database))])
+
+
 async def provision(client: MongoClient, database: str, username: str, password: str) -> str:
     """Create `username` (or reset it) with readWrite on `database` only; "created"/"updated"."""
     admin = client["admin"]
-    roles = app_user_roles(database)
     existing = await admin.command("usersInfo", username)
-    if existing.get("users"):
-        await admin.command("updateUser", username, pwd=password, roles=roles)
-        return "updated"
-    await admin.command("createUser", username, pwd=password, roles=roles)
-    return "created"
+    verb = "updateUser" if existing.get("users") else "createUser"
+    await admin.command(user_command(verb, username, password, database))
+    return "updated" if verb == "updateUser" else "created"
 
 
 async def main() -> int:
