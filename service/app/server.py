@@ -13,7 +13,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from service.app.container import build_container
 from service.app.modules import MODULES
 from service.app.settings import get_settings
-from service.core.celery_task.tasks import CORE_INDEX_PLAN
 from service.core.composition import ServiceContainer
 from service.core.config import Settings
 from service.core.container import CoreContainer
@@ -27,6 +26,7 @@ from service.core.fastapi.openapi import install_problem_openapi
 from service.core.fastapi.web_app import mount_web_app
 from service.core.helpers.sentry import init_sentry
 from service.core.module import Module
+from service.core.worker.tasks import CORE_INDEX_PLAN
 
 API_PREFIX = "/api/v1"
 
