@@ -10,17 +10,16 @@ from pathlib import Path
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
-from service.app.users.adapter.output.mongo_user_repository import (
-    COLLECTION,
-    USER_INDEXES,
-    to_document,
-)
+from service.app.modules import MODULES
+from service.app.users.adapter.output.mongo_user_repository import COLLECTION, MongoUserRepository
 from service.app.users.application.dto import UserDTO
 from service.app.users.application.user_service import encode_cursor
 from service.app.users.domain.user import Role, User
 from service.core.clock import SystemClock
-from service.core.db.database import ensure_indexes
+from service.core.db.keyset import PAGE_KEY, page_key
+from service.core.db.migrations.runner import MigrationRunner
 from service.core.helpers.password import PasswordHasher
+from service.core.schema import migration_plan
 
 LUA_REPORT = Path(__file__).resolve().parent / "wrk_report.lua"
 
@@ -81,7 +80,7 @@ async def seed_users(env: dict[str, str], count: int, depth: int = 0) -> Seeded:
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(env["MONGODB_URL"])
     try:
         collection = client[env["MONGODB_DB"]][COLLECTION]
-        await ensure_indexes(client[env["MONGODB_DB"]], {COLLECTION: USER_INDEXES})
+        await MigrationRunner(client[env["MONGODB_DB"]]).run(migration_plan(MODULES))
         await _insert(collection, users)
     finally:
         await client.close()
@@ -103,10 +102,16 @@ async def seed_users(env: dict[str, str], count: int, depth: int = 0) -> Seeded:
     )
 
 
+def _document(repository: MongoUserRepository, user: User) -> dict[str, object]:
+    """The document the repository's insert writes (its keyset position included)."""
+    return {**repository.to_document(user), PAGE_KEY: page_key(user.created_at, user.id)}
+
+
 async def _insert(collection: AsyncCollection[dict[str, object]], users: list[User]) -> None:
     # Bulk, unordered batches: 200,000 users in well under a minute.
+    repository = MongoUserRepository(collection.database, SystemClock())
     for offset in range(0, len(users), 5000):
-        batch = [to_document(u) for u in users[offset : offset + 5000]]
+        batch = [_document(repository, u) for u in users[offset : offset + 5000]]
         await collection.insert_many(batch, ordered=False)
 
 

@@ -1,4 +1,5 @@
-"""Entry point: `python service/main.py --env local|dev|prod` serves the API."""
+"""Entry point: `python service/main.py --env local|dev|prod` serves the API; `migrate` applies
+the pending migrations (run it before serving: the API builds no index)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="serve the API (the default)")
+    migrate = commands.add_parser(
+        "migrate", help="apply the pending migrations (indexes, data); the deploy runs it first"
+    )
+    migrate.add_argument(
+        "--again",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="apply this already-applied step once more (a backfill after a deploy's roll)",
+    )
     admin = commands.add_parser(
         "create-admin",
         help="create an admin, or promote an existing account (password from a prompt or stdin)",
@@ -76,11 +87,36 @@ def create_admin(env: str | None, email: str, full_name: str) -> None:
     print(f"admin {'created' if created else 'ensured'}: {user.email} ({user.id})")
 
 
+def migrate(env: str | None, again: list[str]) -> int:
+    import asyncio
+    import logging
+
+    from service.app.modules import MODULES
+    from service.core.db.migrations.runner import LeaseTimeoutError, MigrationFailedError
+    from service.core.schema import migrate as run
+
+    settings = load_settings(env)
+    configure_logging(settings.log_level)
+    try:
+        report = asyncio.run(run(settings, MODULES, again=again))
+    except (MigrationFailedError, LeaseTimeoutError) as error:
+        logging.getLogger("service.migrate").error(
+            "migrations stopped", extra={"error": str(error)}
+        )
+        return 1
+    print(
+        f"migrations applied: {report.applied or 'none'} (already applied: {len(report.already)})"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         if args.command in (None, "serve"):
             serve(args.env)
+        elif args.command == "migrate":
+            return migrate(args.env, args.again)
         elif args.command == "create-admin":
             create_admin(args.env, args.email, args.full_name)
     except ValueError as error:  # settings refused: say which, without a traceback

@@ -22,10 +22,12 @@ import pytest
 from fastapi import FastAPI
 
 from scripts.stack import free_port
+from service.app.modules import MODULES
 from service.app.server import create_app
 from service.app.settings import load_settings
 from service.core.config import Settings
 from service.core.container import CoreContainer
+from service.core.schema import migrate
 
 # pytester: the DocumentDB gate's own test runs a small suite through it.
 pytest_plugins = ["pytester", "tests.docdb.gate"]
@@ -112,8 +114,12 @@ def make_test_settings(stack_env: dict[str, str], run_id: str, **overrides: obje
 
 
 @pytest.fixture(scope="session")
-def settings(stack_env: dict[str, str], run_id: str) -> Settings:
-    return make_test_settings(stack_env, run_id)
+async def settings(stack_env: dict[str, str], run_id: str) -> Settings:
+    """The session's settings, its database migrated first (as `scripts/run` and a deploy do:
+    the API builds no index)."""
+    session_settings = make_test_settings(stack_env, run_id)
+    await migrate(session_settings, MODULES)
+    return session_settings
 
 
 async def _drop_test_data(application: FastAPI, settings: Settings) -> None:
@@ -130,8 +136,13 @@ def http_client(application: FastAPI) -> httpx.AsyncClient:
 
 
 @asynccontextmanager
-async def private_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """An app of its own (own container and resources), for tests that break its stores."""
+async def private_app(
+    settings: Settings, *, migrated: bool = True
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app of its own (own container and resources), for tests that break its stores; its
+    database migrated first unless `migrated` is False."""
+    if migrated:
+        await migrate(settings, MODULES)
     application = create_app(settings)
     async with (
         application.router.lifespan_context(application),
@@ -171,8 +182,13 @@ def served_api(
         **env_overrides,
     }
     with log.open("wb") as out:
+        # As `scripts/run` and a deploy do: the migrations first (the API builds no index).
+        main = [sys.executable, str(ROOT / "service" / "main.py"), "--env", "test"]
+        subprocess.run(
+            [*main, "migrate"], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, check=True
+        )
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "service" / "main.py"), "--env", "test"],
+            main,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

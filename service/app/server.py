@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,10 +14,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from service.app.container import build_container
 from service.app.modules import MODULES
 from service.app.settings import get_settings
+from service.core import schema
 from service.core.composition import ServiceContainer
 from service.core.config import Settings
 from service.core.container import CoreContainer
-from service.core.db.database import IndexPlan, ensure_indexes
+from service.core.db.database import IndexPlan, missing_indexes
 from service.core.db.redis.near_cache import RedisNearCache
 from service.core.fastapi.exception_handlers import register_exception_handlers
 from service.core.fastapi.middleware.forwarded import ForwardedMiddleware
@@ -26,17 +28,14 @@ from service.core.fastapi.openapi import install_problem_openapi
 from service.core.fastapi.web_app import mount_web_app
 from service.core.helpers.sentry import init_sentry
 from service.core.module import Module
-from service.core.worker.tasks import CORE_INDEX_PLAN
 
 API_PREFIX = "/api/v1"
+logger = logging.getLogger(__name__)
 
 
 def index_plan(modules: Sequence[Module] = MODULES) -> IndexPlan:
-    """Every collection's indexes: core's and each module's."""
-    plan = dict(CORE_INDEX_PLAN)
-    for module in modules:
-        plan.update(module.index_plan)
-    return plan
+    """Every collection's indexes: core's and each module's (`service.core.schema`)."""
+    return schema.index_plan(modules)
 
 
 def create_app(
@@ -54,9 +53,13 @@ def create_app(
         try:
             for near_cache in near_caches:
                 await near_cache.start()
-            await ensure_indexes(
+            # Migrations build the indexes (`service/main.py migrate`); the API only looks, and
+            # readiness stays 503 naming the missing ones until they exist.
+            missing = await missing_indexes(
                 container.provided(CoreContainer.database), index_plan(container.modules)
             )
+            if missing:
+                logger.warning("indexes missing: not ready", extra={"missing_indexes": missing})
             for module in container.modules:
                 if module.startup is not None:
                     await module.startup(container.module(module.name))

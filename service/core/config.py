@@ -93,7 +93,12 @@ class Settings(BaseSettings):
     mongodb_read_preference: str | None = None
     # DocumentDB does not support retryable writes.
     mongodb_retry_writes: bool = False
+    # Reaching the server: server selection and the connection's set-up.
     mongodb_timeout_ms: int = Field(default=5_000, ge=100)
+    # Every operation's client-side bound (PyMongo's `timeoutMS`: selection, connection, the
+    # command and its reply together): a stalled database is a 503 within it, well inside the
+    # 5 s docs/operations.md promises. Migrations run without it (an index build takes minutes).
+    mongodb_operation_timeout_ms: int = Field(default=2_500, ge=100)
     mongodb_max_pool_size: int = Field(default=100, ge=1)
 
     # Redis / Amazon ElastiCache. Two roles (docs/data-model.md): REDIS_URL holds what must

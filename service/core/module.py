@@ -18,6 +18,7 @@ from starlette.routing import Mount
 
 from service.core.config import Settings
 from service.core.db.database import IndexPlan
+from service.core.db.migrations.migration import Migration
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,8 +43,8 @@ class Module:
     - `authenticator`: the module's provider of core's `Authenticator` (what turns a bearer
       token into a `Principal`), when the module is the one that authenticates; it answers
       `CoreContainer.authenticator` (the users module: `UsersContainer.authenticator`).
-    - `startup`: awaited by the API once resources are up and indexes exist (e.g. bootstrap an
-      admin); it gets the module's container.
+    - `startup`: awaited by the API once resources are up (e.g. bootstrap an admin); it gets
+      the module's container.
     """
 
     name: str
@@ -54,7 +55,10 @@ class Module:
     # ASGI apps mounted under the API prefix (`include_router` carries a router's HTTP and
     # WebSocket routes, but not its mounts).
     mounts: tuple[Mount, ...] = ()
+    # The indexes its collections must have (the API is not ready without them), and the
+    # migrations that create them and change its documents, oldest first (docs/data-model.md).
     index_plan: IndexPlan = field(default_factory=dict)
+    migrations: tuple[Migration, ...] = ()
     task_modules: tuple[str, ...] = ()
     queues: tuple[str, ...] = ()
     beat: tuple[BeatEntry, ...] = ()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from service.app.files.adapter.input.api.v1.router import files_router
+from service.app.files.adapter.output.migrations import FILES_MIGRATIONS
 from service.app.files.adapter.output.repository import FILES_INDEX_PLAN
 from service.app.files.adapter.output.task_queue import EXPIRE_PENDING_TASK
 from service.app.files.container import FilesContainer
@@ -15,6 +16,7 @@ module = Module(
     settings=FilesSettings,
     routers=(files_router,),
     index_plan=FILES_INDEX_PLAN,
+    migrations=FILES_MIGRATIONS,
     task_modules=("service.app.files.adapter.input.tasks",),
     queues=("files",),
     beat=(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
-from service.app.health.adapter.output.probes import mongodb_probe, redis_probe
+from service.app.health.adapter.output.probes import indexes_probe, mongodb_probe, redis_probe
 from service.app.health.application.readiness_service import ReadinessService
 
 
@@ -15,6 +15,8 @@ class HealthContainer(containers.DeclarativeContainer):
         ReadinessService,
         probes=providers.Dict(
             mongodb=providers.Callable(mongodb_probe, core.database),
+            # Built by the migrations (`service/main.py migrate`), never by the API.
+            indexes=providers.Callable(indexes_probe, core.database, core.modules),
             # (Not the cache's Redis: without it reads fall through to the database.)
             redis=providers.Callable(redis_probe, core.redis_client),
         ),

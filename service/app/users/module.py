@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from service.app.users.adapter.input.api.v1.router import auth_router, users_router
+from service.app.users.adapter.output.migrations import USERS_MIGRATIONS
 from service.app.users.adapter.output.mongo_user_repository import USERS_INDEX_PLAN
 from service.app.users.application.bootstrap import bootstrap_admin
 from service.app.users.container import UsersContainer
@@ -27,6 +28,7 @@ module = Module(
     # The hot read path first.
     routers=(users_router, auth_router),
     index_plan=USERS_INDEX_PLAN,
+    migrations=USERS_MIGRATIONS,
     task_modules=("service.app.users.adapter.input.tasks",),
     beat=(
         BeatEntry(

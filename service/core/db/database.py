@@ -1,4 +1,4 @@
-"""The PyMongo async client as a container resource, and idempotent index bootstrap.
+"""The PyMongo async client as a container resource, and the check of the planned indexes.
 
 The client reads with the read preference of its URL (`MONGODB_READ_PREFERENCE`; production:
 `secondaryPreferred`, so reads spread over DocumentDB's replicas, which lag the writer by
@@ -28,8 +28,16 @@ Collection = AsyncCollection[Document]
 IndexPlan = Mapping[str, Sequence[IndexModel]]
 
 
-def build_mongo_client(settings: Settings) -> MongoClient:
+def build_mongo_client(settings: Settings, *, operation_timeout: bool = True) -> MongoClient:
+    """The client; every operation bounded by `MONGODB_OPERATION_TIMEOUT_MS` (`timeoutMS`)
+    unless `operation_timeout` is False (migrations: index builds), which keeps the socket
+    timeout only."""
     password = settings.mongodb_password.get_secret_value() if settings.mongodb_password else None
+    bound: dict[str, Any] = (
+        {"timeoutMS": settings.mongodb_operation_timeout_ms}
+        if operation_timeout
+        else {"socketTimeoutMS": None}
+    )
     return AsyncMongoClient(
         settings.mongodb_client_url(),
         username=settings.mongodb_username,
@@ -40,7 +48,7 @@ def build_mongo_client(settings: Settings) -> MongoClient:
         maxPoolSize=settings.mongodb_max_pool_size,
         serverSelectionTimeoutMS=settings.mongodb_timeout_ms,
         connectTimeoutMS=settings.mongodb_timeout_ms,
-        socketTimeoutMS=settings.mongodb_timeout_ms * 2,
+        **bound,
     )
 
 
@@ -63,19 +71,18 @@ def on_primary(collection: Collection) -> Collection:
     return collection.with_options(read_preference=ReadPreference.PRIMARY)
 
 
-async def ensure_indexes(database: Database, plan: IndexPlan) -> None:
-    """Create every planned index that is missing; a restart on existing data changes nothing.
-
-    Existing indexes are listed first and each missing one is created on its own (one
-    `createIndexes` per index keeps a failure pointing at the index that caused it). An index is
-    matched by name: changing an index's keys or options means giving it a new name.
-    """
+async def missing_indexes(database: Database, plan: IndexPlan) -> list[str]:
+    """`collection.index` of every planned index the database does not have with the planned
+    keys. The API builds none (migrations do, `service/core/db/migrations`): it stays not-ready
+    while this names any."""
+    missing = []
     for collection, indexes in plan.items():
-        existing = {index["name"] async for index in await database[collection].list_indexes()}
-        created = []
+        existing = {
+            index["name"]: dict(index["key"])
+            async for index in await database[collection].list_indexes()
+        }
         for index in indexes:
             name = index.document["name"]
-            if name not in existing:
-                await database[collection].create_indexes([index])
-                created.append(name)
-        logger.info("indexes ensured", extra={"collection": collection, "indexes_created": created})
+            if existing.get(name) != dict(index.document["key"]):
+                missing.append(f"{collection}.{name}")
+    return missing

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, ExecutionTimeout
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -73,5 +73,7 @@ def register_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(ConnectionFailure, database_unavailable_handler)
+    # The operation's bound ran out on the server's side (`timeoutMS` also sets maxTimeMS).
+    app.add_exception_handler(ExecutionTimeout, database_unavailable_handler)
     app.add_exception_handler(RedisConnectionError, redis_unavailable_handler)
     app.add_exception_handler(RedisTimeoutError, redis_unavailable_handler)

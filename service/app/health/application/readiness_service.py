@@ -9,6 +9,10 @@ from dataclasses import dataclass
 Probe = Callable[[], Awaitable[object]]
 
 
+class NamedProblem(Exception):
+    """A probe's failure whose message is safe to show in the readiness answer."""
+
+
 @dataclass(frozen=True, slots=True)
 class ReadinessReport:
     checks: dict[str, str]
@@ -33,6 +37,8 @@ class ReadinessService:
                 await probe()
         except TimeoutError:
             return "timeout"
+        except NamedProblem as error:  # what is missing, by name (no address or secret)
+            return f"{type(error).__name__}: {error}"
         except Exception as error:  # any failure means "not ready"; the name says which
             return type(error).__name__
         return "ok"

@@ -12,13 +12,11 @@ from collections.abc import Callable
 from typing import TextIO
 
 from service.app.container import build_container
-from service.app.users.adapter.output.mongo_user_repository import USERS_INDEX_PLAN
 from service.app.users.application.dto import UserDTO
 from service.app.users.container import UsersContainer
 from service.app.users.domain.user import normalize_email
 from service.core.config import Settings
-from service.core.container import CoreContainer
-from service.core.db.database import ensure_indexes
+from service.core.schema import migrate
 
 
 def read_password(stdin: TextIO | None = None) -> str:
@@ -40,9 +38,9 @@ async def create_admin(
 ) -> tuple[UserDTO, bool]:
     """(the admin, whether it was created); `password` is asked only to create an account."""
     container = build_container(settings)
+    await migrate(settings, container.modules)  # the indexes it relies on (a fresh database)
     await container.start()
     try:
-        await ensure_indexes(await container.resolve(CoreContainer.database), USERS_INDEX_PLAN)
         users = await container.resolve(UsersContainer.user_service)
         repository = await container.resolve(UsersContainer.repository)
         exists = await repository.get_by_email(normalize_email(email))

@@ -17,7 +17,7 @@ async def live() -> dict[str, str]:
 
 @health_router.get(
     "/ready",
-    summary="Readiness: MongoDB and Redis answer",
+    summary="Readiness: MongoDB and Redis answer, and the indexes exist",
     responses={503: {"description": "A dependency is down; the problem names it"}},
 )
 async def ready(
