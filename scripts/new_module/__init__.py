@@ -112,7 +112,7 @@ def taken() -> dict[str, str]:
     them; read from the module list of the tree the generator runs in."""
     from service.app.modules import MODULES
     from service.core.celery_task import CORE_QUEUES
-    from service.core.celery_task.tasks import CORE_INDEX_PLAN
+    from service.core.worker.tasks import CORE_INDEX_PLAN
 
     uses = {queue: "a core queue" for queue in CORE_QUEUES}
     uses.update({collection: "a core collection" for collection in CORE_INDEX_PLAN})
