@@ -25,14 +25,16 @@ def test_encrypted_tls_and_audited(template: Tpl, env: str) -> None:
             "KmsKeyId": Match.any_value(),
             "Port": 27117,
             "EnableCloudwatchLogsExports": ["audit", "profiler"],
-            "EngineVersion": "5.0.0",
+            "EngineVersion": "8.0.0",
         },
     )
     t.has_resource_properties(
         "AWS::DocDB::DBClusterParameterGroup",
         {
-            "Family": "docdb5.0",
-            "Parameters": Match.object_like({"tls": "enabled", "audit_logs": "enabled"}),
+            "Family": "docdb8.0",
+            "Parameters": Match.object_like(
+                {"tls": "enabled", "audit_logs": "enabled", "plannerVersion": "3.0"}
+            ),
         },
     )
 
