@@ -17,6 +17,7 @@ index-coverage test (tests/docdb/test_index_coverage.py).
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -358,6 +359,20 @@ def query_shape(name: str, command: Mapping[str, Any]) -> QueryShape | None:
     )
 
 
+SERVICE_DIR: Final = str(Path(__file__).resolve().parents[2] / "service") + "/"
+
+
+def _sent_by_service() -> bool:
+    """Whether the command comes from the service's code: its frames (an async call's whole
+    await chain is on the stack while it runs) include one under service/."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename.startswith(SERVICE_DIR):
+            return True
+        frame = frame.f_back
+    return False
+
+
 @dataclass
 class Recorder(monitoring.CommandListener):
     """Checks each command as it starts and keeps the findings and query shapes, per test."""
@@ -366,6 +381,9 @@ class Recorder(monitoring.CommandListener):
     current_test: str = OUTSIDE_TESTS
     findings: list[Finding] = field(default_factory=list)
     shapes: dict[QueryShape, set[str]] = field(default_factory=dict)
+    # The shapes the service's own code sent (not a test's assertion query): what
+    # docs/data-model.md's "Query shapes" must list.
+    service_shapes: set[QueryShape] = field(default_factory=set)
     commands_seen: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -380,6 +398,8 @@ class Recorder(monitoring.CommandListener):
             self.findings.extend(Finding(test, name, problem) for problem in problems)
             if shape is not None:
                 self.shapes.setdefault(shape, set()).add(test)
+                if _sent_by_service():
+                    self.service_shapes.add(shape)
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -400,11 +420,14 @@ monitoring.register(RECORDER)
 
 
 # The index-coverage test reads what the whole session recorded, so it runs last.
-LAST_TEST: Final = "test_index_coverage.py::test_every_recorded_query_is_served_by_a_declared_index"
+LAST_TESTS: Final = (
+    "test_index_coverage.py::test_every_recorded_query_is_served_by_a_declared_index",
+    "test_index_coverage.py::test_the_data_model_doc_lists_every_query_shape_the_service_sends",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    last = [item for item in items if item.nodeid.endswith(LAST_TEST)]
+    last = [item for item in items if item.nodeid.endswith(LAST_TESTS)]
     if last:
         items[:] = [item for item in items if item not in last] + last
 

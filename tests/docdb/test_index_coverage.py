@@ -8,11 +8,14 @@ index's prefix, `$exists` on a sparse index's fields, a partial index's expressi
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from service.app.server import index_plan
 from tests.docdb.gate import RECORDER, QueryShape, query_shape
-from tests.docdb.planner import Index, indexes_of, problems
+from tests.docdb.planner import Index, indexes_of, problems, served_by
 
 
 def shape_of(filter_: dict[str, object], sort: dict[str, int] | None = None) -> QueryShape:
@@ -111,3 +114,50 @@ def test_every_recorded_query_is_served_by_a_declared_index() -> None:
         kinds.setdefault(key, (shape, set(), broken))[1].update(tests)
     report = "\n".join(sorted(f"  - {describe(*kind)}" for kind in kinds.values()))
     assert not missing, f"queries DocumentDB would not serve from an index:\n{report}"
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "data-model.md"
+ROW = re.compile(r"^\| `(?P<collection>\w+)` \| `(?P<shape>[^`]+)` \| `(?P<index>\w+)` \|", re.M)
+
+
+def signature(shape: QueryShape) -> str:
+    """A shape as docs/data-model.md writes it: `= equality; exists f; ~ other; sort f -1`."""
+    parts = []
+    if shape.equality:
+        parts.append("= " + ", ".join(sorted(shape.equality)))
+    if shape.exists:
+        parts.append("exists " + ", ".join(sorted(shape.exists)))
+    other = sorted(shape.other - shape.equality)
+    if other:
+        parts.append("~ " + ", ".join(other))
+    if shape.sort:
+        parts.append(
+            "sort " + ", ".join(f"{field} {direction:+d}" for field, direction in shape.sort)
+        )
+    return "; ".join(parts) or "(every document)"
+
+
+def documented_shapes() -> dict[tuple[str, str], str]:
+    text = DOC.read_text()
+    start = text.index("## Query shapes")
+    end = text.find("\n## ", start + 1)
+    section = text[start : end if end != -1 else len(text)]
+    return {(m["collection"], m["shape"]): m["index"] for m in ROW.finditer(section)}
+
+
+def test_the_data_model_doc_lists_every_query_shape_the_service_sends() -> None:
+    plan = {collection: indexes_of(models) for collection, models in index_plan().items()}
+    documented = documented_shapes()
+    wanted: dict[tuple[str, str], str] = {}
+    for shape in RECORDER.service_shapes:
+        if shape.collection in plan:
+            index = served_by(shape, plan[shape.collection])
+            wanted[(shape.collection, signature(shape))] = index.name if index else "(none)"
+    wrong = {key: index for key, index in wanted.items() if documented.get(key) != index}
+    rows = "\n".join(
+        f"| `{collection}` | `{shape}` | `{index}` |"
+        for (collection, shape), index in sorted(wrong.items())
+    )
+    assert not wrong, (
+        f"docs/data-model.md, 'Query shapes', lacks or misnames (add the rule):\n{rows}"
+    )
