@@ -64,6 +64,8 @@ def synth_step(config: PipelineConfig, source: cdkp.CodePipelineSource) -> cdkp.
             build_image=BUILD_IMAGE,
             compute_type=codebuild.ComputeType.MEDIUM,
             # scripts/test starts Redis, mongo-java-server and moto as local processes: no docker.
+            # The Fargate rehearsal's tests skip here on a probe, and scripts/test prints why
+            # (docs/deployment.md: probe-skip rather than a privileged build).
             privileged=False,
         ),
         partial_build_spec=codebuild.BuildSpec.from_object(

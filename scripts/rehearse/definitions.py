@@ -10,11 +10,11 @@ from typing import Any, Final
 from scripts.rehearse.assembly import Assembly, Stack
 from scripts.rehearse.reporting import RehearsalError
 
+# Docker's (and Fargate's) default capability bounding set.
 DEFAULT_CAPABILITIES: Final = (
     *("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID"),
     *("SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"),
 )
-# Commands ElastiCache does not offer (renamed away in the local Redis, as there).
 ECS_DEFAULT_STOP_TIMEOUT: Final = 30.0
 
 

@@ -19,7 +19,6 @@ BASE_IMAGE_ENV: Final = {
 }
 # Directories the base image has, with their owner and mode (a VOLUME there copies them).
 BASE_IMAGE_DIRS: Final = {"/tmp": (0, 0, 0o1777), "/var/tmp": (0, 0, 0o1777)}  # noqa: S108
-# Docker's (and Fargate's) default capability bounding set.
 
 
 @dataclasses.dataclass

@@ -19,6 +19,7 @@ from scripts.rehearse.network import Bridge
 from scripts.rehearse.reporting import RehearsalError, say
 from scripts.rehearse.tls import Tls
 
+# Commands ElastiCache does not offer (renamed away in the local Redis, as there).
 ELASTICACHE_RESTRICTED: Final = (
     *("BGREWRITEAOF", "BGSAVE", "CONFIG", "DEBUG", "MIGRATE", "MODULE", "REPLICAOF", "SAVE"),
     *("SLAVEOF", "SYNC", "PSYNC"),
