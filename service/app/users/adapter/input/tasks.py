@@ -8,7 +8,7 @@ from celery import shared_task
 
 from service.app.users.container import UsersContainer
 from service.core.celery_task.base import BaseTask
-from service.core.celery_task.runtime import runtime
+from service.core.worker.runtime import runtime
 
 
 async def _delete_unverified_accounts() -> int:
