@@ -8,17 +8,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.collection import AsyncCollection
 
 from service.app.modules import MODULES
-from service.app.users.adapter.output.mongo_user_repository import COLLECTION, MongoUserRepository
-from service.app.users.application.dto import UserDTO
-from service.app.users.application.user_service import encode_cursor
+from service.app.users.adapter.output.mongo_user_repository import (
+    COLLECTION,
+    MongoUserRepository,
+)
 from service.app.users.domain.user import Role, User
 from service.core.clock import SystemClock
+from service.core.db.database import Database
 from service.core.db.keyset import PAGE_KEY, page_key
 from service.core.db.migrations.runner import MigrationRunner
 from service.core.helpers.password import PasswordHasher
+from service.core.pagination import Cursor, encode_cursor
 from service.core.schema import migration_plan
 
 LUA_REPORT = Path(__file__).resolve().parent / "wrk_report.lua"
@@ -79,9 +81,8 @@ async def seed_users(env: dict[str, str], count: int, depth: int = 0) -> Seeded:
     ]
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(env["MONGODB_URL"])
     try:
-        collection = client[env["MONGODB_DB"]][COLLECTION]
         await MigrationRunner(client[env["MONGODB_DB"]]).run(migration_plan(MODULES))
-        await _insert(collection, users)
+        await _insert(client[env["MONGODB_DB"]], users)
     finally:
         await client.close()
     ids = [u.id for u in users[1:]]
@@ -97,22 +98,21 @@ async def seed_users(env: dict[str, str], count: int, depth: int = 0) -> Seeded:
         user_email=users[1].email,
         user_id=users[1].id,
         ids=ids,
-        deep_cursor=encode_cursor(UserDTO.from_user(after)),
+        deep_cursor=encode_cursor(Cursor(after.created_at, after.id)),
         deep_first_email=newest_first[min(depth, count - 1)].email,
     )
 
 
-def _document(repository: MongoUserRepository, user: User) -> dict[str, object]:
-    """The document the repository's insert writes (its keyset position included)."""
-    return {**repository.to_document(user), PAGE_KEY: page_key(user.created_at, user.id)}
-
-
-async def _insert(collection: AsyncCollection[dict[str, object]], users: list[User]) -> None:
-    # Bulk, unordered batches: 200,000 users in well under a minute.
-    repository = MongoUserRepository(collection.database, SystemClock())
+async def _insert(database: Database, users: list[User]) -> None:
+    # Bulk, unordered batches: 200,000 users in well under a minute; each document exactly as
+    # the service's repository writes it.
+    repository = MongoUserRepository(database, SystemClock())
     for offset in range(0, len(users), 5000):
-        batch = [_document(repository, u) for u in users[offset : offset + 5000]]
-        await collection.insert_many(batch, ordered=False)
+        batch = [
+            {**repository.to_document(u), PAGE_KEY: page_key(u.created_at, u.id)}
+            for u in users[offset : offset + 5000]
+        ]
+        await database[COLLECTION].insert_many(batch, ordered=False)
 
 
 async def seed_older_users(env: dict[str, str], seeded: Seeded, count: int) -> list[str]:
@@ -126,7 +126,7 @@ async def seed_older_users(env: dict[str, str], seeded: Seeded, count: int) -> l
     ]
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(env["MONGODB_URL"])
     try:
-        await _insert(client[env["MONGODB_DB"]][COLLECTION], users)
+        await _insert(client[env["MONGODB_DB"]], users)
     finally:
         await client.close()
     return [u.id for u in users]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -85,7 +86,14 @@ def create_app(
     )
     app.state.container = container
     register_exception_handlers(app)
-    install_problem_openapi(app)
+    install_problem_openapi(
+        app,
+        [
+            functools.partial(module.refine_openapi, settings)
+            for module in container.modules
+            if module.refine_openapi is not None
+        ],
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.app.files.adapter.input.api.v1.router import files_router
+from service.app.files.adapter.input.api.v1.router import document_upload_policy, files_router
 from service.app.files.adapter.output.migrations import FILES_MIGRATIONS
 from service.app.files.adapter.output.repository import FILES_INDEX_PLAN
 from service.app.files.adapter.output.task_queue import EXPIRE_PENDING_TASK
@@ -15,6 +15,7 @@ module = Module(
     container=FilesContainer,
     settings=FilesSettings,
     routers=(files_router,),
+    refine_openapi=document_upload_policy,
     index_plan=FILES_INDEX_PLAN,
     migrations=FILES_MIGRATIONS,
     task_modules=("service.app.files.adapter.input.tasks",),
