@@ -23,6 +23,7 @@ from infra.config import REPO_ROOT, EnvConfig, ScaledService
 from infra.db_users import DbUsers
 from infra.documentdb import DB_NAME, DocumentDb
 from infra.mail import grant_send, task_environment
+from infra.migrations import Migrations
 from infra.nag import acknowledge
 from infra.network import Network
 from infra.retention import retention_days
@@ -432,9 +433,23 @@ class Service(Construct):
         )
         self.beat.service.auto_scale_task_count(min_capacity=1, max_capacity=1)
 
-        # No task starts before its database user exists; every rotation redeploys them.
+        # No task starts before its database user exists and the release's migrations are
+        # applied (infra/migrations.py); every rotation redeploys them.
+        self.migrations = Migrations(
+            self,
+            "Migrations",
+            config=config,
+            cluster=self.cluster,
+            image=self.image,
+            documentdb=documentdb,
+            db_users=self.db_users,
+            environment=dict(self.environment),
+            secrets=dict(self.secrets),
+            scratch_path=SCRATCH_PATH,
+        )
         for app in self.services:
             app.service.node.add_dependency(self.db_users.provisioned)
+            app.service.node.add_dependency(self.migrations.applied)
         self.db_users.redeploy_on_rotation({app.name: app.service for app in self.services})
 
         # --- data access: only the app tasks reach DocumentDB and the cache -------------

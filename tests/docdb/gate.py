@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any, Final
 
 import pytest
@@ -365,7 +366,7 @@ SERVICE_DIR: Final = str(Path(__file__).resolve().parents[2] / "service") + "/"
 def _sent_by_service() -> bool:
     """Whether the command comes from the service's code: its frames (an async call's whole
     await chain is on the stack while it runs) include one under service/."""
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     while frame is not None:
         if frame.f_code.co_filename.startswith(SERVICE_DIR):
             return True

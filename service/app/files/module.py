@@ -5,7 +5,7 @@ from __future__ import annotations
 from service.app.files.adapter.input.api.v1.router import document_upload_policy, files_router
 from service.app.files.adapter.output.migrations import FILES_MIGRATIONS
 from service.app.files.adapter.output.repository import FILES_INDEX_PLAN
-from service.app.files.adapter.output.task_queue import EXPIRE_PENDING_TASK
+from service.app.files.adapter.output.task_queue import EXPIRE_PENDING_TASK, RECONCILE_QUOTAS_TASK
 from service.app.files.container import FilesContainer
 from service.app.files.settings import FilesSettings
 from service.core.module import BeatEntry, Module
@@ -25,6 +25,11 @@ module = Module(
             name="files.expire-pending-uploads",
             task=EXPIRE_PENDING_TASK,
             every=lambda settings: settings.files_expire_sweep_interval_seconds,
+        ),
+        BeatEntry(
+            name="files.reconcile-quotas",
+            task=RECONCILE_QUOTAS_TASK,
+            every=lambda settings: settings.files_quota_reconcile_interval_seconds,
         ),
     ),
 )

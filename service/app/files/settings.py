@@ -28,5 +28,7 @@ class FilesSettings(Settings):
     # counted); the sweep, every interval, removes any object it left in S3.
     files_pending_expiry_seconds: int = Field(default=3600, ge=1)
     files_expire_sweep_interval_seconds: float = Field(default=300.0, gt=0, le=12 * 3600)
+    # How often every owner's usage is set from its files (what a crash left wrong converges).
+    files_quota_reconcile_interval_seconds: float = Field(default=3600.0, gt=0, le=24 * 3600)
 
     _split_lists = field_validator("files_allowed_content_types", mode="before")(split_commas)

@@ -129,3 +129,16 @@ class FileProcessing:
                     cleared += 1
             if len(due) < batch or cleared == before:  # done, or storage keeps failing
                 return cleared
+
+    async def reconcile_quotas(self, *, batch: int = 100) -> int:
+        """Every owner's usage set from its files (periodic, beat): the file's status change
+        and the quota's write are two writes, and this is what makes a crash between them
+        converge. The number of owners whose usage was corrected."""
+        corrected, after = 0, None
+        while owners := await self._quota.owners(after=after, limit=batch):
+            for owner_id in owners:
+                corrected += await self._quota.reconcile(owner_id)
+            after = owners[-1]
+        if corrected:
+            logger.warning("file quotas corrected", extra={"owners": corrected})
+        return corrected

@@ -96,6 +96,15 @@ class FileQuota(Protocol):
         """An available file ended (rejected by post-processing, deleted)."""
         ...
 
+    async def reconcile(self, owner_id: str) -> bool:
+        """Set the owner's usage from its files (what a crash between a file's change and its
+        quota write left wrong converges here); True if it changed anything."""
+        ...
+
+    async def owners(self, *, after: str | None, limit: int) -> list[str]:
+        """The owners with usage recorded, in order, after `after`."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class PresignedUpload:

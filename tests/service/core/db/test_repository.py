@@ -15,7 +15,8 @@ from pymongo.errors import DuplicateKeyError
 
 from service.core.clock import SystemClock
 from service.core.config import Settings
-from service.core.db.database import Database, Document, build_mongo_client, ensure_indexes
+from service.core.db.database import Database, Document, build_mongo_client
+from service.core.db.migrations.migration import create_indexes
 from service.core.db.repository import MongoRepository
 from service.core.exceptions import ConflictError, NotFoundError, VersionMismatchError
 from service.core.pagination import Page, decode_cursor
@@ -68,8 +69,8 @@ class MongoNoteRepository(MongoRepository[Note]):
 async def notes(settings: Settings) -> AsyncIterator[MongoNoteRepository]:
     client = build_mongo_client(settings)
     database: Database = client.get_database(f"{settings.mongodb_db}_repo_{uuid.uuid4().hex[:6]}")
-    await ensure_indexes(
-        database, {"notes": [IndexModel([("title", ASCENDING)], name="title", unique=True)]}
+    await create_indexes("notes", [IndexModel([("title", ASCENDING)], name="title", unique=True)])(
+        database
     )
     yield MongoNoteRepository(database, SystemClock())
     await client.drop_database(database.name)

@@ -15,6 +15,7 @@ from celery import shared_task
 from service.app.files.adapter.output.task_queue import (
     EXPIRE_PENDING_TASK,
     PROCESS_TASK,
+    RECONCILE_QUOTAS_TASK,
     REMOVE_OBJECT_TASK,
 )
 from service.app.files.application.processing import FileProcessing
@@ -57,3 +58,9 @@ def remove_object(self: BaseTask, file_id: str) -> bool:
 def expire_pending_uploads(self: BaseTask) -> int:
     """Periodic (beat): objects and records that abandoned uploads left behind are removed."""
     return runtime.run(_with_processing(lambda files: files.clear_abandoned_uploads()))
+
+
+@shared_task(base=BaseTask, bind=True, name=RECONCILE_QUOTAS_TASK)
+def reconcile_quotas(self: BaseTask) -> int:
+    """Periodic (beat): every owner's usage set from its files (docs/data-model.md)."""
+    return runtime.run(_with_processing(lambda files: files.reconcile_quotas()))

@@ -62,6 +62,7 @@ FILES_INDEX_PLAN: dict[str, Sequence[IndexModel]] = {
 
 
 _VISIBLE = [status.value for status in VISIBLE_STATUSES]
+PENDING: Final = FileStatus.PENDING.value
 
 
 def _live(now: datetime) -> Document:
@@ -208,12 +209,17 @@ class MongoFileQuota:
     so 50 concurrent reservations against room for 5 grant exactly 5. A hold past its `until`
     no longer counts: the next reservation that needs the room finds it expired and prunes it,
     so an abandoned upload stops counting at its deadline with nothing run then.
+
+    A file's status change and its quota write are two writes: a crash between them would leave
+    the usage wrong for good, so `reconcile` (a periodic sweep, `files.reconcile_quotas`) sets
+    each owner's usage from the owner's files, by a compare-and-set on the document it read.
     """
 
     _ATTEMPTS = 8
 
     def __init__(self, database: Database, clock: Clock) -> None:
         self._quotas = on_primary(database[FILE_QUOTAS])
+        self._files = on_primary(database[FILES])
         self._clock = clock
 
     async def reserve(
@@ -242,10 +248,13 @@ class MongoFileQuota:
                 # The first upload of an owner creates the document (the guard's `_id` and the
                 # `$inc`/`$push` make it); a document that exists but has no room is a
                 # duplicate `_id` to the upsert.
-                await self._quotas.update_one(fits, hold, upsert=True)
-                return QuotaVerdict.GRANTED
+                result = await self._quotas.update_one(fits, hold, upsert=True)
             except DuplicateKeyError:
                 pass
+            else:
+                # Granted only by a write that matched the guard (or created the document).
+                if result.matched_count == 1 or result.upserted_id is not None:
+                    return QuotaVerdict.GRANTED
             document = await self._quotas.find_one({"_id": owner_id})
             if document is None:  # lost a race to create it: try again
                 continue
@@ -294,3 +303,45 @@ class MongoFileQuota:
 
     async def release(self, owner_id: str, *, size: int) -> None:
         await self._quotas.update_one({"_id": owner_id}, {"$inc": {"count": -1, "bytes": -size}})
+
+    async def reconcile(self, owner_id: str) -> bool:
+        """Set the owner's usage to what its files say: its available files, plus the holds
+        still live whose upload is still pending (or not recorded yet: a reservation precedes
+        the file's insert). A compare-and-set on the document as read, so a concurrent
+        reservation or release makes it a no-op (the next sweep tries again); True if it
+        changed anything."""
+        document = await self._quotas.find_one({"_id": owner_id})
+        if document is None:
+            return False
+        now = self._clock.now()
+        statuses: dict[str, str] = {}
+        count = size = 0
+        files = self._files.find(
+            {"owner_id": owner_id, "status": {"$in": [FileStatus.AVAILABLE.value, PENDING]}},
+            projection={"status": 1, "size": 1},
+        )
+        async for file in files:
+            statuses[file["_id"]] = file["status"]
+            if file["status"] == FileStatus.AVAILABLE.value:
+                count, size = count + 1, size + int(file["size"])
+        holds = [
+            hold
+            for hold in document.get("holds", [])
+            if hold["until"] > now and statuses.get(hold["file_id"], PENDING) == PENDING
+        ]
+        settled = {
+            "count": count + len(holds),
+            "bytes": size + sum(int(hold["size"]) for hold in holds),
+            "holds": holds,
+        }
+        current = {key: document.get(key) for key in settled}
+        if current == settled:
+            return False
+        result = await self._quotas.update_one({"_id": owner_id, **current}, {"$set": settled})
+        return result.modified_count == 1
+
+    async def owners(self, *, after: str | None, limit: int) -> list[str]:
+        """The owners with a quota document, in `_id` order from `after` (one positive range)."""
+        query: Document = {} if after is None else {"_id": {"$gt": after}}
+        cursor = self._quotas.find(query, projection={"_id": 1}).sort("_id", ASCENDING).limit(limit)
+        return [document["_id"] async for document in cursor]

@@ -7,6 +7,7 @@ from service.core.celery_task.publisher import TaskPublisher
 PROCESS_TASK = "files.process"
 REMOVE_OBJECT_TASK = "files.remove_object"
 EXPIRE_PENDING_TASK = "files.expire_pending_uploads"
+RECONCILE_QUOTAS_TASK = "files.reconcile_quotas"
 
 
 class CeleryFileTasks:
