@@ -28,6 +28,7 @@ from constructs import Construct
 from infra.config import EnvConfig
 from infra.documentdb import DocumentDb
 from infra.nag import acknowledge
+from infra.one_off_task import one_off_task
 from infra.retention import retention_days
 
 PROVISION_COMMAND = ["python", "-m", "service.core.db.app_user"]
@@ -125,31 +126,16 @@ class DbUsers(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.config = config
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=f"/biwoco/{config.name}/db-users",
-            retention=retention_days(config.observability.log_retention_days),
-            removal_policy=config.removal_policy,
-        )
-        self.task_definition = ecs.FargateTaskDefinition(
-            self,
-            "Task",
-            family=f"{config.prefix}-db-users",
-            cpu=256,
-            memory_limit_mib=512,
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ecs.CpuArchitecture.X86_64,
-                operating_system_family=ecs.OperatingSystemFamily.LINUX,
-            ),
-        )
-        self.task_definition.add_volume(name="tmp")
         master, app = documentdb.secret, documentdb.app_secret
         assert master is not None
-        container = self.task_definition.add_container(
-            "db-users",
-            container_name="db-users",
+        task = one_off_task(
+            self,
+            name="db-users",
+            config=config,
+            cluster=cluster,
             image=image,
+            documentdb=documentdb,
+            purpose="db-users provisioning task",
             command=PROVISION_COMMAND,
             environment=environment,
             secrets={
@@ -158,33 +144,14 @@ class DbUsers(Construct):
                 "APP_DB_USERNAME": ecs.Secret.from_secrets_manager(app, "username"),
                 "APP_DB_PASSWORD": ecs.Secret.from_secrets_manager(app, "password"),
             },
-            logging=ecs.LogDrivers.aws_logs(stream_prefix="db-users", log_group=self.log_group),
-            readonly_root_filesystem=True,
-            essential=True,
+            scratch_path=scratch_path,
         )
-        container.add_mount_points(
-            ecs.MountPoint(container_path=scratch_path, source_volume="tmp", read_only=False)
-        )
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "Sg",
-            vpc=cluster.vpc,
-            description="db-users provisioning task",
-            allow_all_outbound=True,
-        )
-        self.security_group.connections.allow_to(
-            documentdb.cluster, ec2.Port.tcp(documentdb.port), "db-users -> DocumentDB"
-        )
+        self.log_group, self.task_definition = task.log_group, task.task_definition
+        self.security_group = task.security_group
 
         # --- the custom resource that runs the task and waits for it -----------------------
         run_role = self._function_role("RunTaskRole", "run the db-users task at deploy")
-        run_role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["ecs:RunTask"],
-                resources=[self.task_definition.task_definition_arn],
-                conditions={"ArnEquals": {"ecs:cluster": cluster.cluster_arn}},
-            )
-        )
+        task.grant_run(run_role, cluster)
         run_role.add_to_policy(
             iam.PolicyStatement(
                 actions=["ecs:DescribeTasks"],
@@ -197,14 +164,6 @@ class DbUsers(Construct):
             "AwsSolutions-IAM5[Resource::*]",
             "ecs:DescribeTasks of the db-users run, whose task id exists only at run time; the "
             "statement is conditioned on ecs:cluster, this one cluster.",
-        )
-        passed = [self.task_definition.obtain_execution_role()]
-        if self.task_definition.task_role is not None:
-            passed.append(self.task_definition.task_role)
-        run_role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"], resources=[role.role_arn for role in passed]
-            )
         )
         self.run_function = self._function("RunTask", _RUN_TASK, run_role, Duration.minutes(14))
         self.provisioned = CustomResource(
@@ -228,22 +187,6 @@ class DbUsers(Construct):
         self.provisioned.node.add_dependency(self.security_group)
         self.cluster = cluster
         self.app_secret = app
-
-        execution_role = self.task_definition.execution_role
-        assert execution_role is not None
-        acknowledge(
-            execution_role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "The ECS execution role needs ecr:GetAuthorizationToken, which AWS only grants on "
-            "'*'; its image pull, log and secret permissions are scoped to their resources.",
-        )
-        acknowledge(
-            self.task_definition,
-            "AwsSolutions-ECS2",
-            "Only non-secret settings (endpoints, resource ids, flags) are plain environment "
-            "values, per the service's settings contract; every credential reaches the "
-            "containers through ECS secrets from Secrets Manager.",
-        )
 
     def redeploy_on_rotation(self, services: Mapping[str, ecs.FargateService]) -> None:
         """Force a new deployment of `services` (by name) whenever the app user rotates."""

@@ -341,8 +341,10 @@ def test_only_app_tasks_reach_the_data_ports(raw: Raw, env: str) -> None:
         source = rule["SourceSecurityGroupId"]["Fn::GetAtt"][0]
         by_port.setdefault(rule["FromPort"], set()).add(source)
     # api from the ALB on 8000; DocumentDB from the three app services and the one-off
-    # db-users task, the cache from the app services only.
-    assert by_port[27117] == app_sgs | {k for k in sgs if k.startswith("ServiceDbUsersSg")}
+    # db-users and migrate tasks, the cache from the app services only.
+    one_off = {k for k in sgs if k.startswith(("ServiceDbUsersSg", "ServiceMigrationsSg"))}
+    assert len(one_off) == 2
+    assert by_port[27117] == app_sgs | one_off
     assert by_port[6380] == app_sgs
     assert by_port[8000] == {k for k in sgs if k.startswith("ServiceAlbSg")}
     assert set(by_port) == {8000, 27117, 6380}
