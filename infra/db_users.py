@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_ec2 as ec2
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -166,20 +165,12 @@ class DbUsers(Construct):
             "statement is conditioned on ecs:cluster, this one cluster.",
         )
         self.run_function = self._function("RunTask", _RUN_TASK, run_role, Duration.minutes(14))
-        self.provisioned = CustomResource(
+        self.provisioned = task.run_at_deploy(
             self,
             "Provisioned",
-            service_token=self.run_function.function_arn,
+            function=self.run_function,
             resource_type="Custom::DbUsers",
-            properties={
-                "Cluster": cluster.cluster_arn,
-                # A new revision (new image, new secret) runs the task again.
-                "TaskDefinition": self.task_definition.task_definition_arn,
-                "Subnets": cluster.vpc.select_subnets(
-                    subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
-                ).subnet_ids,
-                "SecurityGroup": self.security_group.security_group_id,
-            },
+            cluster=cluster,
         )
         # The function's own policy must exist while it runs (and on delete), and the task's
         # way into DocumentDB (the ingress rule under its security group) before it starts.

@@ -12,8 +12,6 @@ time (a retried deploy) wait instead of applying twice.
 
 from __future__ import annotations
 
-from aws_cdk import CustomResource
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from constructs import Construct
 
@@ -61,20 +59,12 @@ class Migrations(Construct):
         run_role = db_users.run_function.role
         assert run_role is not None
         task.grant_run(run_role, cluster)
-        self.applied = CustomResource(
+        self.applied = task.run_at_deploy(
             self,
             "Applied",
-            service_token=db_users.run_function.function_arn,
+            function=db_users.run_function,
             resource_type="Custom::Migrations",
-            properties={
-                "Cluster": cluster.cluster_arn,
-                # A new revision (a new image) runs the migrations again.
-                "TaskDefinition": task.task_definition.task_definition_arn,
-                "Subnets": cluster.vpc.select_subnets(
-                    subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
-                ).subnet_ids,
-                "SecurityGroup": task.security_group.security_group_id,
-            },
+            cluster=cluster,
         )
         # Its user must exist (the db-users task), and its way into DocumentDB, before it runs.
         self.applied.node.add_dependency(db_users.provisioned)

@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from aws_cdk import CustomResource
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -29,6 +31,32 @@ class OneOffTask:
     log_group: logs.LogGroup
     task_definition: ecs.FargateTaskDefinition
     security_group: ec2.SecurityGroup
+
+    def run_at_deploy(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        function: lambda_.IFunction,
+        resource_type: str,
+        cluster: ecs.ICluster,
+    ) -> CustomResource:
+        """A custom resource whose `function` runs this task and waits for its exit code, on
+        every deploy that changes it (a new revision: new image, new secret)."""
+        return CustomResource(
+            scope,
+            construct_id,
+            service_token=function.function_arn,
+            resource_type=resource_type,
+            properties={
+                "Cluster": cluster.cluster_arn,
+                "TaskDefinition": self.task_definition.task_definition_arn,
+                "Subnets": cluster.vpc.select_subnets(
+                    subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
+                ).subnet_ids,
+                "SecurityGroup": self.security_group.security_group_id,
+            },
+        )
 
     def grant_run(self, role: iam.IRole, cluster: ecs.ICluster) -> None:
         """Let `role` start this task (in `cluster` only) and pass it its roles."""
