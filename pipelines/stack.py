@@ -8,6 +8,7 @@ prod (manual approval first, then the deploy, then the smoke test).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import CfnElement, Environment, Stack
@@ -33,10 +34,18 @@ def _cfn(construct: IConstruct) -> CfnElement:
 
 
 class PipelineStack(Stack):
-    """``PipelineStack(scope, construct_id, *, config, environments)``.
+    """``PipelineStack(scope, construct_id, *, config, environments, stages=None)``.
 
     ``environments`` maps names to :class:`EnvConfig` (from ``infra.config.load_configs``);
     the pipeline deploys ``config.dev_environment`` then ``config.prod_environment``.
+
+    The pipeline deploys the very stages ``cdk deploy '<env>/*'`` deploys: ``stages`` (the
+    app's, by environment name) or, without them, stages it adds at the app's root under the
+    environment's name. Never a stage nested in this stack: the logical ids of cross-stack
+    security-group rules and Lambda permissions, and the descriptions of the rotation
+    functions' security groups, derive from the construct path, stage id included
+    (aws/aws-cdk#30588); a stage at ``Pipeline/<env>`` would make the pipeline replace those
+    resources of an environment first deployed by hand (docs/operations.md).
     """
 
     def __init__(
@@ -46,6 +55,7 @@ class PipelineStack(Stack):
         *,
         config: PipelineConfig,
         environments: dict[str, EnvConfig],
+        stages: Mapping[str, BiwocoStage] | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("env", Environment(account=config.account, region=config.region))
@@ -60,6 +70,9 @@ class PipelineStack(Stack):
             config.branch,
             connection_arn=config.connection_arn,
             trigger_on_push=True,
+            # A git clone (not a zip): the upgrade check synthesizes the baseline release
+            # from the history and its release-* tags.
+            code_build_clone_output=True,
         )
         self.pipeline = cdkp.CodePipeline(
             self,
@@ -81,10 +94,18 @@ class PipelineStack(Stack):
             ),
         )
 
-        self.dev_stage = BiwocoStage(self, dev.name, config=dev)
+        app = self.node.root
+        assert isinstance(app, Construct)
+
+        def stage_of(env: EnvConfig) -> BiwocoStage:
+            if stages is not None and env.name in stages:
+                return stages[env.name]
+            return BiwocoStage(app, env.name, config=env)
+
+        self.dev_stage = stage_of(dev)
         self.pipeline.add_stage(self.dev_stage, post=[smoke_test_step(self.dev_stage)])
 
-        self.prod_stage = BiwocoStage(self, prod.name, config=prod)
+        self.prod_stage = stage_of(prod)
         self.pipeline.add_stage(
             self.prod_stage,
             pre=[

@@ -154,8 +154,8 @@ def test_settings_contract_env_and_secrets(raw: Raw, env: str) -> None:
         assert "tls=true&replicaSet=rs0&readPreference=secondaryPreferred&retryWrites=false" in url
         assert "rediss://" in json.dumps(plain["REDIS_URL"])
         assert "rediss://" in json.dumps(plain["REDIS_CACHE_URL"])
-        assert "CacheStateReplicationGroup" in json.dumps(plain["REDIS_URL"])
-        assert "CacheStateReplicationGroup" not in json.dumps(plain["REDIS_CACHE_URL"])
+        assert "CacheReplicationGroupBFE59FF3" in json.dumps(plain["REDIS_URL"])
+        assert "CacheReplicationGroupBFE59FF3" not in json.dumps(plain["REDIS_CACHE_URL"])
         # Secrets come from Secrets Manager (by ARN, with a JSON key for DocumentDB).
         assert all(f"biwoco-{env}-data:ExportsOutput" in json.dumps(v) for v in secrets.values())
         assert ":username::" in json.dumps(secrets["MONGODB_USERNAME"])
