@@ -39,6 +39,14 @@ CELERY_APP = "service.app.worker"
 QUEUE_DEPTH_METRIC = "CeleryQueueDepth"
 BACKLOG_METRIC = "CeleryBacklog"
 RDS_CA_BUNDLE = "/app/certs/global-bundle.pem"
+# Fargate's longest stop timeout: after SIGTERM, a worker gets this long to finish its running
+# tasks (Celery's warm shutdown) before SIGKILL.
+WORKER_STOP_TIMEOUT_SECONDS = 120
+# Every task ends (or is ended by Celery) inside that window, so no deploy, scale-in or
+# post-rotation redeploy kills one mid-run (with acks_late it would come back only after the
+# broker's visibility timeout, an hour). Work that needs longer is split into tasks.
+CELERY_TASK_TIME_LIMIT_SECONDS = 105
+CELERY_TASK_SOFT_TIME_LIMIT_SECONDS = 90
 # The one writable path under the read-only root filesystem: a task volume at a path the
 # image declares with VOLUME (so Fargate gives it the image's mode 1777, not root 0755).
 SCRATCH_PATH = "/tmp"  # noqa: S108 - a task-local scratch volume, see the Dockerfile
@@ -226,6 +234,8 @@ class Service(Construct):
             "SENTRY_ENVIRONMENT": config.name,
             "CORS_ORIGINS": ",".join(config.cors_origins),
             "CELERY_BEAT_SCHEDULE_FILE": BEAT_SCHEDULE_FILE,
+            "CELERY_TASK_TIME_LIMIT_SECONDS": str(CELERY_TASK_TIME_LIMIT_SECONDS),
+            "CELERY_TASK_SOFT_TIME_LIMIT_SECONDS": str(CELERY_TASK_SOFT_TIME_LIMIT_SECONDS),
             # The tasks' peer is the ALB, in the VPC. CloudFront appends the viewer's address
             # to X-Forwarded-For, the ALB the (public, origin-facing) address CloudFront came
             # from: the client is the 2nd entry from the right; left of it is client input.
@@ -308,7 +318,8 @@ class Service(Construct):
                 retries=3,
                 start_period=Duration.seconds(30),
             ),
-            desired=config.service.api.min_tasks,
+            # No DesiredCount: autoscaling owns the count (below).
+            desired=None,
             min_healthy_percent=100,
             max_healthy_percent=200,
         )
@@ -355,10 +366,10 @@ class Service(Construct):
                 "worker",
                 "--loglevel=INFO",
             ],
-            desired=config.service.worker.min_tasks,
+            desired=None,
             min_healthy_percent=100,
             max_healthy_percent=200,
-            stop_timeout=Duration.seconds(120),
+            stop_timeout=Duration.seconds(WORKER_STOP_TIMEOUT_SECONDS),
             # The worker answers a broadcast ping through the broker only while its consumer
             # loop runs (a stuck or disconnected worker fails it; ECS replaces the task).
             health_check=ecs.HealthCheck(
@@ -464,6 +475,12 @@ class Service(Construct):
             "restricted with a cloudwatch:namespace condition to the environment's namespace.",
         )
 
+    def set_web_app_url(self, url: str) -> None:
+        """``WEB_APP_URL`` of every task: the links in the mails (verify, reset) open the web
+        app there. Known only once the distribution exists, hence set after it."""
+        for app in self.services:
+            app.container.add_environment("WEB_APP_URL", url)
+
     @property
     def services(self) -> tuple[AppService, AppService, AppService]:
         return (self.api, self.worker, self.beat)
@@ -474,7 +491,7 @@ class Service(Construct):
         *,
         size: ScaledService,
         command: list[str],
-        desired: int,
+        desired: int | None,
         min_healthy_percent: int,
         max_healthy_percent: int,
         port: int | None = None,

@@ -184,6 +184,8 @@ class ServiceStack(BiwocoStack):
             web=self.web,
         )
         self.web.deploy(self.edge.distribution, web_app_dist())
+        # The app is served on the distribution's URL: the mails' links point there.
+        self.service.set_web_app_url(self.edge.url)
         # The app runs on the distribution's own URL; cors_origins adds other front ends.
         self.uploads_cors = UploadsCors(
             self, "UploadsCors", uploads=data.uploads, origins=[self.edge.url, *config.cors_origins]
