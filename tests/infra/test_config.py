@@ -111,3 +111,18 @@ def test_derived_names() -> None:
     dev = load_configs()["dev"]
     assert dev.prefix == "biwoco-dev"
     assert dev.metrics_namespace == "Biwoco/dev"
+
+
+def test_every_error_of_a_block_is_named_with_its_path() -> None:
+    # pydantic reports all of them at once; a bool is not an integer, a tag value is a string.
+    block = _block("dev")
+    block["service"]["api"]["cpu"] = True
+    block["mail"]["from_name"] = ""
+    block["tags"] = {"team": 1}
+    with pytest.raises(ConfigError) as raised:
+        parse_env("dev", block)
+    assert str(raised.value).split("; ") == [
+        "dev.service.api.cpu: expected an integer, got True",
+        "dev.mail.from_name: expected a non-empty string, got ''",
+        "dev.tags.team: expected a non-empty string, got 1",
+    ]
