@@ -7,7 +7,8 @@ synthesized from a ``git archive`` of that commit (:mod:`pipelines.baseline`), a
 naming the stack and the resource, when
 
 * an export that a baseline stack imports is gone: CloudFormation refuses to delete an export
-  in use, so the exporting stack's update fails and rolls back;
+  in use, so the exporting stack's update fails and rolls back; likewise a cross-region
+  reference (an SSM parameter CDK's export writer keeps) that is gone or changes value;
 * a stateful resource (:data:`STATEFUL_TYPES`, and log groups the baseline retains) is removed,
   gets a new logical id, or changes a property CloudFormation can only set at creation (the
   resource schema's ``createOnlyProperties``, from the schemas cfn-lint ships): its update
@@ -191,6 +192,62 @@ def exports_of(template: Mapping[str, Any]) -> set[str]:
     return names
 
 
+def cross_region_imports_of(template: Mapping[str, Any]) -> set[str]:
+    """The SSM parameters a stack reads through CDK's cross-region references."""
+    names: set[str] = set()
+    for resource in template.get("Resources", {}).values():
+        if resource["Type"] == "Custom::CrossRegionExportReader":
+            names |= set(resource["Properties"]["ReaderProps"]["imports"])
+    return names
+
+
+def cross_region_exports_of(template: Mapping[str, Any]) -> dict[str, str]:
+    """The SSM parameters a stack writes for other regions' stacks, with their values."""
+    values: dict[str, str] = {}
+    for resource in template.get("Resources", {}).values():
+        if resource["Type"] == "Custom::CrossRegionExportWriter":
+            for name, value in resource["Properties"]["WriterProps"]["exports"].items():
+                values[name] = json.dumps(value, sort_keys=True)
+    return values
+
+
+def cross_region_findings(
+    baseline: Mapping[tuple[str, str], StackTemplate], head: Mapping[tuple[str, str], StackTemplate]
+) -> list[Finding]:
+    """Cross-region references (``crossRegionReferences``): CDK's export writer refuses to
+    delete or change a parameter that a deployed reader still imports, and fails the update."""
+    findings = []
+    origins = {origin for origin, _ in baseline}
+    for origin in sorted(origins):
+        old_written: dict[str, str] = {}
+        new_written: dict[str, str] = {}
+        imported: dict[str, str] = {}
+        for key, stack in baseline.items():
+            if key[0] != origin:
+                continue
+            old_written |= cross_region_exports_of(stack.template)
+            for name in cross_region_imports_of(stack.template):
+                imported[name] = key[1]
+            counterpart = _counterpart(key, head)
+            if counterpart is not None:
+                new_written |= cross_region_exports_of(counterpart.template)
+        for name, reader in sorted(imported.items()):
+            if name not in new_written:
+                what = "gone"
+            elif name in old_written and old_written[name] != new_written[name]:
+                what = "changed"
+            else:
+                continue
+            findings.append(
+                Finding(
+                    f"{origin}: cross-region export {name} {what}",
+                    f"the deployed {reader} reads it; CDK's export writer refuses to delete or "
+                    "change a parameter in use, so the exporting stack's update fails",
+                )
+            )
+    return findings
+
+
 def export_findings(
     baseline: Mapping[tuple[str, str], StackTemplate], head: Mapping[tuple[str, str], StackTemplate]
 ) -> list[Finding]:
@@ -329,6 +386,7 @@ def check(baseline_dir: Path | None, head_dir: Path) -> tuple[list[Finding], lis
         baseline = _stacks(baseline_dir)
         findings = (
             export_findings(baseline, head)
+            + cross_region_findings(baseline, head)
             + stateful_findings(baseline, head)
             + rule_findings(baseline, head)
             + findings

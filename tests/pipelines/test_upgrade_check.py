@@ -183,3 +183,28 @@ def test_only_pipeline_created_environments_accept_re_created_rules() -> None:
     key = "assembly-Pipeline-dev/biwoco-dev-service/ServiceApiSgX: rule re-created as ServiceY"
     assert accepted_reason(key) is not None
     assert accepted_reason(key.replace("assembly-Pipeline-dev", "assembly-dev")) is None
+
+
+@needs_history
+def test_it_names_a_cross_region_export_the_service_stack_still_reads(
+    baseline: Path, head: Path, tmp_path: Path
+) -> None:
+    # The certificate replaced (say, a new logical id): the us-east-1 writer would change the
+    # parameter that the deployed service stack reads, and CDK's writer refuses that.
+    changed = tmp_path / "changed"
+    shutil.copytree(head, changed, ignore=shutil.ignore_patterns("asset.*"))
+    path = _template(changed, "prod", "EdgeFirewall")
+    tpl = json.loads(path.read_text("utf-8"))
+    (writer,) = [
+        r for r in tpl["Resources"].values() if r["Type"] == "Custom::CrossRegionExportWriter"
+    ]
+    exports = writer["Properties"]["WriterProps"]["exports"]
+    (certificate,) = [name for name in exports if "Certificate" in name]
+    exports[certificate] = {"Ref": "FirewallCertificateNew"}
+    path.write_text(json.dumps(tpl), "utf-8")
+    failures, _ = check(baseline, changed)
+    # (an environment the previous release's pipeline deployed reads it too)
+    assert [f.key for f in failures] == [
+        f"assembly-Pipeline-prod: cross-region export {certificate} changed",
+        f"assembly-prod: cross-region export {certificate} changed",
+    ]
