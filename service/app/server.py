@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -13,22 +14,20 @@ from fastapi.middleware.cors import CORSMiddleware
 from service.app.container import build_container
 from service.app.modules import MODULES
 from service.app.settings import get_settings
-from service.core.celery_task.tasks import CORE_INDEX_PLAN
 from service.core.composition import ServiceContainer
 from service.core.config import Settings
 from service.core.container import CoreContainer
 from service.core.db.database import IndexPlan, ensure_indexes
 from service.core.db.redis.near_cache import RedisNearCache
 from service.core.fastapi.exception_handlers import register_exception_handlers
-from service.core.fastapi.middleware.cache_scope import CacheScopeMiddleware
 from service.core.fastapi.middleware.forwarded import ForwardedMiddleware
 from service.core.fastapi.middleware.request_limits import RequestLimitsMiddleware
 from service.core.fastapi.middleware.response_middleware import ResponseMiddleware
 from service.core.fastapi.openapi import install_problem_openapi
-from service.core.fastapi.routing import mount_routes
 from service.core.fastapi.web_app import mount_web_app
 from service.core.helpers.sentry import init_sentry
 from service.core.module import Module
+from service.core.worker.tasks import CORE_INDEX_PLAN
 
 API_PREFIX = "/api/v1"
 
@@ -84,7 +83,14 @@ def create_app(
     )
     app.state.container = container
     register_exception_handlers(app)
-    install_problem_openapi(app)
+    install_problem_openapi(
+        app,
+        [
+            functools.partial(module.refine_openapi, settings)
+            for module in container.modules
+            if module.refine_openapi is not None
+        ],
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -93,7 +99,6 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
             expose_headers=["ETag", "X-Request-ID", "Retry-After"],
         )
-    app.add_middleware(CacheScopeMiddleware)
     app.add_middleware(
         RequestLimitsMiddleware,
         max_bytes=settings.max_request_body_bytes,
@@ -109,9 +114,11 @@ def create_app(
     )
     for module in container.modules:
         for router in module.root_routers:
-            mount_routes(app, router)
+            app.include_router(router)
         for router in module.routers:
-            mount_routes(app, router, API_PREFIX)
+            app.include_router(router, prefix=API_PREFIX)
+        for mount in module.mounts:
+            app.mount(API_PREFIX + mount.path, mount.app, name=mount.name)
     if settings.web_app_dir:  # local and test only (Settings refuses it when deployed)
         s3_origins = [settings.s3_endpoint_url] if settings.s3_endpoint_url else []
         mount_web_app(app, Path(settings.web_app_dir), connect_origins=s3_origins)

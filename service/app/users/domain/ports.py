@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from service.app.users.domain.user import Role, User
-from service.core.pagination import Cursor
+from service.core.pagination import Cursor, Page
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ class UserRepository(Protocol):
 
     async def delete(self, user_id: str) -> bool: ...
 
-    async def list(self, *, limit: int, after: Cursor | None, where: UserFilter) -> list[User]: ...
+    async def list(self, *, limit: int, after: Cursor | None, where: UserFilter) -> Page[User]: ...
 
     async def delete_unverified_created_before(self, cutoff: datetime) -> Sequence[User]:
         """Remove accounts still unverified that were created before `cutoff`; those removed."""

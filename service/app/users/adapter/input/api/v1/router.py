@@ -1,6 +1,6 @@
 """The users API: /api/v1/auth/* and /api/v1/users/*."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -25,7 +25,12 @@ from service.app.users.application.user_service import UserService
 from service.app.users.container import UsersContainer
 from service.app.users.domain.ports import UserFilter
 from service.app.users.domain.user import Role
-from service.core.fastapi.conditional import IfMatch, etag, expected_version
+from service.core.fastapi.conditional import (
+    IF_MATCH_RESPONSES,
+    IfMatch,
+    OptionalIfMatch,
+    etag,
+)
 from service.core.fastapi.dependencies import CurrentPrincipal, Inject, RequireAdmin
 from service.core.fastapi.pagination import INVALID_CURSOR_RESPONSES, PageCursor, PageLimit
 
@@ -35,18 +40,12 @@ Auth = Annotated[AuthService, Inject(UsersContainer.auth_service)]
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(prefix="/users", tags=["users"])
 
-_USER_FIELDS_OUT = {"version"}
 
-
-def user_response(user: UserDTO, status_code: int = status.HTTP_200_OK) -> Response:
-    """Serialized straight from the DTO (the hot cached read skips response-model validation);
-    the ETag carries the version for If-Match."""
-    return Response(
-        content=user.model_dump_json(exclude=_USER_FIELDS_OUT),
-        status_code=status_code,
-        media_type="application/json",
-        headers={"ETag": etag(user.version)},
-    )
+def with_etag(user: UserDTO, response: Response) -> UserDTO:
+    """The user, its version as the response's ETag (what a write sends back in If-Match);
+    `response_model=UserResponse` decides which fields go out."""
+    response.headers["ETag"] = etag(user.version)
+    return user
 
 
 def token_response(pair: TokenPair) -> TokenResponse:
@@ -68,12 +67,12 @@ def token_response(pair: TokenPair) -> TokenResponse:
     summary="Create an account (a verification mail is sent)",
     responses={409: {"description": "email_taken"}, 422: {"description": "weak_password"}},
 )
-async def register(body: RegisterRequest, users: Users, auth: Auth) -> Response:
+async def register(body: RegisterRequest, users: Users, auth: Auth, response: Response) -> UserDTO:
     user = await users.register(
         email=str(body.email), password=body.password, full_name=body.full_name
     )
     await auth.send_verification(user.id, user.email)
-    return user_response(user, status.HTTP_201_CREATED)
+    return with_etag(user, response)
 
 
 @auth_router.post(
@@ -104,9 +103,16 @@ async def request_verification(principal: CurrentPrincipal, auth: Auth) -> Accep
     return AcceptedResponse()
 
 
-@auth_router.post("/verify-email", response_model=UserResponse)
-async def verify_email(body: OneTimeTokenRequest, auth: Auth) -> Response:
-    return user_response(await auth.verify_email(body.token))
+_ONE_TIME_TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {
+        "description": "A token this API did not issue, used or expired (invalid_or_expired_token)"
+    }
+}
+
+
+@auth_router.post("/verify-email", response_model=UserResponse, responses=_ONE_TIME_TOKEN_RESPONSES)
+async def verify_email(body: OneTimeTokenRequest, auth: Auth, response: Response) -> UserDTO:
+    return with_etag(await auth.verify_email(body.token), response)
 
 
 @auth_router.post(
@@ -117,7 +123,14 @@ async def forgot_password(body: ForgotPasswordRequest, auth: Auth) -> AcceptedRe
     return AcceptedResponse()
 
 
-@auth_router.post("/password/reset", status_code=status.HTTP_204_NO_CONTENT)
+@auth_router.post(
+    "/password/reset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        **_ONE_TIME_TOKEN_RESPONSES,
+        422: {"description": "weak_password (the password is the email), or an invalid body"},
+    },
+)
 async def reset_password(body: ResetPasswordRequest, auth: Auth) -> Response:
     await auth.reset_password(body.token, body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -127,30 +140,35 @@ async def reset_password(body: ResetPasswordRequest, auth: Auth) -> Response:
 
 
 @users_router.get("/me", response_model=UserResponse, summary="The caller (cached; ETag)")
-async def read_me(principal: CurrentPrincipal, users: Users) -> Response:
-    return user_response(await users.get_user(principal.id))
+async def read_me(principal: CurrentPrincipal, users: Users, response: Response) -> UserDTO:
+    return with_etag(await users.get_user(principal.id), response)
 
 
 @users_router.patch(
     "/me",
     response_model=UserResponse,
     summary="Change the caller's name or password (If-Match required)",
-    responses={412: {"description": "version_mismatch"}, 428: {"description": "if_match"}},
+    responses={
+        **IF_MATCH_RESPONSES,
+        401: {"description": "wrong_current_password, or not signed in"},
+        422: {"description": "weak_password, or an invalid body or If-Match"},
+    },
 )
 async def update_me(
-    body: UpdateMeRequest, principal: CurrentPrincipal, users: Users, if_match: IfMatch = None
-) -> Response:
-    version = expected_version(if_match, required=True)
-    if version is None:  # `If-Match: *`: the version the caller holds is the current one
-        version = (await users.get_user(principal.id)).version
+    body: UpdateMeRequest,
+    principal: CurrentPrincipal,
+    users: Users,
+    expected_version: IfMatch,
+    response: Response,
+) -> UserDTO:
     user = await users.update_profile(
         principal.id,
-        expected_version=version,
+        expected_version=expected_version,
         full_name=body.full_name,
         current_password=body.current_password,
         new_password=body.new_password,
     )
-    return user_response(user)
+    return with_etag(user, response)
 
 
 @users_router.get(
@@ -182,25 +200,28 @@ async def list_users(
 @users_router.get(
     "/{user_id}", response_model=UserResponse, summary="A user (themself or an admin; else 404)"
 )
-async def read_user(user_id: str, _: SelfOrAdmin, users: Users) -> Response:
-    return user_response(await users.get_user(user_id))
+async def read_user(user_id: str, _: SelfOrAdmin, users: Users, response: Response) -> UserDTO:
+    return with_etag(await users.get_user(user_id), response)
 
 
-@users_router.patch("/{user_id}", response_model=UserResponse, summary="Role, status (admin)")
+@users_router.patch(
+    "/{user_id}",
+    response_model=UserResponse,
+    summary="Role, status (admin)",
+    responses=IF_MATCH_RESPONSES,
+)
 async def admin_update_user(
     user_id: str,
     body: AdminUpdateRequest,
     _: RequireAdmin,
     users: Users,
-    if_match: IfMatch = None,
-) -> Response:
+    expected_version: OptionalIfMatch,
+    response: Response,
+) -> UserDTO:
     user = await users.admin_update(
-        user_id,
-        expected_version=expected_version(if_match, required=False),
-        role=body.role,
-        is_active=body.is_active,
+        user_id, expected_version=expected_version, role=body.role, is_active=body.is_active
     )
-    return user_response(user)
+    return with_etag(user, response)
 
 
 @users_router.delete(
