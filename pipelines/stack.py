@@ -8,6 +8,7 @@ prod (manual approval first, then the deploy, then the smoke test).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -126,27 +127,35 @@ class PipelineStack(Stack):
         self._acknowledge_findings()
 
     def _grant_connection_use(self) -> None:
-        """CDK grants the source action ``codestar-connections:UseConnection`` only; a
-        connection created since 2024 has a ``codeconnections`` ARN, and IAM requires the
-        action's prefix to match the resource's, so that grant alone never allows it."""
-        (source_stage, *_) = self.pipeline.pipeline.stages
-        roles = [
-            node
-            for node in self.pipeline.pipeline.node.find_all()
-            if isinstance(node, iam.Role)
-            and node.node.path.startswith(
-                f"{self.pipeline.pipeline.node.path}/{source_stage.stage_name}/"
-            )
-        ]
-        assert len(roles) == 1, [r.node.path for r in roles]
+        """CDK grants ``codestar-connections:UseConnection`` only (to the source action, and
+        to the CodeBuild projects that clone through the connection: the build, for the
+        upgrade check's history); a connection created since 2024 has a ``codeconnections``
+        ARN, and IAM requires the action's prefix to match the resource's, so that grant
+        alone never allows it. Every role CDK grants it gets the connection's own prefix."""
+        arn = self.config.connection_arn
         service = self.config.connection_service
-        roles[0].add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="UseTheSourceConnection",
-                actions=[f"{service}:UseConnection"],
-                resources=[self.config.connection_arn],
-            )
-        )
+        granted = 0
+        for role in self.node.find_all():
+            if not isinstance(role, iam.Role):
+                continue
+            policy = role.node.try_find_child("DefaultPolicy")
+            if not isinstance(policy, iam.Policy):
+                continue
+            statements = self.resolve(policy.document).get("Statement", [])
+            if any(
+                "codestar-connections:UseConnection" in json.dumps(st.get("Action"))
+                and st.get("Resource") == arn
+                for st in statements
+            ):
+                role.add_to_principal_policy(
+                    iam.PolicyStatement(
+                        sid="UseTheSourceConnection",
+                        actions=[f"{service}:UseConnection"],
+                        resources=[arn],
+                    )
+                )
+                granted += 1
+        assert granted >= 2, "the source action's role and the build's"
 
     def _child(self, *path: str) -> IConstruct:
         node: IConstruct = self.pipeline

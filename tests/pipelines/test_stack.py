@@ -276,3 +276,25 @@ def test_source_action_may_use_the_connection_under_its_arn_prefix(
     ]
     assert resources[role_id]["Type"] == "AWS::IAM::Role"
     assert "codeconnections:UseConnection" in granted
+
+
+def test_every_role_cdk_lets_use_the_connection_may_use_it_under_its_arn_prefix(
+    pipeline_synth: PipelineSynth,
+) -> None:
+    """The build clones the repository through the connection (CODEBUILD_CLONE_REF, for the
+    upgrade check's history): its CodeBuild role, like the source action's, needs the
+    connection's own prefix, or the clone is refused."""
+    config = pipeline_synth.config
+    by_role: dict[str, set[str]] = {}
+    for policy in resources_of(pipeline_synth.raw(), "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] != "Allow" or statement["Resource"] != config.connection_arn:
+                continue
+            actions = statement["Action"]
+            for role in policy["Properties"]["Roles"]:
+                by_role.setdefault(role["Ref"], set()).update(
+                    actions if isinstance(actions, list) else [actions]
+                )
+    assert len(by_role) >= 2  # the source action's and the build's
+    for role, actions in by_role.items():
+        assert "codeconnections:UseConnection" in actions, role
