@@ -81,6 +81,13 @@ class DocumentDbConfig(Strict):
             raise ConfigError("documentdb.port must not be the default 27017")
         if not 1 <= self.instances <= 16:
             raise ConfigError("documentdb.instances must be between 1 and 16")
+        if self.rotation_days != 30:
+            # Monthly cron windows, each secret on its own day (infra/documentdb.py): two
+            # rate() schedules started by one deploy would rotate together.
+            raise ConfigError(
+                "documentdb.rotation_days: the two rotations run monthly on their own days "
+                "(docs/operations.md); only 30 is supported"
+            )
 
 
 class CacheConfig(Strict):

@@ -7,7 +7,9 @@
   configuration set it and the service send mail through. Same protections.
 * ``EdgeFirewall`` - us-east-1: the CLOUDFRONT-scope WAF web ACL and the ACM certificate.
 * ``Service`` - stateless: ECS cluster and services, the ALB, CloudFront, alarms and the
-  dashboard; it can be destroyed and recreated without losing data.
+  dashboard; it can be destroyed and recreated without losing data (in production its
+  fixed-name log groups are retained: a re-create imports or first deletes them,
+  docs/operations.md).
 """
 
 from __future__ import annotations

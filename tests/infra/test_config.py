@@ -72,6 +72,7 @@ def test_bad_mfa_mode_is_an_error() -> None:
         ("documentdb", "port", 27017, "default 27017"),
         ("cache", "port", 6379, "default 6379"),
         ("documentdb", "backup_retention_days", 3, "at least 7"),
+        ("documentdb", "rotation_days", 7, "run monthly on their own days"),
     ],
 )
 def test_defaults_and_weak_values_are_refused(
