@@ -119,3 +119,22 @@ def test_the_waf_does_not_refuse_a_body_the_api_accepts(raw: Raw, env: str) -> N
     }
     if limit > WAF_BODY_SIZE_LIMIT_BYTES:
         assert overrides.get(WAF_BODY_SIZE_RULE) == {"Count": {}}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_a_bad_api_deploy_is_rolled_back_by_its_alarms(raw: Raw, env: str) -> None:
+    tpl = raw(env, "service")
+    (api_id,) = [
+        k
+        for k, v in resources_of(tpl, "AWS::ECS::Service").items()
+        if v["Properties"]["ServiceName"] == "api"
+    ]
+    api = tpl["Resources"][api_id]["Properties"]
+    alarms = api["DeploymentConfiguration"]["Alarms"]
+    assert alarms["Enable"] is True
+    assert alarms["Rollback"] is True
+    refs = {name["Ref"] for name in alarms["AlarmNames"]}
+    names = {tpl["Resources"][ref]["Properties"]["AlarmName"] for ref in refs}
+    assert names == {f"biwoco-{env}-Alb5xxRate", f"biwoco-{env}-ApiUnhealthyTargets"}
+    # The alarms watch the ALB, so they are created before the service that names them.
+    assert refs <= set(tpl["Resources"][api_id]["DependsOn"])

@@ -459,25 +459,6 @@ def test_a_rotation_redeploys_every_service(raw: Raw, env: str) -> None:
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_a_bad_api_deploy_is_rolled_back_by_its_alarms(raw: Raw, env: str) -> None:
-    tpl = raw(env, "service")
-    api = _services(raw, env)["api"]
-    alarms = api["DeploymentConfiguration"]["Alarms"]
-    assert alarms["Enable"] is True
-    assert alarms["Rollback"] is True
-    refs = {name["Ref"] for name in alarms["AlarmNames"]}
-    names = {tpl["Resources"][ref]["Properties"]["AlarmName"] for ref in refs}
-    assert names == {f"biwoco-{env}-Alb5xxRate", f"biwoco-{env}-ApiUnhealthyTargets"}
-    # The alarms watch the ALB, so they are created before the service that names them.
-    (api_id,) = [
-        k
-        for k, v in resources_of(tpl, "AWS::ECS::Service").items()
-        if v["Properties"]["ServiceName"] == "api"
-    ]
-    assert refs <= set(tpl["Resources"][api_id]["DependsOn"])
-
-
-@pytest.mark.parametrize("env", ["dev", "prod"])
 def test_worker_and_beat_have_container_health_checks(raw: Raw, env: str) -> None:
     containers = _containers(raw, env)
     worker = containers["worker"]["HealthCheck"]
