@@ -36,7 +36,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.seed import seed_older_users, seed_users, write_miss_script  # noqa: E402
+from bench.seed import (  # noqa: E402
+    migrate_database,
+    seed_older_users,
+    seed_users,
+    write_miss_script,
+)
 from scripts import stack  # noqa: E402
 from service.core.logging import logging_config  # noqa: E402
 
@@ -300,6 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logged = bare_argv(bare_port, "--log-config", str(bare_logging))
     silent = bare_argv(silent_port, "--no-access-log", "--log-level", "warning")
     results: dict[str, Any] = {"run": run, "args": vars(args)}
+    asyncio.run(migrate_database({**env}))  # before the API, as a deploy does
     try:
         with (
             server(

@@ -81,7 +81,6 @@ async def seed_users(env: dict[str, str], count: int, depth: int = 0) -> Seeded:
     ]
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(env["MONGODB_URL"])
     try:
-        await MigrationRunner(client[env["MONGODB_DB"]]).run(migration_plan(MODULES))
         await _insert(client[env["MONGODB_DB"]], users)
     finally:
         await client.close()
@@ -130,3 +129,13 @@ async def seed_older_users(env: dict[str, str], seeded: Seeded, count: int) -> l
     finally:
         await client.close()
     return [u.id for u in users]
+
+
+async def migrate_database(env: dict[str, str]) -> None:
+    """The migrations, as a deploy runs them before the API starts (it builds no index and is
+    not ready without them)."""
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(env["MONGODB_URL"])
+    try:
+        await MigrationRunner(client[env["MONGODB_DB"]]).run(migration_plan(MODULES))
+    finally:
+        await client.close()

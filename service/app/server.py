@@ -22,6 +22,7 @@ from service.core.container import CoreContainer
 from service.core.db.database import IndexPlan, missing_indexes
 from service.core.db.redis.near_cache import RedisNearCache
 from service.core.fastapi.exception_handlers import register_exception_handlers
+from service.core.fastapi.middleware.database_deadline import DatabaseDeadlineMiddleware
 from service.core.fastapi.middleware.forwarded import ForwardedMiddleware
 from service.core.fastapi.middleware.request_limits import RequestLimitsMiddleware
 from service.core.fastapi.middleware.response_middleware import ResponseMiddleware
@@ -102,6 +103,9 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
             expose_headers=["ETag", "X-Request-ID", "Retry-After"],
         )
+    app.add_middleware(
+        DatabaseDeadlineMiddleware, seconds=settings.mongodb_request_timeout_ms / 1000
+    )
     app.add_middleware(
         RequestLimitsMiddleware,
         max_bytes=settings.max_request_body_bytes,

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     # command and its reply together): a stalled database is a 503 within it, well inside the
     # 5 s docs/operations.md promises. Migrations run without it (an index build takes minutes).
     mongodb_operation_timeout_ms: int = Field(default=2_500, ge=100)
+    # Every request's database work together (`pymongo.timeout()`, DatabaseDeadlineMiddleware):
+    # a compensating write after a timed-out one gets what is left, not a second bound.
+    mongodb_request_timeout_ms: int = Field(default=4_000, ge=100)
     mongodb_max_pool_size: int = Field(default=100, ge=1)
 
     # Redis / Amazon ElastiCache. Two roles (docs/data-model.md): REDIS_URL holds what must
