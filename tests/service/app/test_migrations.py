@@ -100,9 +100,9 @@ async def test_the_keyset_migrations_convert_what_the_previous_release_wrote(
     file_indexes = {index["name"] async for index in await database["files"].list_indexes()}
     assert "owner_created" not in file_indexes
 
-    async for user in database["users"].find({}):
+    async for user in database["users"].find({}).sort("_id", 1):
         assert user["page_key"] == page_key(user["created_at"], user["_id"])
-    async for file in database["files"].find({}):
+    async for file in database["files"].find({}).sort("_id", 1):
         assert file["page_key"] == page_key(file["created_at"], file["_id"])
         if file["status"] == "pending":
             assert file["expires_at"] == file["upload_expires_at"]
