@@ -26,11 +26,14 @@ BEAT_TICK_SETTING: Final = "FILES_EXPIRE_SWEEP_INTERVAL_SECONDS"
 
 
 def run_scenario(rehearsal: Rehearsal) -> None:
-    """The green path: api healthy, a registration the worker mails, beat ticking alone,
-    a one-off task, then every task stopped by SIGTERM."""
+    """The green path: the migrate task, api healthy, a registration the worker mails, beat
+    ticking alone, a one-off task, then every task stopped by SIGTERM."""
     env = rehearsal.assembly.env
     say(f"== {env}: {', '.join(sorted(rehearsal.definitions))}")
     api_def = rehearsal.definitions["api"]
+    # As the deploy does (infra/migrations.py): the migrations before any service; the api
+    # builds no index and is not ready without them.
+    rehearsal.one_off("migrate", None, expect="migrations applied")
     api = rehearsal.start("api")
     check = api_def.health_check
     if check is None:

@@ -97,6 +97,7 @@ def test_the_rehearsal_is_green(assembly: Path, tmp_path: Path, env: str) -> Non
         "api: HEALTHY",
         "target group: http://",
         "api: registered ",
+        "one-off task (migrate's definition): python service/main.py migrate -> exit 0",
         "worker: consumed the verification mail task",
         "beat: two ticks of its schedule sent",
         "beat-2: refused to start",
