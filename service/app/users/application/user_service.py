@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from service.app.users.application.dto import UserDTO
+from service.app.users.application.guard import AttemptGuard
 from service.app.users.domain.errors import (
     EmailTakenError,
     IdentityTakenError,
@@ -40,7 +41,9 @@ class UserService:
         cache_ttl_seconds: int,
         session_ttl_seconds: int,
         clock: Clock,
+        guard: AttemptGuard,
     ) -> None:
+        self._guard = guard
         self._repository = repository
         self._clock = clock
         self._hasher = hasher
@@ -94,6 +97,7 @@ class UserService:
         full_name: str | None = None,
         current_password: str | None = None,
         new_password: str | None = None,
+        address: str | None = None,
     ) -> UserDTO:
         changes: dict[str, Any] = {}
         if full_name is not None:
@@ -103,11 +107,22 @@ class UserService:
             if user is None:
                 raise UserNotFoundError("User not found")
             check_password_policy(new_password, user.email)
+            # Re-authentication: rate-limited, and counted in the account's lock-out as a
+            # sign-in is, before the hasher runs.
+            await self._guard.limit("reauth", account=user_id, address=address)
+            await self._guard.admit_password_attempt(user.email_normalized)
             check = await self._hasher.verify(user.password_hash, current_password or "")
             if not check.ok:
                 raise WrongCurrentPasswordError("The current password is wrong")
+            await self._guard.password_accepted(user.email_normalized)
             changes["password_hash"] = await self._hasher.hash(new_password)
-        updated = await self._repository.update(user_id, changes, expected_version=expected_version)
+        updated = await self._repository.update(
+            user_id,
+            changes,
+            expected_version=expected_version,
+            # A new password moves the credential state on: outstanding reset tokens die.
+            new_credentials=new_password is not None,
+        )
         if new_password is not None:
             # A new password ends every session, including the one that changed it.
             await self._auth_state.revoke_all(user_id)
@@ -142,7 +157,13 @@ class UserService:
             changes["role"] = role
         if is_active is not None:
             changes["is_active"] = is_active
-        updated = await self._repository.update(user_id, changes, expected_version=expected_version)
+        updated = await self._repository.update(
+            user_id,
+            changes,
+            expected_version=expected_version,
+            # A disable (or a role change) also kills outstanding reset and verification tokens.
+            new_credentials=bool(changes),
+        )
         if changes:
             # Role and status live in access tokens and sessions: end them at once.
             await self._auth_state.revoke_all(user_id)
@@ -185,7 +206,9 @@ class UserService:
             if existing.is_admin and existing.is_active:
                 return UserDTO.from_user(existing), False
             updated = await self._repository.update(
-                existing.id, {"role": Role.ADMIN, "is_active": True, "is_verified": True}
+                existing.id,
+                {"role": Role.ADMIN, "is_active": True, "is_verified": True},
+                new_credentials=True,
             )
             await self._auth_state.revoke_all(existing.id)
             return await self._changed(updated), False

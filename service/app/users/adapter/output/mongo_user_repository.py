@@ -60,6 +60,7 @@ def to_document(user: User) -> Document:
         "is_active": user.is_active,
         "is_verified": user.is_verified,
         "version": user.version,
+        "credential_version": user.credential_version,
         "created_at": user.created_at,
         "updated_at": user.updated_at,
     }
@@ -82,6 +83,8 @@ def from_document(document: Document) -> User:
         created_at=document["created_at"],
         updated_at=document["updated_at"],
         cognito_sub=document.get("cognito_sub"),
+        # Accounts stored before the field existed are at credential version 0.
+        credential_version=document.get("credential_version", 0),
     )
 
 
@@ -122,16 +125,29 @@ class MongoUserRepository:
         document = await self._primary.find_one({"cognito_sub": sub})
         return from_document(document) if document else None
 
-    async def update(
-        self, user_id: str, changes: Mapping[str, Any], *, expected_version: int | None = None
-    ) -> User:
+    def _update_document(self, changes: Mapping[str, Any], *, new_credentials: bool) -> Document:
         values: Document = {k: (v.value if isinstance(v, Role) else v) for k, v in changes.items()}
         values["updated_at"] = self._clock.now()
+        update = versioned_update(values)
+        if new_credentials:
+            update["$inc"]["credential_version"] = 1
+        return update
+
+    async def update(
+        self,
+        user_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+        new_credentials: bool = False,
+    ) -> User:
         where: Document = {"_id": user_id}
         if expected_version is not None:
             where["version"] = expected_version
         document = await self._primary.find_one_and_update(
-            where, versioned_update(values), return_document=ReturnDocument.AFTER
+            where,
+            self._update_document(changes, new_credentials=new_credentials),
+            return_document=ReturnDocument.AFTER,
         )
         if document is not None:
             return from_document(document)
@@ -141,8 +157,38 @@ class MongoUserRepository:
             raise VersionMismatchError("The user was changed since it was read")
         raise UserNotFoundError("User not found")
 
+    async def update_if_credentials(
+        self,
+        user_id: str,
+        changes: Mapping[str, Any],
+        *,
+        credential_version: int,
+        new_credentials: bool,
+        unverified_only: bool = False,
+    ) -> User | None:
+        # One conditional update: of concurrent token redemptions against one credential state
+        # exactly one matches (the stamp moves with it when `new_credentials`).
+        where: Document = {
+            "_id": user_id,
+            "is_active": True,
+            # A document stored before the field existed is at version 0.
+            "credential_version": credential_version if credential_version else {"$in": [0, None]},
+        }
+        if unverified_only:
+            where["is_verified"] = False
+        document = await self._primary.find_one_and_update(
+            where,
+            self._update_document(changes, new_credentials=new_credentials),
+            return_document=ReturnDocument.AFTER,
+        )
+        return from_document(document) if document is not None else None
+
     async def delete(self, user_id: str) -> bool:
         result = await self._primary.delete_one({"_id": user_id})
+        return result.deleted_count == 1
+
+    async def delete_unverified(self, user_id: str) -> bool:
+        result = await self._primary.delete_one({"_id": user_id, "is_verified": False})
         return result.deleted_count == 1
 
     async def list(self, *, limit: int, after: Cursor | None, where: UserFilter) -> list[User]:

@@ -25,6 +25,7 @@ from service.app.users.application.user_service import UserService
 from service.app.users.container import UsersContainer
 from service.app.users.domain.ports import UserFilter
 from service.app.users.domain.user import Role
+from service.core.fastapi.client import ClientAddress
 from service.core.fastapi.conditional import IfMatch, etag, expected_version
 from service.core.fastapi.dependencies import CurrentPrincipal, Inject, RequireAdmin
 from service.core.fastapi.pagination import INVALID_CURSOR_RESPONSES, PageCursor, PageLimit
@@ -66,23 +67,31 @@ def token_response(pair: TokenPair) -> TokenResponse:
     status_code=status.HTTP_201_CREATED,
     response_model=UserResponse,
     summary="Create an account (a verification mail is sent)",
-    responses={409: {"description": "email_taken"}, 422: {"description": "weak_password"}},
+    responses={
+        409: {"description": "email_taken"},
+        422: {"description": "weak_password"},
+        429: {"description": "rate_limited"},
+    },
 )
-async def register(body: RegisterRequest, users: Users, auth: Auth) -> Response:
-    user = await users.register(
-        email=str(body.email), password=body.password, full_name=body.full_name
+async def register(body: RegisterRequest, auth: Auth, address: ClientAddress) -> Response:
+    user = await auth.register(
+        email=str(body.email), password=body.password, full_name=body.full_name, address=address
     )
-    await auth.send_verification(user.id, user.email)
     return user_response(user, status.HTTP_201_CREATED)
 
 
 @auth_router.post(
     "/login",
     response_model=TokenResponse,
-    responses={401: {"description": "invalid_credentials"}, 429: {"description": "login_locked"}},
+    responses={
+        401: {"description": "invalid_credentials"},
+        429: {"description": "login_locked, rate_limited"},
+    },
 )
-async def login(body: LoginRequest, auth: Auth) -> TokenResponse:
-    return token_response(await auth.login(email=body.email, password=body.password))
+async def login(body: LoginRequest, auth: Auth, address: ClientAddress) -> TokenResponse:
+    return token_response(
+        await auth.login(email=body.email, password=body.password, address=address)
+    )
 
 
 @auth_router.post("/refresh", response_model=TokenResponse)
@@ -97,10 +106,15 @@ async def logout(principal: CurrentPrincipal, auth: Auth) -> Response:
 
 
 @auth_router.post(
-    "/verify-email/request", status_code=status.HTTP_202_ACCEPTED, response_model=AcceptedResponse
+    "/verify-email/request",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedResponse,
+    responses={429: {"description": "rate_limited"}},
 )
-async def request_verification(principal: CurrentPrincipal, auth: Auth) -> AcceptedResponse:
-    await auth.request_verification(principal.id)
+async def request_verification(
+    principal: CurrentPrincipal, auth: Auth, address: ClientAddress
+) -> AcceptedResponse:
+    await auth.request_verification(principal.id, address)
     return AcceptedResponse()
 
 
@@ -110,16 +124,27 @@ async def verify_email(body: OneTimeTokenRequest, auth: Auth) -> Response:
 
 
 @auth_router.post(
-    "/password/forgot", status_code=status.HTTP_202_ACCEPTED, response_model=AcceptedResponse
+    "/password/forgot",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedResponse,
+    responses={429: {"description": "rate_limited"}},
 )
-async def forgot_password(body: ForgotPasswordRequest, auth: Auth) -> AcceptedResponse:
-    await auth.forgot_password(body.email)
+async def forgot_password(
+    body: ForgotPasswordRequest, auth: Auth, address: ClientAddress
+) -> AcceptedResponse:
+    await auth.forgot_password(body.email, address)
     return AcceptedResponse()
 
 
-@auth_router.post("/password/reset", status_code=status.HTTP_204_NO_CONTENT)
-async def reset_password(body: ResetPasswordRequest, auth: Auth) -> Response:
-    await auth.reset_password(body.token, body.new_password)
+@auth_router.post(
+    "/password/reset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={429: {"description": "rate_limited"}},
+)
+async def reset_password(
+    body: ResetPasswordRequest, auth: Auth, address: ClientAddress
+) -> Response:
+    await auth.reset_password(body.token, body.new_password, address)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -135,10 +160,18 @@ async def read_me(principal: CurrentPrincipal, users: Users) -> Response:
     "/me",
     response_model=UserResponse,
     summary="Change the caller's name or password (If-Match required)",
-    responses={412: {"description": "version_mismatch"}, 428: {"description": "if_match"}},
+    responses={
+        412: {"description": "version_mismatch"},
+        428: {"description": "if_match"},
+        429: {"description": "login_locked, rate_limited"},
+    },
 )
 async def update_me(
-    body: UpdateMeRequest, principal: CurrentPrincipal, users: Users, if_match: IfMatch = None
+    body: UpdateMeRequest,
+    principal: CurrentPrincipal,
+    users: Users,
+    address: ClientAddress,
+    if_match: IfMatch = None,
 ) -> Response:
     version = expected_version(if_match, required=True)
     if version is None:  # `If-Match: *`: the version the caller holds is the current one
@@ -149,6 +182,7 @@ async def update_me(
         full_name=body.full_name,
         current_password=body.current_password,
         new_password=body.new_password,
+        address=address,
     )
     return user_response(user)
 

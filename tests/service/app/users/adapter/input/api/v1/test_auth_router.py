@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from fastapi import FastAPI
 
 from service.core.helpers.mail import LoggingEmailOutbox
 from tests.service.app.users.conftest import (
@@ -138,11 +139,11 @@ async def test_logout_without_token_is_401(client: httpx.AsyncClient) -> None:
 
 
 async def test_email_verification_round_trip(
-    outbox: LoggingEmailOutbox, client: httpx.AsyncClient, account: Account
+    app: FastAPI, outbox: LoggingEmailOutbox, client: httpx.AsyncClient, account: Account
 ) -> None:
     response = await client.post(f"{API}/auth/verify-email/request", headers=account.headers)
     assert response.status_code == 202
-    token = mailed_token(outbox, account.email, "verify_email")
+    token = await mailed_token(app, outbox, account.email, "verify_email")
     verified = await client.post(f"{API}/auth/verify-email", json={"token": token})
     assert verified.status_code == 200
     assert verified.json()["is_verified"] is True
@@ -153,10 +154,10 @@ async def test_email_verification_round_trip(
 
 
 async def test_registration_mails_a_verification_token(
-    outbox: LoggingEmailOutbox, client: httpx.AsyncClient
+    app: FastAPI, outbox: LoggingEmailOutbox, client: httpx.AsyncClient
 ) -> None:
     user = await register(client)
-    token = mailed_token(outbox, str(user["email"]), "verify_email")
+    token = await mailed_token(app, outbox, str(user["email"]), "verify_email")
     response = await client.post(f"{API}/auth/verify-email", json={"token": token})
     assert response.status_code == 200
 
@@ -167,9 +168,9 @@ async def test_verify_email_with_unknown_token_is_400(client: httpx.AsyncClient)
 
 
 async def test_verification_request_when_already_verified_is_409(
-    outbox: LoggingEmailOutbox, client: httpx.AsyncClient, account: Account
+    app: FastAPI, outbox: LoggingEmailOutbox, client: httpx.AsyncClient, account: Account
 ) -> None:
-    token = mailed_token(outbox, account.email, "verify_email")
+    token = await mailed_token(app, outbox, account.email, "verify_email")
     await client.post(f"{API}/auth/verify-email", json={"token": token})
     response = await client.post(f"{API}/auth/verify-email/request", headers=account.headers)
     assert_problem(response, 409, "already_verified")
@@ -181,11 +182,11 @@ async def test_verification_request_needs_a_token(client: httpx.AsyncClient) -> 
 
 
 async def test_password_reset_round_trip(
-    outbox: LoggingEmailOutbox, client: httpx.AsyncClient, account: Account
+    app: FastAPI, outbox: LoggingEmailOutbox, client: httpx.AsyncClient, account: Account
 ) -> None:
     forgot = await client.post(f"{API}/auth/password/forgot", json={"email": account.email})
     assert forgot.status_code == 202
-    token = mailed_token(outbox, account.email, "password_reset")
+    token = await mailed_token(app, outbox, account.email, "password_reset")
     new_password = "a brand new passphrase"
     reset = await client.post(
         f"{API}/auth/password/reset", json={"token": token, "new_password": new_password}
@@ -200,10 +201,10 @@ async def test_password_reset_round_trip(
 
 
 async def test_password_reset_with_weak_password_is_422_and_keeps_the_token(
-    outbox: LoggingEmailOutbox, client: httpx.AsyncClient, account: Account
+    app: FastAPI, outbox: LoggingEmailOutbox, client: httpx.AsyncClient, account: Account
 ) -> None:
     await client.post(f"{API}/auth/password/forgot", json={"email": account.email})
-    token = mailed_token(outbox, account.email, "password_reset")
+    token = await mailed_token(app, outbox, account.email, "password_reset")
     weak = await client.post(
         f"{API}/auth/password/reset", json={"token": token, "new_password": account.email}
     )
