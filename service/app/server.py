@@ -20,12 +20,10 @@ from service.core.container import CoreContainer
 from service.core.db.database import IndexPlan, ensure_indexes
 from service.core.db.redis.near_cache import RedisNearCache
 from service.core.fastapi.exception_handlers import register_exception_handlers
-from service.core.fastapi.middleware.cache_scope import CacheScopeMiddleware
 from service.core.fastapi.middleware.forwarded import ForwardedMiddleware
 from service.core.fastapi.middleware.request_limits import RequestLimitsMiddleware
 from service.core.fastapi.middleware.response_middleware import ResponseMiddleware
 from service.core.fastapi.openapi import install_problem_openapi
-from service.core.fastapi.routing import mount_routes
 from service.core.fastapi.web_app import mount_web_app
 from service.core.helpers.sentry import init_sentry
 from service.core.module import Module
@@ -93,7 +91,6 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
             expose_headers=["ETag", "X-Request-ID", "Retry-After"],
         )
-    app.add_middleware(CacheScopeMiddleware)
     app.add_middleware(
         RequestLimitsMiddleware,
         max_bytes=settings.max_request_body_bytes,
@@ -109,9 +106,11 @@ def create_app(
     )
     for module in container.modules:
         for router in module.root_routers:
-            mount_routes(app, router)
+            app.include_router(router)
         for router in module.routers:
-            mount_routes(app, router, API_PREFIX)
+            app.include_router(router, prefix=API_PREFIX)
+        for mount in module.mounts:
+            app.mount(API_PREFIX + mount.path, mount.app, name=mount.name)
     if settings.web_app_dir:  # local and test only (Settings refuses it when deployed)
         s3_origins = [settings.s3_endpoint_url] if settings.s3_endpoint_url else []
         mount_web_app(app, Path(settings.web_app_dir), connect_origins=s3_origins)

@@ -21,7 +21,7 @@ from pymongo.errors import PyMongoError
 from service.core.clock import Clock
 from service.core.db.database import Database, Document, on_primary
 from service.core.db.keyset import newest_first_page
-from service.core.pagination import Cursor, Page, decode_cursor, encode_cursor
+from service.core.pagination import Page, decode_cursor
 from service.core.request_context import current_request_id
 
 logger = logging.getLogger("service.security")
@@ -92,18 +92,13 @@ class AuditTrail:
             logger.exception("security event not stored", extra={"event_id": event.id})
         return event
 
-    async def page(
-        self, account_id: str, *, limit: int, cursor: str | None
-    ) -> Page[SecurityEvent]:
+    async def page(self, account_id: str, *, limit: int, cursor: str | None) -> Page[SecurityEvent]:
         """An account's events, newest first (keyset pages, the kit's cursor)."""
         after = decode_cursor(cursor) if cursor else None
         documents = await newest_first_page(
             self._primary, {"account_id": account_id}, limit=limit + 1, after=after
         )
-        events = [_from_document(document) for document in documents[:limit]]
-        last = events[-1] if len(documents) > limit else None
-        next_cursor = encode_cursor(Cursor(last.created_at, last.id)) if last else None
-        return Page(items=events, next_cursor=next_cursor)
+        return Page.of_rows([_from_document(document) for document in documents], limit)
 
 
 def _to_document(event: SecurityEvent) -> Document:

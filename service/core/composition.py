@@ -10,14 +10,15 @@ from the app's module list. It is the one way to get a dependency: routes declar
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 from dependency_injector import containers, providers
 
 from service.core.config import Settings
 from service.core.container import CoreContainer
-from service.core.module import Module, check_settings, check_unique
+from service.core.module import Module, check_one_authenticator, check_settings, check_unique
 
 T = TypeVar("T")
 
@@ -31,6 +32,7 @@ class ServiceContainer:
         celery_app: object | None = None,
     ) -> None:
         check_unique(modules)
+        check_one_authenticator(modules)
         check_settings(settings, modules)
         self.settings = settings
         self.modules = tuple(modules)
@@ -51,13 +53,12 @@ class ServiceContainer:
         for module in self.modules:
             self._add(module.container, getattr(root, module.name))
         for module in self.modules:
-            for name, exported in module.exports.items():
-                copy = self.provider(exported)
-                dependency = getattr(root.core, name)
-                dependency.override(copy)  # for the core providers built on it
-                # Asked for directly, the exporting provider answers: a Dependency checks its
+            if module.authenticator is not None:
+                copy = self.provider(module.authenticator)
+                root.core.authenticator.override(copy)  # for the core providers built on it
+                # Asked for directly, the module's provider answers: a Dependency checks its
                 # `instance_of` at every call (a Protocol's isinstance costs microseconds).
-                self._index[id(getattr(CoreContainer, name))] = copy
+                self._index[id(CoreContainer.authenticator)] = copy
 
     def _add(self, declared_by: type[containers.DeclarativeContainer], copy: Any) -> None:
         for name, declared in declared_by.cls_providers.items():
@@ -93,6 +94,33 @@ class ServiceContainer:
         if inspect.isawaitable(value):
             value = await value
         return cast("T", value)
+
+    @contextmanager
+    def override(self, declared: providers.Provider[T], replacement: object) -> Iterator[None]:
+        """Within the block, `declared` gives `replacement` (a provider, or any object) in this
+        composition, and so does everything built on it: each singleton that depends on it is
+        rebuilt on its next use, in the block and again after it."""
+        copy = self.provider(declared)
+        built_on = self._singletons_built_on(copy)
+        if not isinstance(replacement, providers.Provider):
+            replacement = providers.Object(replacement)
+        try:
+            with copy.override(replacement):
+                for singleton in built_on:
+                    singleton.reset()
+                yield
+        finally:
+            for singleton in built_on:
+                singleton.reset()
+
+    def _singletons_built_on(self, provider: providers.Provider[Any]) -> list[Any]:
+        found: list[Any] = []
+        singleton: providers.Provider[Any]
+        for singleton in self.root.traverse(types=[providers.Singleton]):
+            depends_on: list[providers.Provider[Any]] = list(singleton.traverse())
+            if singleton is not provider and any(p is provider for p in depends_on):
+                found.append(singleton)
+        return found
 
     def module(self, name: str) -> Any:
         """A module's nested container (e.g. to override one of its providers in a test)."""

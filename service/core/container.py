@@ -2,7 +2,7 @@
 
 Each module's container declares `core = providers.DependenciesContainer()` and receives this
 one. Dependencies without a default (`authenticator`, `modules`) are given by the composition
-(`service.core.composition.ServiceContainer`): `authenticator` by the module that exports it.
+(`service.core.composition.ServiceContainer`): `authenticator` by the module that declares one.
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ class CoreContainer(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     # The module declarations (the Celery app routes their tasks by name).
     modules = providers.Dependency(instance_of=tuple)
-    # Turns a bearer token into a Principal; exported by the module that authenticates.
+    # Turns a bearer token into a Principal: the provider a module declares as its
+    # `Module.authenticator` (the users module: `UsersContainer.authenticator`, AuthService).
     authenticator = providers.Dependency(instance_of=Authenticator)  # type: ignore[type-abstract]
 
     clock = providers.Singleton(SystemClock)

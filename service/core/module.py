@@ -8,12 +8,13 @@ this shape only, never a module's name, task, queue or error.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from dependency_injector import containers, providers
 from fastapi import APIRouter
+from starlette.routing import Mount
 
 from service.core.config import Settings
 from service.core.db.database import IndexPlan
@@ -38,8 +39,9 @@ class Module:
       and builds on the core container's providers (settings, database, cache, Celery, clock).
     - `settings`: a subclass of core `Settings` with the module's fields (prefixed `<name>_`);
       the app's settings class is composed of every module's (`compose_settings`).
-    - `exports`: providers of the module that satisfy a core dependency by name, e.g. the
-      users module's `authenticator` for `CoreContainer.authenticator`.
+    - `authenticator`: the module's provider of core's `Authenticator` (what turns a bearer
+      token into a `Principal`), when the module is the one that authenticates; it answers
+      `CoreContainer.authenticator` (the users module: `UsersContainer.authenticator`).
     - `startup`: awaited by the API once resources are up and indexes exist (e.g. bootstrap an
       admin); it gets the module's container.
     """
@@ -48,12 +50,17 @@ class Module:
     container: type[containers.DeclarativeContainer]
     settings: type[Settings] = Settings
     routers: tuple[APIRouter, ...] = ()
-    root_routers: tuple[APIRouter, ...] = ()  # mounted at the root, not under the API prefix
+    root_routers: tuple[APIRouter, ...] = ()  # included at the root, not under the API prefix
+    # ASGI apps mounted under the API prefix (`include_router` carries a router's HTTP and
+    # WebSocket routes, but not its mounts).
+    mounts: tuple[Mount, ...] = ()
     index_plan: IndexPlan = field(default_factory=dict)
     task_modules: tuple[str, ...] = ()
     queues: tuple[str, ...] = ()
     beat: tuple[BeatEntry, ...] = ()
-    exports: Mapping[str, providers.Provider[Any]] = field(default_factory=dict)
+    # A provider of an `Authenticator` (dependency-injector's providers are invariant in what
+    # they give, so a provider of AuthService is not a Provider[Authenticator] to mypy).
+    authenticator: providers.Provider[Any] | None = None
     startup: Callable[[Any], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
@@ -84,6 +91,13 @@ def check_unique(modules: Sequence[Module]) -> None:
             if key in seen:
                 raise ValueError(f"{key} is declared by both {seen[key]} and {module.name}")
             seen[key] = module.name
+
+
+def check_one_authenticator(modules: Sequence[Module]) -> None:
+    """At most one module authenticates: two would race for `CoreContainer.authenticator`."""
+    named = [module.name for module in modules if module.authenticator is not None]
+    if len(named) > 1:
+        raise ValueError(f"modules {', '.join(named)} each declare an authenticator; one may")
 
 
 def check_settings(settings: Settings, modules: Sequence[Module]) -> None:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from service.core.exceptions import InvalidCursorError
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +28,37 @@ class Cursor:
     id: str
 
 
+class Positioned(Protocol):
+    """What a page is ordered by: newest `created_at` first, ties by `id`."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+
+P = TypeVar("P", bound=Positioned)
+
+
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[P], limit: int) -> Page[P]:
+        """The page of `rows`, fetched as `limit + 1` (the extra row only says a next page
+        exists): at most `limit` items, and the cursor of the last one when there is more."""
+        items = list(rows[:limit])
+        more = len(rows) > limit
+        last = items[-1] if more and items else None
+        next_cursor = encode_cursor(Cursor(last.created_at, last.id)) if last else None
+        return Page(items=items, next_cursor=next_cursor)
+
+    def map(self, convert: Callable[[T], U]) -> Page[U]:
+        """The same page with every item converted (entities to DTOs, DTOs to responses)."""
+        return Page(items=[convert(item) for item in self.items], next_cursor=self.next_cursor)
 
 
 def encode_cursor(cursor: Cursor) -> str:

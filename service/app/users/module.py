@@ -36,6 +36,6 @@ module = Module(
         ),
     ),
     # Core's bearer authentication asks this module who a token stands for.
-    exports={"authenticator": UsersContainer.authenticator},
+    authenticator=UsersContainer.authenticator,
     startup=_startup,
 )

@@ -61,12 +61,6 @@ class VersionMismatchError(PreconditionFailedError):
     code = "version_mismatch"
 
 
-class IfMatchRequiredError(PreconditionRequiredError):
-    """A write that must name the version it changes came without If-Match."""
-
-    code = "if_match_required"
-
-
 class PayloadTooLargeError(AppError):
     status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     code = "payload_too_large"

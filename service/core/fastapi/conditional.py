@@ -1,22 +1,25 @@
 """Conditional writes over HTTP: a representation's version is its ETag; a write names the
-version it changes in If-Match (RFC 9110, 13.1.1), and a stale one is a 412."""
+version it changes in If-Match (RFC 9110, 13.1.1), and a stale one is a 412.
+
+The convention of every module: the route takes `IfMatch` (the header is required, as the
+OpenAPI document says; without it FastAPI answers 422 naming it) or `OptionalIfMatch`, both
+already parsed into the version they name, None for `If-Match: *` ("whatever it is now"). The
+repository resolves None as an unconditional write (`MongoRepository.update_versioned`), so
+`*` is resolved in one place, in the same atomic write.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Header
+from fastapi import Depends, Header
 
-from service.core.exceptions import IfMatchRequiredError, VersionMismatchError
+from service.core.exceptions import VersionMismatchError
 
-IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
+_DESCRIPTION = "The ETag of the version this write changes, or `*` for whatever is current"
 
-STALE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    412: {"description": "Changed since the If-Match version (version_mismatch)"},
-}
 IF_MATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **STALE_RESPONSES,
-    428: {"description": "If-Match is required (if_match_required)"},
+    412: {"description": "Changed since the If-Match version (version_mismatch)"},
 }
 
 
@@ -25,16 +28,31 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def expected_version(if_match: str | None, *, required: bool) -> int | None:
-    """The version an If-Match names; None for `*` or (when optional) no header."""
-    if if_match is None:
-        if required:
-            raise IfMatchRequiredError("Send If-Match with the ETag of what you change")
-        return None
-    value = if_match.strip()
+def parse_if_match(value: str) -> int | None:
+    """The version an If-Match value names; None for `*`."""
+    value = value.strip()
     if value == "*":
         return None
     value = value.removeprefix("W/").strip('"')
     if not value.isdigit():
         raise VersionMismatchError("If-Match does not name a version of this resource")
     return int(value)
+
+
+async def required_if_match(
+    if_match: Annotated[str, Header(alias="If-Match", max_length=64, description=_DESCRIPTION)],
+) -> int | None:
+    return parse_if_match(if_match)
+
+
+async def optional_if_match(
+    if_match: Annotated[
+        str | None, Header(alias="If-Match", max_length=64, description=_DESCRIPTION)
+    ] = None,
+) -> int | None:
+    return parse_if_match(if_match) if if_match is not None else None
+
+
+# The version a write expects; None: any (`*`, or no header where it is optional).
+IfMatch = Annotated[int | None, Depends(required_if_match)]
+OptionalIfMatch = Annotated[int | None, Depends(optional_if_match)]

@@ -36,7 +36,7 @@ from service.app.files.domain.ports import (
     QuotaVerdict,
 )
 from service.core.clock import Clock
-from service.core.pagination import Cursor, Page, decode_cursor, encode_cursor
+from service.core.pagination import Page, decode_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -213,13 +213,7 @@ class FileService:
 
     async def list(self, owner_id: str, *, limit: int, cursor: str | None) -> Page[StoredFile]:
         after = decode_cursor(cursor) if cursor else None
-        items = await self._files.list_owned(owner_id, limit=limit + 1, after=after)
-        next_cursor = None
-        if len(items) > limit:
-            items = items[:limit]
-            last = items[-1]
-            next_cursor = encode_cursor(Cursor(created_at=last.created_at, id=last.id))
-        return Page(items=items, next_cursor=next_cursor)
+        return await self._files.list_owned(owner_id, limit=limit, after=after)
 
     async def delete(self, owner_id: str, file_id: str) -> None:
         """Marked deleted at once (it disappears from every read); a task removes the object."""

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from service.app.files.domain.entity import FileStatus, RejectionReason, StoredFile
-from service.core.pagination import Cursor
+from service.core.pagination import Cursor, Page
 
 
 class FileRepository(Protocol):
@@ -46,8 +46,9 @@ class FileRepository(Protocol):
 
     async def list_owned(
         self, owner_id: str, *, limit: int, after: Cursor | None
-    ) -> list[StoredFile]:
-        """The owner's visible files, newest first (expired pending uploads left out)."""
+    ) -> Page[StoredFile]:
+        """A page of the owner's visible files, newest first (expired pending uploads left
+        out)."""
         ...
 
     async def abandoned(self, *, now: datetime, limit: int) -> list[StoredFile]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 from urllib.parse import urlencode
@@ -181,17 +180,7 @@ class AuthService:
         claims = self._codec.decode(token, TokenType.ACCESS)
         user_id, token_id = claims["sub"], claims["jti"]
         session_id = claims.get("sid")
-        # The caller's cached profile is read while the revocation state is (they live in two
-        # Redis instances: auth state is never evicted, the cache is): most authenticated
-        # requests read it next (GET /users/me is the hot path).
-        profile = self._cache.plan(self._users.get_user, user_id)
-        if profile is None:
-            state = await self._state.session_state(user_id, token_id, session_id)
-        else:
-            state, _ = await asyncio.gather(
-                self._state.session_state(user_id, token_id, session_id),
-                self._cache.read_ahead(profile),
-            )
+        state = await self._state.session_state(user_id, token_id, session_id)
         if state.denied or not state.session_alive or claims.get("gen") != state.generation:
             raise TokenRevokedError("The token was revoked")
         return Principal(

@@ -21,7 +21,7 @@ from service.app.users.domain.user import Role, User, check_password_policy, nor
 from service.core.clock import Clock
 from service.core.helpers.caches import CacheManager
 from service.core.helpers.password import PasswordHasher
-from service.core.pagination import Cursor, Page, decode_cursor, encode_cursor
+from service.core.pagination import Page, decode_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -76,24 +76,42 @@ class UserService:
 
     async def register(self, *, email: str, password: str, full_name: str) -> UserDTO:
         check_password_policy(password, email)
-        now = self._clock.now()
-        user = User.new(
-            id=str(uuid.uuid4()),
+        user = self._new_user(
             email=email,
             full_name=full_name.strip(),
             password_hash=await self._hasher.hash(password),
             role=Role.USER,
             is_verified=False,
-            now=now,
         )
         await self._repository.add(user)
         return UserDTO.from_user(user)
+
+    def _new_user(
+        self,
+        *,
+        email: str,
+        full_name: str,
+        password_hash: str | None,
+        role: Role,
+        is_verified: bool,
+        cognito_sub: str | None = None,
+    ) -> User:
+        return User.new(
+            id=str(uuid.uuid4()),
+            email=email,
+            full_name=full_name,
+            password_hash=password_hash,
+            role=role,
+            is_verified=is_verified,
+            now=self._clock.now(),
+            cognito_sub=cognito_sub,
+        )
 
     async def update_profile(
         self,
         user_id: str,
         *,
-        expected_version: int,
+        expected_version: int | None,
         full_name: str | None = None,
         current_password: str | None = None,
         new_password: str | None = None,
@@ -138,11 +156,8 @@ class UserService:
                 is_active=where.is_active,
                 email_prefix=normalize_email(where.email_prefix),
             )
-        users = await self._repository.list(limit=limit + 1, after=after, where=where)
-        items = [UserDTO.from_user(u) for u in users[:limit]]
-        last = items[-1] if len(users) > limit else None
-        next_cursor = encode_cursor(Cursor(last.created_at, last.id)) if last else None
-        return Page(items=items, next_cursor=next_cursor)
+        page = await self._repository.list(limit=limit, after=after, where=where)
+        return page.map(UserDTO.from_user)
 
     async def admin_update(
         self,
@@ -215,15 +230,12 @@ class UserService:
         if password is None:
             raise ValueError("a password is needed to create the admin account")
         check_password_policy(password, email)
-        now = self._clock.now()
-        user = User.new(
-            id=str(uuid.uuid4()),
+        user = self._new_user(
             email=email,
             full_name=full_name,
             password_hash=await self._hasher.hash(password),
             role=Role.ADMIN,
             is_verified=True,
-            now=now,
         )
         await self._repository.add(user)
         return UserDTO.from_user(user), True
@@ -234,16 +246,12 @@ class UserService:
             return await self.get_user(await self.cognito_user_id(sub))
         except UserNotFoundError:
             pass
-        email = _cognito_email(sub, claims)
-        now = self._clock.now()
-        user = User.new(
-            id=str(uuid.uuid4()),
-            email=email,
+        user = self._new_user(
+            email=_cognito_email(sub, claims),
             full_name=str(claims.get("name") or claims.get("username") or ""),
             password_hash=None,  # signs in through Cognito only
             role=Role.USER,
             is_verified=True,  # the pool verified the identity
-            now=now,
             cognito_sub=sub,
         )
         try:

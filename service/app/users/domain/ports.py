@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from service.app.users.domain.user import Role, User
-from service.core.pagination import Cursor
+from service.core.pagination import Cursor, Page
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class UserRepository(Protocol):
         """Remove the account only while it is still unverified (a registration undone)."""
         ...
 
-    async def list(self, *, limit: int, after: Cursor | None, where: UserFilter) -> list[User]: ...
+    async def list(self, *, limit: int, after: Cursor | None, where: UserFilter) -> Page[User]: ...
 
     async def delete_unverified_created_before(self, cutoff: datetime) -> Sequence[User]:
         """Remove accounts still unverified that were created before `cutoff`; those removed."""

@@ -1,30 +1,20 @@
 from service.core.auth.authenticator import Authenticator
 from service.core.auth.principal import Principal
-from service.core.fastapi.dependencies.dependencies import container_of, get_authenticator
-from service.core.fastapi.dependencies.injection import Inject
-from service.core.fastapi.dependencies.permission import (
+from service.core.fastapi.dependencies.auth import (
     CurrentPrincipal,
-    IsAdmin,
-    IsAuthenticated,
-    IsSelf,
-    Permission,
     RequireAdmin,
-    RequirePermissions,
     current_principal,
+    require_admin,
 )
+from service.core.fastapi.dependencies.injection import Inject, container_of
 
 __all__ = [
     "Authenticator",
     "CurrentPrincipal",
     "Inject",
-    "IsAdmin",
-    "IsAuthenticated",
-    "IsSelf",
-    "Permission",
     "Principal",
     "RequireAdmin",
-    "RequirePermissions",
     "container_of",
     "current_principal",
-    "get_authenticator",
+    "require_admin",
 ]

@@ -1,9 +1,5 @@
 from service.core.helpers.caches.base import CacheBackend, CacheUnavailableError, KeyMaker, Lookup
-from service.core.helpers.caches.cache_manager import (
-    CacheManager,
-    PlannedLookup,
-    request_scope,
-)
+from service.core.helpers.caches.cache_manager import CacheManager
 from service.core.helpers.caches.cache_tag import CacheTag
 from service.core.helpers.caches.key_maker import FunctionKeyMaker
 from service.core.helpers.caches.redis_backend import RedisCacheBackend
@@ -16,7 +12,5 @@ __all__ = [
     "FunctionKeyMaker",
     "KeyMaker",
     "Lookup",
-    "PlannedLookup",
     "RedisCacheBackend",
-    "request_scope",
 ]

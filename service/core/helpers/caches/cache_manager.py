@@ -2,11 +2,6 @@
 
 A cache outage never becomes an error: lookups and stores that fail are logged and the source
 is used. Invalidation failures are logged as errors; entries then live at most their TTL.
-
-Batched lookups: code that is about to make a round trip of its own can read a cached call's
-keys in the same batch (`plan`, then `prefetched` with the values it read); within the current
-request scope (`request_scope`) the cached call then uses that lookup instead of its own trip.
-An invalidation in the scope drops every prefetched lookup, so none outlives a write.
 """
 
 from __future__ import annotations
@@ -14,16 +9,13 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import weakref
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from pydantic import BaseModel
 
-from service.core.helpers.caches.base.backend import CacheBackend, CacheUnavailableError, Lookup
+from service.core.helpers.caches.base.backend import CacheBackend, CacheUnavailableError
 from service.core.helpers.caches.base.key_maker import KeyMaker
 from service.core.helpers.caches.cache_tag import CacheTag
 from service.core.helpers.caches.key_maker import FunctionKeyMaker
@@ -37,38 +29,13 @@ _UNBOUND_NAMES = frozenset({"self", "cls"})
 # `self`) remember their key and tags instead of binding and hashing them again.
 _PLAIN = (str, int, float, bool, type(None))
 _MAX_REMEMBERED_PLANS = 4096
-# Lookups read ahead in the current request, by the call they were planned for (so the call
-# finds its lookup without building its key a second time); None outside a request scope.
 CallKey = tuple[Callable[..., Any], tuple[Any, ...], tuple[tuple[str, Any], ...]]
-Prefetched = tuple[str, list[str], Lookup]
-_prefetched: ContextVar[dict[CallKey, Prefetched] | None] = ContextVar(
-    "cache_prefetched", default=None
-)
 
 
 def _call_key(
     function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> CallKey:
     return (function, args, tuple(sorted(kwargs.items())))
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedLookup:
-    call: CallKey
-    key: str
-    tags: list[str]
-    # What to read, in this order, and hand back to `prefetched`.
-    read_keys: list[str]
-
-
-@contextmanager
-def request_scope() -> Iterator[None]:
-    """Prefetched lookups live at most as long as this scope (one request)."""
-    token = _prefetched.set({})
-    try:
-        yield
-    finally:
-        _prefetched.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,28 +54,8 @@ class CacheManager:
     def __init__(self, backend: CacheBackend, key_maker: KeyMaker | None = None) -> None:
         self._backend = backend
         self._key_maker = key_maker or FunctionKeyMaker()
-        self._plans: weakref.WeakKeyDictionary[Callable[..., Any], _Plan] = (
-            weakref.WeakKeyDictionary()
-        )
         # Keys and tags of recent calls with plain arguments.
         self._remembered: dict[CallKey, tuple[str, list[str]]] = {}
-
-    def plan(
-        self, cached_function: Callable[..., Any], *args: Any, **kwargs: Any
-    ) -> PlannedLookup | None:
-        """The keys the call `cached_function(*args, **kwargs)` would read; None when there is
-        nothing to batch (not a cached function of this manager, or outside a request scope)."""
-        backend, plan = self._backend, self._plans.get(cached_function)
-        if plan is None or _prefetched.get() is None:
-            return None
-        call = _call_key(cached_function, args, kwargs)
-        key, tags = self._keys(call, plan)
-        return PlannedLookup(
-            call=call,
-            key=key,
-            tags=tags,
-            read_keys=backend.lookup_keys(key, tags),
-        )
 
     def _keys(self, call: CallKey, plan: _Plan) -> tuple[str, list[str]]:
         """The call's key and tags, remembered when its arguments are plain."""
@@ -125,27 +72,7 @@ class CacheManager:
             keys = self._remembered[call] = plan.keys(*args, **dict(kwargs))
         return keys
 
-    def prefetched(self, planned: PlannedLookup, values: Sequence[Any]) -> None:
-        """Hand over the values read for `planned.read_keys`; the call will not read them again."""
-        table = _prefetched.get()
-        if table is not None:
-            table[planned.call] = (planned.key, planned.tags, self._backend.lookup_from(values))
-
-    async def read_ahead(self, planned: PlannedLookup) -> None:
-        """Read `planned` now (beside other I/O), so the call finds it; a cache that cannot be
-        reached leaves it to the call, which falls through to the source."""
-        try:
-            lookup = await self._backend.lookup(planned.key, planned.tags)
-        except CacheUnavailableError:
-            return
-        table = _prefetched.get()
-        if table is not None:
-            table[planned.call] = (planned.key, planned.tags, lookup)
-
     async def invalidate(self, *tags: str) -> None:
-        table = _prefetched.get()
-        if table:
-            table.clear()
         try:
             await self._backend.invalidate_tags(*tags)
         except CacheUnavailableError as error:
@@ -175,20 +102,14 @@ class CacheManager:
             @functools.wraps(function)
             async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
                 backend = self._backend
-                table = _prefetched.get()
-                call = _call_key(wrapper, args, kwargs)
-                ahead = table.pop(call, None) if table else None
-                if ahead is not None:
-                    key, rendered, lookup = ahead
-                else:
-                    key, rendered = self._keys(call, plan)
-                    try:
-                        lookup = await backend.lookup(key, rendered)
-                    except CacheUnavailableError as error:
-                        logger.warning(
-                            "cache lookup failed; using the source", extra={"error": str(error)}
-                        )
-                        return await function(*args, **kwargs)
+                key, rendered = self._keys(_call_key(wrapper, args, kwargs), plan)
+                try:
+                    lookup = await backend.lookup(key, rendered)
+                except CacheUnavailableError as error:
+                    logger.warning(
+                        "cache lookup failed; using the source", extra={"error": str(error)}
+                    )
+                    return await function(*args, **kwargs)
                 if lookup.hit:
                     return model.model_validate(lookup.value) if model else lookup.value  # type: ignore[return-value]
                 value = await function(*args, **kwargs)
@@ -200,7 +121,6 @@ class CacheManager:
                 return value
 
             plan = _Plan(keys, next(iter(signature.parameters), None) in _UNBOUND_NAMES)
-            self._plans[wrapper] = plan
             return wrapper
 
         return decorate

@@ -52,10 +52,10 @@ class RedisCacheBackend(CacheBackend):
     def _tag_key(self, tag: str) -> str:
         return f"{self._prefix}:tag:{tag}"
 
-    def lookup_keys(self, key: str, tags: Sequence[str]) -> list[str]:
+    def _lookup_keys(self, key: str, tags: Sequence[str]) -> list[str]:
         return [key, *(self._tag_key(t) for t in tags)]
 
-    def lookup_from(self, values: Sequence[Any]) -> Lookup:
+    def _lookup_from(self, values: Sequence[Any]) -> Lookup:
         raw, *stamps = values
         current = [s.decode() if isinstance(s, bytes) else s for s in stamps]
         if raw is not None and None not in current:
@@ -80,10 +80,10 @@ class RedisCacheBackend(CacheBackend):
 
     async def lookup(self, key: str, tags: Sequence[str]) -> Lookup:
         try:
-            values = await self._near.mget(self.lookup_keys(key, tags))
+            values = await self._near.mget(self._lookup_keys(key, tags))
         except (RedisError, OSError) as error:
             raise CacheUnavailableError(str(error)) from error
-        return self.lookup_from(values)
+        return self._lookup_from(values)
 
     async def store(
         self, key: str, value: Any, *, ttl: int, tags: Sequence[str], stamp: Any

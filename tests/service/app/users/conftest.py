@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from dependency_injector import providers
 from fastapi import FastAPI
 
 from service.app.users.container import UsersContainer
@@ -87,16 +86,9 @@ async def signed_in_admin(app: FastAPI, client: httpx.AsyncClient) -> Account:
 def outbox(app: FastAPI) -> Iterator[LoggingEmailOutbox]:
     """Mail goes to an in-memory outbox for this test (a provider override, undone after)."""
     container: ServiceContainer = app.state.container
-    email_outbox = container.provider(UsersContainer.email_outbox)
-    auth_service = container.provider(UsersContainer.auth_service)
     memory = LoggingEmailOutbox()
-    email_outbox.override(providers.Object(memory))
-    auth_service.reset()  # type: ignore[attr-defined]  # rebuilt with the override on next use
-    try:
+    with container.override(UsersContainer.email_outbox, memory):
         yield memory
-    finally:
-        email_outbox.reset_override()
-        auth_service.reset()  # type: ignore[attr-defined]
 
 
 async def run_recovery_requests(app: FastAPI) -> int:

@@ -24,9 +24,9 @@ from service.app.files.domain.entity import (
 from service.app.files.domain.ports import QuotaVerdict
 from service.core.clock import Clock
 from service.core.db.database import Database, Document, on_primary
-from service.core.db.keyset import newest_first_page
+from service.core.db.repository import MongoRepository
 from service.core.db.versioned import versioned_update
-from service.core.pagination import Cursor
+from service.core.pagination import Cursor, Page
 
 FILES = "files"
 FILE_QUOTAS = "file_quotas"
@@ -59,52 +59,6 @@ FILES_INDEX_PLAN: dict[str, Sequence[IndexModel]] = {
 }
 
 
-def _to_document(file: StoredFile) -> Document:
-    document: Document = {
-        "_id": file.id,
-        "owner_id": file.owner_id,
-        "filename": file.filename,
-        "content_type": file.content_type,
-        "size": file.size,
-        "key": file.key,
-        "status": file.status.value,
-        "version": file.version,
-        "created_at": file.created_at,
-        "updated_at": file.updated_at,
-        "upload_expires_at": file.upload_expires_at,
-        "completed_at": file.completed_at,
-        "rejection_reason": file.rejection_reason.value if file.rejection_reason else None,
-        "sha256": file.sha256,
-        "processed_at": file.processed_at,
-        "deleted_at": file.deleted_at,
-    }
-    if file.status is FileStatus.PENDING:
-        document["expires_at"] = file.upload_expires_at
-    return document
-
-
-def _from_document(document: Document) -> StoredFile:
-    reason = document.get("rejection_reason")
-    return StoredFile(
-        id=document["_id"],
-        owner_id=document["owner_id"],
-        filename=document["filename"],
-        content_type=document["content_type"],
-        size=document["size"],
-        key=document["key"],
-        status=FileStatus(document["status"]),
-        version=document["version"],
-        created_at=document["created_at"],
-        updated_at=document["updated_at"],
-        upload_expires_at=document["upload_expires_at"],
-        completed_at=document.get("completed_at"),
-        rejection_reason=RejectionReason(reason) if reason else None,
-        sha256=document.get("sha256"),
-        processed_at=document.get("processed_at"),
-        deleted_at=document.get("deleted_at"),
-    )
-
-
 _VISIBLE = [status.value for status in VISIBLE_STATUSES]
 
 
@@ -114,25 +68,63 @@ def _live(now: datetime) -> Document:
     return {"expires_at": {"$not": {"$lte": now}}}
 
 
-class MongoFileRepository:
-    def __init__(self, database: Database, clock: Clock) -> None:
-        self._clock = clock
-        # Lagging reads (the client's read preference: replicas in production).
-        self._files = database[FILES]
-        # Reads that decide a write or follow one, and every write.
-        self._primary = on_primary(self._files)
+class MongoFileRepository(MongoRepository[StoredFile]):
+    collection_name = FILES
+
+    def to_document(self, file: StoredFile) -> Document:
+        document: Document = {
+            "_id": file.id,
+            "owner_id": file.owner_id,
+            "filename": file.filename,
+            "content_type": file.content_type,
+            "size": file.size,
+            "key": file.key,
+            "status": file.status.value,
+            "version": file.version,
+            "created_at": file.created_at,
+            "updated_at": file.updated_at,
+            "upload_expires_at": file.upload_expires_at,
+            "completed_at": file.completed_at,
+            "rejection_reason": file.rejection_reason.value if file.rejection_reason else None,
+            "sha256": file.sha256,
+            "processed_at": file.processed_at,
+            "deleted_at": file.deleted_at,
+        }
+        if file.status is FileStatus.PENDING:
+            document["expires_at"] = file.upload_expires_at
+        return document
+
+    def from_document(self, document: Document) -> StoredFile:
+        reason = document.get("rejection_reason")
+        return StoredFile(
+            id=document["_id"],
+            owner_id=document["owner_id"],
+            filename=document["filename"],
+            content_type=document["content_type"],
+            size=document["size"],
+            key=document["key"],
+            status=FileStatus(document["status"]),
+            version=document["version"],
+            created_at=document["created_at"],
+            updated_at=document["updated_at"],
+            upload_expires_at=document["upload_expires_at"],
+            completed_at=document.get("completed_at"),
+            rejection_reason=RejectionReason(reason) if reason else None,
+            sha256=document.get("sha256"),
+            processed_at=document.get("processed_at"),
+            deleted_at=document.get("deleted_at"),
+        )
 
     async def add(self, file: StoredFile) -> None:
-        await self._primary.insert_one(_to_document(file))
+        await self.insert(file)
 
     async def get(self, file_id: str) -> StoredFile | None:
         # Tasks read the file the request that enqueued them has just written.
-        document = await self._primary.find_one({"_id": file_id, **_live(self._clock.now())})
-        return _from_document(document) if document else None
+        return await self.find_one({"_id": file_id, **_live(self._clock.now())})
 
     async def get_owned(self, owner_id: str, file_id: str) -> StoredFile | None:
         # Decides complete and delete, and answers right after them.
-        document = await self._primary.find_one(
+        return await self.find_one(
             {
                 "_id": file_id,
                 "owner_id": owner_id,
@@ -140,7 +132,6 @@ class MongoFileRepository:
                 **_live(self._clock.now()),
             }
         )
-        return _from_document(document) if document else None
 
     async def _write(
         self, where: Document, changes: Document, *, unset: Sequence[str] = ()
@@ -149,7 +140,7 @@ class MongoFileRepository:
         before = await self._primary.find_one_and_update(
             where, versioned_update(changes, unset=unset), return_document=ReturnDocument.BEFORE
         )
-        return _from_document(before) if before is not None else None
+        return self.from_document(before) if before is not None else None
 
     async def transition(
         self,
@@ -181,24 +172,23 @@ class MongoFileRepository:
 
     async def list_owned(
         self, owner_id: str, *, limit: int, after: Cursor | None
-    ) -> list[StoredFile]:
+    ) -> Page[StoredFile]:
         query: Document = {
             "owner_id": owner_id,
             "status": {"$in": _VISIBLE},
             **_live(self._clock.now()),
         }
         # May lag: a file completed a moment ago can still be listed as pending.
-        documents = await newest_first_page(self._files, query, limit=limit, after=after)
-        return [_from_document(document) for document in documents]
+        return await self.find_page(query, limit=limit, after=after)
 
     async def abandoned(self, *, now: datetime, limit: int) -> list[StoredFile]:
         # May lag: whatever the sweep does with a candidate is decided on the primary.
         cursor = (
-            self._files.find({"expires_at": {"$lte": now}})
+            self._lagging.find({"expires_at": {"$lte": now}})
             .sort([("expires_at", ASCENDING)])
             .limit(limit)
         )
-        return [_from_document(document) async for document in cursor]
+        return [self.from_document(document) async for document in cursor]
 
     async def forget_abandoned(self, file_id: str, *, now: datetime) -> bool:
         result = await self._primary.delete_one(

@@ -21,12 +21,10 @@ from pymongo.errors import DuplicateKeyError
 from service.app.users.domain.errors import EmailTakenError, IdentityTakenError, UserNotFoundError
 from service.app.users.domain.ports import UserFilter
 from service.app.users.domain.user import Role, User
-from service.core.clock import Clock
-from service.core.db.database import Database, Document, on_primary
-from service.core.db.keyset import newest_first_page
+from service.core.db.database import Document
+from service.core.db.repository import MongoRepository
 from service.core.db.versioned import versioned_update
-from service.core.exceptions import VersionMismatchError
-from service.core.pagination import Cursor
+from service.core.pagination import Cursor, Page
 
 COLLECTION = "users"
 
@@ -49,88 +47,82 @@ USER_INDEXES: list[IndexModel] = [
 USERS_INDEX_PLAN: dict[str, list[IndexModel]] = {COLLECTION: USER_INDEXES}
 
 
-def to_document(user: User) -> Document:
-    document: Document = {
-        "_id": user.id,
-        "email": user.email,
-        "email_normalized": user.email_normalized,
-        "full_name": user.full_name,
-        "password_hash": user.password_hash,
-        "role": user.role.value,
-        "is_active": user.is_active,
-        "is_verified": user.is_verified,
-        "version": user.version,
-        "credential_version": user.credential_version,
-        "created_at": user.created_at,
-        "updated_at": user.updated_at,
-    }
-    if user.cognito_sub is not None:
-        document["cognito_sub"] = user.cognito_sub
-    return document
+def _not_found() -> Exception:
+    return UserNotFoundError("User not found")
 
 
-def from_document(document: Document) -> User:
-    return User(
-        id=document["_id"],
-        email=document["email"],
-        email_normalized=document["email_normalized"],
-        full_name=document["full_name"],
-        password_hash=document.get("password_hash"),
-        role=Role(document["role"]),
-        is_active=document["is_active"],
-        is_verified=document["is_verified"],
-        version=document["version"],
-        created_at=document["created_at"],
-        updated_at=document["updated_at"],
-        cognito_sub=document.get("cognito_sub"),
-        # Accounts stored before the field existed are at credential version 0.
-        credential_version=document.get("credential_version", 0),
-    )
+class MongoUserRepository(MongoRepository[User]):
+    collection_name = COLLECTION
 
+    def to_document(self, user: User) -> Document:
+        document: Document = {
+            "_id": user.id,
+            "email": user.email,
+            "email_normalized": user.email_normalized,
+            "full_name": user.full_name,
+            "password_hash": user.password_hash,
+            "role": user.role.value,
+            "is_active": user.is_active,
+            "is_verified": user.is_verified,
+            "version": user.version,
+            "credential_version": user.credential_version,
+            "created_at": user.created_at,
+            "updated_at": user.updated_at,
+        }
+        if user.cognito_sub is not None:
+            document["cognito_sub"] = user.cognito_sub
+        return document
 
-def _duplicate_error(error: DuplicateKeyError) -> Exception:
-    text = str(error.details or error)
-    if "cognito_sub" in text:
-        return IdentityTakenError("This identity is already linked to an account")
-    return EmailTakenError("An account with this email already exists")
+    def from_document(self, document: Document) -> User:
+        return User(
+            id=document["_id"],
+            email=document["email"],
+            email_normalized=document["email_normalized"],
+            full_name=document["full_name"],
+            password_hash=document.get("password_hash"),
+            role=Role(document["role"]),
+            is_active=document["is_active"],
+            is_verified=document["is_verified"],
+            version=document["version"],
+            created_at=document["created_at"],
+            updated_at=document["updated_at"],
+            cognito_sub=document.get("cognito_sub"),
+            # Accounts stored before the field existed are at credential version 0.
+            credential_version=document.get("credential_version", 0),
+        )
 
-
-class MongoUserRepository:
-    def __init__(self, database: Database, clock: Clock) -> None:
-        self._clock = clock
-        # Lagging reads (the client's read preference: replicas in production).
-        self._users = database[COLLECTION]
-        # Reads that decide a write or follow one, and every write.
-        self._primary = on_primary(self._users)
+    def duplicate_error(self, error: DuplicateKeyError) -> Exception:
+        text = str(error.details or error)
+        if "cognito_sub" in text:
+            return IdentityTakenError("This identity is already linked to an account")
+        return EmailTakenError("An account with this email already exists")
 
     async def add(self, user: User) -> None:
-        try:
-            await self._primary.insert_one(to_document(user))
-        except DuplicateKeyError as error:
-            raise _duplicate_error(error) from error
+        await self.insert(user)
 
     async def get(self, user_id: str) -> User | None:
         # Fills the profile cache and carries the version clients send back in `If-Match`: a
         # replica's older copy would be cached and answer 412 to the next write.
-        document = await self._primary.find_one({"_id": user_id})
-        return from_document(document) if document else None
+        return await self.find_one({"_id": user_id})
 
     async def get_by_email(self, email_normalized: str) -> User | None:
         # Login and password reset check credentials against it.
-        document = await self._primary.find_one({"email_normalized": email_normalized})
-        return from_document(document) if document else None
+        return await self.find_one({"email_normalized": email_normalized})
 
     async def get_by_cognito_sub(self, sub: str) -> User | None:
         # Also the read after a concurrent first sign-in linked the identity.
-        document = await self._primary.find_one({"cognito_sub": sub})
-        return from_document(document) if document else None
+        return await self.find_one({"cognito_sub": sub})
 
-    def _update_document(self, changes: Mapping[str, Any], *, new_credentials: bool) -> Document:
+    def _values(self, changes: Mapping[str, Any]) -> Document:
         values: Document = {k: (v.value if isinstance(v, Role) else v) for k, v in changes.items()}
         values["updated_at"] = self._clock.now()
+        return values
+
+    @staticmethod
+    def _credential_update(values: Document) -> Document:
+        # The kit's versioned update, the security stamp moving on in the same atomic write.
         update = versioned_update(values)
-        if new_credentials:
-            update["$inc"]["credential_version"] = 1
+        update["$inc"]["credential_version"] = 1
         return update
 
     async def update(
@@ -141,21 +133,22 @@ class MongoUserRepository:
         expected_version: int | None = None,
         new_credentials: bool = False,
     ) -> User:
+        values = self._values(changes)
+        if not new_credentials:
+            return await self.update_versioned(
+                {"_id": user_id}, values, expected_version=expected_version, not_found=_not_found
+            )
         where: Document = {"_id": user_id}
         if expected_version is not None:
             where["version"] = expected_version
         document = await self._primary.find_one_and_update(
-            where,
-            self._update_document(changes, new_credentials=new_credentials),
-            return_document=ReturnDocument.AFTER,
+            where, self._credential_update(values), return_document=ReturnDocument.AFTER
         )
         if document is not None:
-            return from_document(document)
-        if expected_version is not None and await self._primary.find_one(
-            {"_id": user_id}, projection={"_id": 1}
-        ):
-            raise VersionMismatchError("The user was changed since it was read")
-        raise UserNotFoundError("User not found")
+            return self.from_document(document)
+        raise await self.refusal(
+            {"_id": user_id}, expected_version=expected_version, not_found=_not_found
+        )
 
     async def update_if_credentials(
         self,
@@ -176,12 +169,12 @@ class MongoUserRepository:
         }
         if unverified_only:
             where["is_verified"] = False
+        values = self._values(changes)
+        update = self._credential_update(values) if new_credentials else versioned_update(values)
         document = await self._primary.find_one_and_update(
-            where,
-            self._update_document(changes, new_credentials=new_credentials),
-            return_document=ReturnDocument.AFTER,
+            where, update, return_document=ReturnDocument.AFTER
         )
-        return from_document(document) if document is not None else None
+        return self.from_document(document) if document is not None else None
 
     async def delete(self, user_id: str) -> bool:
         result = await self._primary.delete_one({"_id": user_id})
@@ -191,7 +184,7 @@ class MongoUserRepository:
         result = await self._primary.delete_one({"_id": user_id, "is_verified": False})
         return result.deleted_count == 1
 
-    async def list(self, *, limit: int, after: Cursor | None, where: UserFilter) -> list[User]:
+    async def list(self, *, limit: int, after: Cursor | None, where: UserFilter) -> Page[User]:
         query: Document = {}
         if where.role is not None:
             query["role"] = where.role.value
@@ -200,13 +193,12 @@ class MongoUserRepository:
         if where.email_prefix:
             query["email_normalized"] = {"$regex": "^" + re.escape(where.email_prefix)}
         # May lag: an account created a moment ago can be missing from the page.
-        documents = await newest_first_page(self._users, query, limit=limit, after=after)
-        return [from_document(document) for document in documents]
+        return await self.find_page(query, limit=limit, after=after)
 
     async def delete_unverified_created_before(self, cutoff: datetime) -> Sequence[User]:
         query = {"is_verified": False, "created_at": {"$lt": cutoff}}
         # The candidates may come from a lagging replica: each delete decides on the primary.
-        found = [from_document(document) async for document in self._users.find(query)]
+        found = [self.from_document(document) async for document in self._lagging.find(query)]
         removed: list[User] = []
         for user in found:
             # One by one, still unverified: an account verified meanwhile stays.

@@ -25,14 +25,6 @@ class CacheBackend(ABC):
     async def lookup(self, key: str, tags: Sequence[str]) -> Lookup: ...
 
     @abstractmethod
-    def lookup_keys(self, key: str, tags: Sequence[str]) -> list[str]:
-        """The store keys a lookup reads, so a caller can read them with its own batch."""
-
-    @abstractmethod
-    def lookup_from(self, values: Sequence[Any]) -> Lookup:
-        """The lookup that `values` (read for `lookup_keys`, in order) amount to."""
-
-    @abstractmethod
     async def store(
         self, key: str, value: Any, *, ttl: int, tags: Sequence[str], stamp: Any
     ) -> None: ...

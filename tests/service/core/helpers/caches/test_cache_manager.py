@@ -14,7 +14,6 @@ from service.core.helpers.caches import (
     CacheManager,
     FunctionKeyMaker,
     RedisCacheBackend,
-    request_scope,
 )
 
 
@@ -187,42 +186,6 @@ async def test_each_manager_names_its_entries_with_its_own_key_maker(redis: Redi
     assert [k async for k in redis.scan_iter(match=f"{second_prefix}:entry*")]
     await first("a", 1)
     assert len(source.calls) == 2
-
-
-async def test_a_prefetched_lookup_replaces_the_calls_own_round_trip(
-    manager: CacheManager, redis: Redis
-) -> None:
-    source = Source()
-    read = make_cached(manager, source)
-    assert manager.plan(read, "a", 1) is None  # outside a request scope: nothing to batch
-    with request_scope():
-        await read("a", 1)  # stored
-        planned = manager.plan(read, "a", 1)
-        assert planned is not None
-        values = await redis.mget(planned.read_keys)  # read with "someone else's" batch
-        await redis.delete(planned.key)  # so only the prefetched values can still hit
-        manager.prefetched(planned, values)
-        assert await read("a", 1) == {"user": "a", "page": 1, "version": 1}
-        assert len(source.calls) == 1
-        await read("a", 1)  # consumed: this one looks up itself, misses, and reloads
-        assert len(source.calls) == 2
-
-
-async def test_an_invalidation_drops_prefetched_lookups(
-    manager: CacheManager, redis: Redis
-) -> None:
-    source = Source()
-    read = make_cached(manager, source)
-    with request_scope():
-        await read("a", 1)
-        planned = manager.plan(read, "a", 1)
-        assert planned is not None
-        manager.prefetched(planned, await redis.mget(planned.read_keys))
-        source.version = 2
-        await manager.invalidate("user:a")  # a write in the same request
-        assert (await read("a", 1))["version"] == 2
-    with request_scope():
-        assert manager.plan(read, "a", 1) is not None
 
 
 async def test_an_evicted_tag_stamp_never_brings_a_stale_entry_back(redis: Redis) -> None:

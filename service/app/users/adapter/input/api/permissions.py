@@ -1,4 +1,4 @@
-"""The users module's permissions, built from core's."""
+"""The users module's permissions: plain dependencies on core's `CurrentPrincipal`."""
 
 from __future__ import annotations
 
@@ -7,17 +7,15 @@ from typing import Annotated
 from fastapi import Depends
 
 from service.app.users.domain.errors import UserNotFoundError
-from service.core.exceptions import AppError
-from service.core.fastapi.dependencies import IsAdmin, IsSelf, Principal, RequirePermissions
+from service.core.fastapi.dependencies import CurrentPrincipal, Principal
 
 
-def _user_not_found() -> AppError:
-    return UserNotFoundError("User not found")
+async def self_or_admin(user_id: str, principal: CurrentPrincipal) -> Principal:
+    """The account `user_id` itself, or an administrator. A stranger's record answers 404
+    exactly as a missing one does (`user_not_found`): the answer does not confirm it exists."""
+    if principal.id != user_id and not principal.is_admin:
+        raise UserNotFoundError("User not found")
+    return principal
 
 
-# A stranger's record answers 404 exactly as a missing one does (`user_not_found`): the
-# answer does not confirm the account exists.
-SelfOrAdmin = Annotated[
-    Principal,
-    Depends(RequirePermissions(IsSelf("user_id", not_found=_user_not_found) | IsAdmin())),
-]
+SelfOrAdmin = Annotated[Principal, Depends(self_or_admin)]

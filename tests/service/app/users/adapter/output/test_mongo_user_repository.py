@@ -17,7 +17,7 @@ from service.app.users.domain.ports import UserFilter
 from service.app.users.domain.user import Role, User, normalize_email
 from service.core.clock import SystemClock
 from service.core.exceptions import VersionMismatchError
-from service.core.pagination import Cursor
+from service.core.pagination import decode_cursor
 
 
 def make_user(*, verified: bool, age: timedelta = timedelta(0), email: str | None = None) -> User:
@@ -90,11 +90,10 @@ async def test_keyset_page_breaks_created_at_ties_by_id(repository: MongoUserRep
         await repository.add(user)
     where = UserFilter(email_prefix=prefix)
     first = await repository.list(limit=2, after=None, where=where)
-    last = first[-1]
-    rest = await repository.list(
-        limit=10, after=Cursor(created_at=last.created_at, id=last.id), where=where
-    )
-    ids = [u.id for u in first + rest]
+    assert first.next_cursor is not None
+    rest = await repository.list(limit=10, after=decode_cursor(first.next_cursor), where=where)
+    assert rest.next_cursor is None
+    ids = [u.id for u in first.items + rest.items]
     assert ids == sorted((u.id for u in users), reverse=True)
 
 

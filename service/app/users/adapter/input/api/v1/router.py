@@ -26,7 +26,12 @@ from service.app.users.container import UsersContainer
 from service.app.users.domain.ports import UserFilter
 from service.app.users.domain.user import Role
 from service.core.fastapi.client import ClientAddress
-from service.core.fastapi.conditional import IfMatch, etag, expected_version
+from service.core.fastapi.conditional import (
+    IF_MATCH_RESPONSES,
+    IfMatch,
+    OptionalIfMatch,
+    etag,
+)
 from service.core.fastapi.dependencies import CurrentPrincipal, Inject, RequireAdmin
 from service.core.fastapi.pagination import INVALID_CURSOR_RESPONSES, PageCursor, PageLimit
 
@@ -36,18 +41,12 @@ Auth = Annotated[AuthService, Inject(UsersContainer.auth_service)]
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(prefix="/users", tags=["users"])
 
-_USER_FIELDS_OUT = {"version"}
 
-
-def user_response(user: UserDTO, status_code: int = status.HTTP_200_OK) -> Response:
-    """Serialized straight from the DTO (the hot cached read skips response-model validation);
-    the ETag carries the version for If-Match."""
-    return Response(
-        content=user.model_dump_json(exclude=_USER_FIELDS_OUT),
-        status_code=status_code,
-        media_type="application/json",
-        headers={"ETag": etag(user.version)},
-    )
+def with_etag(user: UserDTO, response: Response) -> UserDTO:
+    """The user, its version as the response's ETag (what a write sends back in If-Match);
+    `response_model=UserResponse` decides which fields go out."""
+    response.headers["ETag"] = etag(user.version)
+    return user
 
 
 def token_response(pair: TokenPair) -> TokenResponse:
@@ -73,11 +72,13 @@ def token_response(pair: TokenPair) -> TokenResponse:
         429: {"description": "rate_limited"},
     },
 )
-async def register(body: RegisterRequest, auth: Auth, address: ClientAddress) -> Response:
+async def register(
+    body: RegisterRequest, auth: Auth, address: ClientAddress, response: Response
+) -> UserDTO:
     user = await auth.register(
         email=str(body.email), password=body.password, full_name=body.full_name, address=address
     )
-    return user_response(user, status.HTTP_201_CREATED)
+    return with_etag(user, response)
 
 
 @auth_router.post(
@@ -119,8 +120,8 @@ async def request_verification(
 
 
 @auth_router.post("/verify-email", response_model=UserResponse)
-async def verify_email(body: OneTimeTokenRequest, auth: Auth) -> Response:
-    return user_response(await auth.verify_email(body.token))
+async def verify_email(body: OneTimeTokenRequest, auth: Auth, response: Response) -> UserDTO:
+    return with_etag(await auth.verify_email(body.token), response)
 
 
 @auth_router.post(
@@ -152,8 +153,8 @@ async def reset_password(
 
 
 @users_router.get("/me", response_model=UserResponse, summary="The caller (cached; ETag)")
-async def read_me(principal: CurrentPrincipal, users: Users) -> Response:
-    return user_response(await users.get_user(principal.id))
+async def read_me(principal: CurrentPrincipal, users: Users, response: Response) -> UserDTO:
+    return with_etag(await users.get_user(principal.id), response)
 
 
 @users_router.patch(
@@ -161,8 +162,9 @@ async def read_me(principal: CurrentPrincipal, users: Users) -> Response:
     response_model=UserResponse,
     summary="Change the caller's name or password (If-Match required)",
     responses={
-        412: {"description": "version_mismatch"},
-        428: {"description": "if_match"},
+        **IF_MATCH_RESPONSES,
+        401: {"description": "wrong_current_password, or not signed in"},
+        422: {"description": "weak_password, or an invalid body or If-Match"},
         429: {"description": "login_locked, rate_limited"},
     },
 )
@@ -170,21 +172,19 @@ async def update_me(
     body: UpdateMeRequest,
     principal: CurrentPrincipal,
     users: Users,
+    expected_version: IfMatch,
     address: ClientAddress,
-    if_match: IfMatch = None,
-) -> Response:
-    version = expected_version(if_match, required=True)
-    if version is None:  # `If-Match: *`: the version the caller holds is the current one
-        version = (await users.get_user(principal.id)).version
+    response: Response,
+) -> UserDTO:
     user = await users.update_profile(
         principal.id,
-        expected_version=version,
+        expected_version=expected_version,
         full_name=body.full_name,
         current_password=body.current_password,
         new_password=body.new_password,
         address=address,
     )
-    return user_response(user)
+    return with_etag(user, response)
 
 
 @users_router.get(
@@ -216,25 +216,28 @@ async def list_users(
 @users_router.get(
     "/{user_id}", response_model=UserResponse, summary="A user (themself or an admin; else 404)"
 )
-async def read_user(user_id: str, _: SelfOrAdmin, users: Users) -> Response:
-    return user_response(await users.get_user(user_id))
+async def read_user(user_id: str, _: SelfOrAdmin, users: Users, response: Response) -> UserDTO:
+    return with_etag(await users.get_user(user_id), response)
 
 
-@users_router.patch("/{user_id}", response_model=UserResponse, summary="Role, status (admin)")
+@users_router.patch(
+    "/{user_id}",
+    response_model=UserResponse,
+    summary="Role, status (admin)",
+    responses=IF_MATCH_RESPONSES,
+)
 async def admin_update_user(
     user_id: str,
     body: AdminUpdateRequest,
     _: RequireAdmin,
     users: Users,
-    if_match: IfMatch = None,
-) -> Response:
+    expected_version: OptionalIfMatch,
+    response: Response,
+) -> UserDTO:
     user = await users.admin_update(
-        user_id,
-        expected_version=expected_version(if_match, required=False),
-        role=body.role,
-        is_active=body.is_active,
+        user_id, expected_version=expected_version, role=body.role, is_active=body.is_active
     )
-    return user_response(user)
+    return with_etag(user, response)
 
 
 @users_router.delete(

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from dependency_injector import providers
 from fastapi import FastAPI
 
 from service.app.files.application.processing import FileProcessing
@@ -30,22 +29,12 @@ class FilesApi:
 @pytest.fixture(scope="module")
 async def files_api(app: FastAPI, client: httpx.AsyncClient) -> AsyncIterator[FilesApi]:
     """The session app with its file tasks recorded instead of published (tests override
-    providers, never patch modules); services built before are rebuilt around it."""
+    providers, never patch modules; what is built on them is rebuilt around the override)."""
     container: ServiceContainer = app.state.container
     tasks = QueuedTasks()
-    rebuilt = [
-        container.provider(FilesContainer.service),
-        container.provider(FilesContainer.processing),
-    ]
-    with container.provider(FilesContainer.tasks).override(providers.Object(tasks)):
-        for provider in rebuilt:
-            provider.reset()  # type: ignore[attr-defined]
-        try:
-            processing = await container.resolve(FilesContainer.processing)
-            yield FilesApi(http=client, tasks=tasks, processing=processing)
-        finally:
-            for provider in rebuilt:
-                provider.reset()  # type: ignore[attr-defined]
+    with container.override(FilesContainer.tasks, tasks):
+        processing = await container.resolve(FilesContainer.processing)
+        yield FilesApi(http=client, tasks=tasks, processing=processing)
 
 
 async def login_new_user(http: httpx.AsyncClient) -> dict[str, str]:

@@ -76,14 +76,19 @@ async def test_patch_me_with_stale_etag_is_412(client: httpx.AsyncClient, accoun
     assert stale.json()["code"] == "version_mismatch"
 
 
-async def test_patch_me_without_if_match_is_428(
+async def test_patch_me_requires_if_match_as_the_document_says(
     client: httpx.AsyncClient, account: Account
 ) -> None:
     response = await client.patch(
         f"{API}/users/me", json={"full_name": "X"}, headers=account.headers
     )
-    assert response.status_code == 428
-    assert response.json()["code"] == "if_match_required"
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_error"
+    assert "If-Match" in response.text
+    document = (await client.get("/openapi.json")).json()
+    parameters = document["paths"][f"{API}/users/me"]["patch"]["parameters"]
+    if_match = next(p for p in parameters if p["name"] == "If-Match")
+    assert (if_match["in"], if_match["required"]) == ("header", True)
 
 
 async def test_patch_me_changes_the_password_and_ends_sessions(
