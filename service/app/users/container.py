@@ -13,6 +13,7 @@ from service.app.users.adapter.output.redis_recovery_queue import RedisRecoveryQ
 from service.app.users.application.auth_service import AuthService
 from service.app.users.application.guard import AttemptGuard
 from service.app.users.application.user_service import UserService
+from service.core.audit import AuditTrail
 from service.core.config import Settings
 from service.core.db.redis.near_cache import build_near_cache
 from service.core.helpers.password import PasswordHasher
@@ -69,6 +70,7 @@ class UsersContainer(containers.DeclarativeContainer):
         prefix=providers.Callable(_auth_prefix, settings),
         ttl_seconds=settings.provided.mail_outbox_ttl_seconds,
     )
+    audit_trail = providers.Singleton(AuditTrail, database=core.database, clock=core.clock)
     password_hasher = providers.Singleton(
         PasswordHasher,
         time_cost=settings.provided.password_hash_time_cost,
@@ -86,6 +88,7 @@ class UsersContainer(containers.DeclarativeContainer):
         session_ttl_seconds=settings.provided.refresh_token_ttl_seconds,
         clock=core.clock,
         guard=guard,
+        audit=audit_trail,
     )
     auth_service = providers.Singleton(
         AuthService,
@@ -99,6 +102,7 @@ class UsersContainer(containers.DeclarativeContainer):
         outbox=email_outbox,
         recovery=recovery_queue,
         guard=guard,
+        audit=audit_trail,
         access_ttl_seconds=settings.provided.access_token_ttl_seconds,
         refresh_ttl_seconds=settings.provided.refresh_token_ttl_seconds,
         verification_ttl_seconds=settings.provided.email_verification_ttl_seconds,

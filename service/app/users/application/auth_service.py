@@ -7,13 +7,14 @@ import secrets
 from urllib.parse import urlencode
 
 from service.app.users.application.dto import TokenPair, UserDTO
-from service.app.users.application.guard import AttemptGuard
+from service.app.users.application.guard import AttemptGuard, account_key
 from service.app.users.application.user_service import UserService, user_tag
 from service.app.users.domain.errors import (
     AccountDisabledError,
     AlreadyVerifiedError,
     InvalidCredentialsError,
     InvalidOneTimeTokenError,
+    LoginLockedError,
     RefreshTokenReusedError,
     TokenRevokedError,
     UserNotFoundError,
@@ -28,6 +29,7 @@ from service.app.users.domain.ports import (
     UserRepository,
 )
 from service.app.users.domain.user import Role, User, check_password_policy, normalize_email
+from service.core.audit import AuditTrail
 from service.core.auth import Principal
 from service.core.clock import Clock
 from service.core.helpers.caches import CacheManager
@@ -61,6 +63,7 @@ class AuthService:
         outbox: EmailOutbox,
         recovery: RecoveryQueue,
         guard: AttemptGuard,
+        audit: AuditTrail,
         access_ttl_seconds: int,
         refresh_ttl_seconds: int,
         verification_ttl_seconds: int,
@@ -79,6 +82,7 @@ class AuthService:
         self._outbox = outbox
         self._recovery = recovery
         self._guard = guard
+        self._audit = audit
         self._access_ttl = access_ttl_seconds
         self._refresh_ttl = refresh_ttl_seconds
         self._verification_ttl = verification_ttl_seconds
@@ -132,14 +136,31 @@ class AuthService:
         email_normalized = normalize_email(email)
         await self._guard.limit("login", account=email_normalized, address=address)
         # Counted and decided before the hasher runs: N concurrent attempts verify <= the limit.
-        await self._guard.admit_password_attempt(email_normalized)
+        try:
+            await self._guard.admit_password_attempt(email_normalized)
+        except LoginLockedError:
+            locked = await self._repository.get_by_email(email_normalized)
+            await self._audit.record(
+                "login.locked",
+                account_id=locked.id if locked else None,
+                address=address,
+                account_key=account_key(email_normalized),
+            )
+            raise
         user = await self._repository.get_by_email(email_normalized)
         # Unknown accounts verify against a dummy hash: same work, same answer, same time.
         check = await self._hasher.verify(user.password_hash if user else None, password)
         if user is None or not check.ok:
+            await self._audit.record(
+                "login.failure",
+                account_id=user.id if user else None,
+                address=address,
+                account_key=account_key(email_normalized),
+            )
             raise InvalidCredentialsError("Wrong email or password")
         await self._guard.password_accepted(email_normalized)
         if not user.is_active:
+            await self._audit.record("login.disabled", account_id=user.id, address=address)
             raise AccountDisabledError("This account is disabled")
         if check.new_hash is not None:
             user = await self._repository.update(user.id, {"password_hash": check.new_hash})
@@ -148,6 +169,9 @@ class AuthService:
         session_id = new_token_id()
         pair, refresh_id = await self._issue(user, session_id, generation)
         await self._state.start_session(session_id, refresh_id, self._refresh_ttl)
+        await self._audit.record(
+            "login.success", account_id=user.id, address=address, session_id=session_id
+        )
         return pair
 
     async def refresh(self, refresh_token: str) -> TokenPair:
@@ -161,6 +185,7 @@ class AuthService:
         pair, refresh_id = await self._issue(user, session_id, generation)
         outcome = await self._state.rotate_session(session_id, str(claims["jti"]), refresh_id)
         if outcome is Rotation.REUSED:
+            await self._audit.record("refresh.reused", account_id=user_id, session_id=session_id)
             raise RefreshTokenReusedError("Refresh token already used; the session is revoked")
         if outcome is Rotation.MISSING:
             raise TokenRevokedError("The session has ended")
@@ -172,6 +197,7 @@ class AuthService:
             await self._state.deny(principal.token_id, max(1, remaining + 5))
         if principal.session_id:
             await self._state.end_session(principal.session_id)
+        await self._audit.record("logout", account_id=principal.id, session_id=principal.session_id)
 
     async def authenticate(self, token: str) -> Principal:
         """The core `Authenticator`: the principal a bearer token stands for."""
@@ -253,6 +279,7 @@ class AuthService:
             return False
         if request.kind is OneTimeKind.PASSWORD_RESET and user.password_hash is not None:
             await self._send_reset(user)
+            await self._audit.record("password.reset_mailed", account_id=user.id)
             return True
         if request.kind is OneTimeKind.VERIFY_EMAIL and not user.is_verified:
             await self._send_verification(user)
@@ -317,6 +344,7 @@ class AuthService:
         if updated is None:
             raise InvalidOneTimeTokenError("The token is invalid, used or expired")
         await self._cache.invalidate(user_tag(updated.id))
+        await self._audit.record("email.verified", account_id=updated.id)
         return UserDTO.from_user(updated)
 
     async def reset_password(
@@ -347,3 +375,6 @@ class AuthService:
         await self._state.revoke_all(user.id)
         await self._guard.password_accepted(user.email_normalized)
         await self._cache.invalidate(user_tag(user.id))
+        await self._audit.record(
+            "password.reset", account_id=user.id, address=address, sessions_ended=True
+        )

@@ -13,11 +13,13 @@ from service.app.users.application.guard import AttemptGuard
 from service.app.users.domain.errors import (
     EmailTakenError,
     IdentityTakenError,
+    LoginLockedError,
     UserNotFoundError,
     WrongCurrentPasswordError,
 )
 from service.app.users.domain.ports import AuthStateStore, UserFilter, UserRepository
 from service.app.users.domain.user import Role, User, check_password_policy, normalize_email
+from service.core.audit import AuditTrail, SecurityEvent
 from service.core.clock import Clock
 from service.core.helpers.caches import CacheManager
 from service.core.helpers.password import PasswordHasher
@@ -42,8 +44,10 @@ class UserService:
         session_ttl_seconds: int,
         clock: Clock,
         guard: AttemptGuard,
+        audit: AuditTrail,
     ) -> None:
         self._guard = guard
+        self._audit = audit
         self._repository = repository
         self._clock = clock
         self._hasher = hasher
@@ -128,9 +132,14 @@ class UserService:
             # Re-authentication: rate-limited, and counted in the account's lock-out as a
             # sign-in is, before the hasher runs.
             await self._guard.limit("reauth", account=user_id, address=address)
-            await self._guard.admit_password_attempt(user.email_normalized)
+            try:
+                await self._guard.admit_password_attempt(user.email_normalized)
+            except LoginLockedError:
+                await self._audit.record("reauth.locked", account_id=user_id, address=address)
+                raise
             check = await self._hasher.verify(user.password_hash, current_password or "")
             if not check.ok:
+                await self._audit.record("reauth.failure", account_id=user_id, address=address)
                 raise WrongCurrentPasswordError("The current password is wrong")
             await self._guard.password_accepted(user.email_normalized)
             changes["password_hash"] = await self._hasher.hash(new_password)
@@ -144,6 +153,9 @@ class UserService:
         if new_password is not None:
             # A new password ends every session, including the one that changed it.
             await self._auth_state.revoke_all(user_id)
+            await self._audit.record(
+                "password.changed", account_id=user_id, address=address, sessions_ended=True
+            )
         return await self._changed(updated)
 
     async def list_users(
@@ -166,6 +178,7 @@ class UserService:
         expected_version: int | None,
         role: Role | None = None,
         is_active: bool | None = None,
+        actor_id: str | None = None,
     ) -> UserDTO:
         changes: dict[str, Any] = {}
         if role is not None:
@@ -182,13 +195,27 @@ class UserService:
         if changes:
             # Role and status live in access tokens and sessions: end them at once.
             await self._auth_state.revoke_all(user_id)
+            await self._audit.record(
+                "admin.update",
+                account_id=user_id,
+                actor_id=actor_id,
+                changes={k: str(v) for k, v in changes.items()},
+                sessions_ended=True,
+            )
         return await self._changed(updated)
 
-    async def delete(self, user_id: str) -> None:
+    async def delete(self, user_id: str, actor_id: str | None = None) -> None:
         user = await self._repository.get(user_id)
         if user is None or not await self._repository.delete(user_id):
             raise UserNotFoundError("User not found")
         await self._forget(user)
+        await self._audit.record("admin.delete", account_id=user_id, actor_id=actor_id)
+
+    async def security_events(
+        self, user_id: str, *, limit: int, cursor: str | None
+    ) -> Page[SecurityEvent]:
+        """The account's audit trail, newest first (admin)."""
+        return await self._audit.page(user_id, limit=limit, cursor=cursor)
 
     async def delete_unverified_older_than(self, max_age: timedelta) -> int:
         """The periodic purge: accounts left unverified for longer than `max_age` are removed,
@@ -226,6 +253,7 @@ class UserService:
                 new_credentials=True,
             )
             await self._auth_state.revoke_all(existing.id)
+            await self._audit.record("admin.promoted", account_id=existing.id)
             return await self._changed(updated), False
         if password is None:
             raise ValueError("a password is needed to create the admin account")

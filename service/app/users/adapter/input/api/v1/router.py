@@ -14,6 +14,8 @@ from service.app.users.adapter.input.api.v1.schemas import (
     RefreshRequest,
     RegisterRequest,
     ResetPasswordRequest,
+    SecurityEventPageResponse,
+    SecurityEventResponse,
     TokenResponse,
     UpdateMeRequest,
     UserPageResponse,
@@ -229,13 +231,17 @@ async def read_user(user_id: str, _: SelfOrAdmin, users: Users, response: Respon
 async def admin_update_user(
     user_id: str,
     body: AdminUpdateRequest,
-    _: RequireAdmin,
+    admin: RequireAdmin,
     users: Users,
     expected_version: OptionalIfMatch,
     response: Response,
 ) -> UserDTO:
     user = await users.admin_update(
-        user_id, expected_version=expected_version, role=body.role, is_active=body.is_active
+        user_id,
+        expected_version=expected_version,
+        role=body.role,
+        is_active=body.is_active,
+        actor_id=admin.id,
     )
     return with_etag(user, response)
 
@@ -243,6 +249,29 @@ async def admin_update_user(
 @users_router.delete(
     "/{user_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a user (admin)"
 )
-async def delete_user(user_id: str, _: RequireAdmin, users: Users) -> Response:
-    await users.delete(user_id)
+async def delete_user(user_id: str, admin: RequireAdmin, users: Users) -> Response:
+    await users.delete(user_id, actor_id=admin.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@users_router.get(
+    "/{user_id}/security-events",
+    response_model=SecurityEventPageResponse,
+    summary="An account's security audit trail, newest first (admin)",
+    responses=INVALID_CURSOR_RESPONSES,
+)
+async def security_events(
+    user_id: str,
+    _: RequireAdmin,
+    users: Users,
+    limit: PageLimit = 20,
+    cursor: PageCursor = None,
+) -> SecurityEventPageResponse:
+    page = await users.security_events(user_id, limit=limit, cursor=cursor)
+    return SecurityEventPageResponse(
+        items=[
+            SecurityEventResponse.model_validate(event, from_attributes=True)
+            for event in page.items
+        ],
+        next_cursor=page.next_cursor,
+    )

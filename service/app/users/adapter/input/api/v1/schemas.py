@@ -4,6 +4,7 @@ client can never slip `role`, `is_active` or `is_verified` into a registration."
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -75,6 +76,21 @@ class UserResponse(BaseModel):
     is_verified: bool
     created_at: datetime
     updated_at: datetime
+
+
+class SecurityEventResponse(BaseModel):
+    id: str
+    action: str
+    account_id: str | None
+    created_at: datetime
+    address: str | None
+    request_id: str | None
+    detail: dict[str, Any]
+
+
+class SecurityEventPageResponse(BaseModel):
+    items: list[SecurityEventResponse]
+    next_cursor: str | None
 
 
 class UserPageResponse(BaseModel):
