@@ -4,12 +4,14 @@ client can never slip `role`, `is_active` or `is_verified` into a registration."
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from service.app.users.domain.user import MAX_PASSWORD_LENGTH, Role
+from service.core.text import DisplayText
 
+MAX_FULL_NAME_LENGTH = 200
 Password = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 
@@ -20,7 +22,7 @@ class Strict(BaseModel):
 class RegisterRequest(Strict):
     email: EmailStr = Field(max_length=254)
     password: str = Password
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: Annotated[str, DisplayText(MAX_FULL_NAME_LENGTH)]
 
 
 class LoginRequest(Strict):
@@ -57,7 +59,7 @@ class AcceptedResponse(BaseModel):
 
 
 class UpdateMeRequest(Strict):
-    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    full_name: Annotated[str, DisplayText(MAX_FULL_NAME_LENGTH)] | None = None
     current_password: str | None = Field(default=None, max_length=MAX_PASSWORD_LENGTH)
     new_password: str | None = Field(default=None, max_length=MAX_PASSWORD_LENGTH)
 
