@@ -1,10 +1,10 @@
 """`scripts/new-module NAME`: a complete module of the service, generated and registered.
 
 Writes `service/app/<name>/` and `tests/service/app/<name>/` from the templates beside this
-file (`string.Template`: `${name}` and friends, `$$` for a literal `$`), then registers the
-module in the one list, `service/app/modules.py` (its import line and its entry in `MODULES`).
-Nothing else in the repository changes. A name that cannot be a module is refused before
-anything is written, with a readable message and exit status 2.
+file (`string.Template`, in their text and their file names: `${name}` and friends, `$$` for a
+literal `$`), then registers the module in the one list, `service/app/modules.py` (its import
+line and its entry in `MODULES`). Nothing else in the repository changes. A name that cannot
+be a module is refused before anything is written, with a readable message and exit status 2.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def taken() -> dict[str, str]:
     them; read from the module list of the tree the generator runs in."""
     from service.app.modules import MODULES
     from service.core.celery_task import CORE_QUEUES
-    from service.core.celery_task.tasks import CORE_INDEX_PLAN
+    from service.core.worker.tasks import CORE_INDEX_PLAN
 
     uses = {queue: "a core queue" for queue in CORE_QUEUES}
     uses.update({collection: "a core collection" for collection in CORE_INDEX_PLAN})
@@ -153,7 +153,8 @@ def render(names: Names) -> dict[Path, str]:
     for template_tree, destination in DESTINATIONS.items():
         base = TEMPLATES / template_tree
         for template in sorted(base.rglob(f"*{SUFFIX}")):
-            relative = template.relative_to(base).with_suffix("")
+            # A file's name may use the placeholders too: `${entity}_service.py.tmpl`.
+            relative = Template(str(template.relative_to(base).with_suffix(""))).substitute(mapping)
             target = Path(destination.format(name=names.name)) / relative
             files[target] = Template(template.read_text()).substitute(mapping)
     return files

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -13,7 +14,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from service.app.container import build_container
 from service.app.modules import MODULES
 from service.app.settings import get_settings
-from service.core.celery_task.tasks import CORE_INDEX_PLAN
 from service.core.composition import ServiceContainer
 from service.core.config import Settings
 from service.core.container import CoreContainer
@@ -27,6 +27,7 @@ from service.core.fastapi.openapi import install_problem_openapi
 from service.core.fastapi.web_app import mount_web_app
 from service.core.helpers.sentry import init_sentry
 from service.core.module import Module
+from service.core.worker.tasks import CORE_INDEX_PLAN
 
 API_PREFIX = "/api/v1"
 
@@ -82,7 +83,14 @@ def create_app(
     )
     app.state.container = container
     register_exception_handlers(app)
-    install_problem_openapi(app)
+    install_problem_openapi(
+        app,
+        [
+            functools.partial(module.refine_openapi, settings)
+            for module in container.modules
+            if module.refine_openapi is not None
+        ],
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -21,17 +21,18 @@ from service.app.container import build_container
 from service.app.modules import MODULES
 from service.app.settings import get_settings
 from service.core.celery_task import CeleryApp, create_celery_app
-from service.core.celery_task.runtime import runtime
 from service.core.composition import ServiceContainer
 from service.core.config import Settings
 from service.core.helpers.sentry import init_sentry
 from service.core.logging import configure_logging
+from service.core.worker import CORE_TASK_MODULES
+from service.core.worker.runtime import runtime
 
 logger = logging.getLogger(__name__)
 
 
 def build_worker_app(settings: Settings) -> CeleryApp:
-    return create_celery_app(settings, MODULES)
+    return create_celery_app(settings, MODULES, core_task_modules=CORE_TASK_MODULES)
 
 
 # The app the CLI finds (`-A service.app.worker`), configured from the environment.

@@ -42,6 +42,7 @@ class Module:
     - `authenticator`: the module's provider of core's `Authenticator` (what turns a bearer
       token into a `Principal`), when the module is the one that authenticates; it answers
       `CoreContainer.authenticator` (the users module: `UsersContainer.authenticator`).
+    - `refine_openapi`: changes the served OpenAPI document where it depends on settings.
     - `startup`: awaited by the API once resources are up and indexes exist (e.g. bootstrap an
       admin); it gets the module's container.
     """
@@ -62,6 +63,9 @@ class Module:
     # they give, so a provider of AuthService is not a Provider[Authenticator] to mypy).
     authenticator: providers.Provider[Any] | None = None
     startup: Callable[[Any], Awaitable[None]] | None = None
+    # Refines the served OpenAPI document with what depends on settings (e.g. an enum of the
+    # values a setting allows): `refine_openapi(settings, document)`, in place.
+    refine_openapi: Callable[[Any, dict[str, Any]], None] | None = None
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or self.name == "core":

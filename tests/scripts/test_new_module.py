@@ -131,6 +131,13 @@ def test_registering_keeps_a_long_list_as_ruff_lays_it_out() -> None:
     assert register(long_list, "zones").endswith("    warehouses,\n    zones,\n)\n")
 
 
+def test_file_names_take_the_module_s_names_too() -> None:
+    written = {str(path) for path in render(Names(name="line_items", entity="line_item"))}
+    assert "service/app/line_items/application/line_item_service.py" in written
+    assert "tests/service/app/line_items/application/test_line_item_service.py" in written
+    assert [path for path in written if "$" in path or "{" in path] == []
+
+
 def test_every_line_fits_for_the_longest_name(tmp_path: Path) -> None:
     longest = "a" * (MAX_NAME_LENGTH - 2) + "_b"
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
@@ -232,6 +239,7 @@ def test_a_generated_module_passes_every_check_and_changes_only_itself_and_the_l
     ]
     assert outside == [], changed
     assert "service/app/orders/module.py" in added
+    assert "service/app/orders/application/order_service.py" in added
     assert "tests/service/app/orders/adapter/input/test_tasks.py" in added
 
     report = ", ".join(f"{step} {seconds:.1f}s" for step, seconds in timings.items())

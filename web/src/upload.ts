@@ -2,6 +2,10 @@
 // (XMLHttpRequest, because fetch reports no upload progress); then the API is told to check it.
 import { api, authed, type StoredFile, type UploadGrant } from "./api/client";
 import { ApiError } from "./api/problem";
+import type { components } from "./api/schema";
+
+/** The content types the deployed API allows (an enum in its document, built from its settings). */
+type ContentType = components["schemas"]["CreateFileRequest"]["content_type"];
 
 export type Progress = (sent: number, total: number) => void;
 
@@ -57,7 +61,8 @@ export async function uploadFile(file: File, progress: Progress): Promise<Stored
     api.POST("/api/v1/files", {
       body: {
         filename: file.name,
-        content_type: file.type || "application/octet-stream",
+        // Sent as the browser reports it: a type outside the list gets the API's readable 422.
+        content_type: (file.type || "application/octet-stream") as ContentType,
         size: file.size,
       },
     }),

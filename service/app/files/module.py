@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.app.files.adapter.input.api.v1.router import files_router
+from service.app.files.adapter.input.api.v1.router import document_upload_policy, files_router
 from service.app.files.adapter.output.repository import FILES_INDEX_PLAN
 from service.app.files.adapter.output.task_queue import EXPIRE_PENDING_TASK
 from service.app.files.container import FilesContainer
@@ -14,6 +14,7 @@ module = Module(
     container=FilesContainer,
     settings=FilesSettings,
     routers=(files_router,),
+    refine_openapi=document_upload_policy,
     index_plan=FILES_INDEX_PLAN,
     task_modules=("service.app.files.adapter.input.tasks",),
     queues=("files",),

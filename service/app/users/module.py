@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from service.app.users.adapter.input.api.v1.router import auth_router, users_router
+from service.app.users.adapter.input.tasks import DELETE_UNVERIFIED_TASK
 from service.app.users.adapter.output.mongo_user_repository import USERS_INDEX_PLAN
 from service.app.users.application.bootstrap import bootstrap_admin
 from service.app.users.container import UsersContainer
@@ -33,7 +34,7 @@ module = Module(
     beat=(
         BeatEntry(
             name="users.delete-unverified-accounts",
-            task="users.delete_unverified_accounts",
+            task=DELETE_UNVERIFIED_TASK,
             every=lambda settings: settings.unverified_account_cleanup_interval_seconds,
         ),
     ),

@@ -15,9 +15,9 @@ A module's background work (docs/new-module.md has the recipe): tasks in its tas
 declared with `@shared_task(base=BaseTask, bind=True, name="<module>.<task>")` and listed in its
 `Module.task_modules`; routing is by name, so `<module>.*` goes to the module's first queue,
 `mail.*` to `email`, everything else to `default`. Async code runs on the worker process's one
-loop (`runtime.run`) with the worker's composition (`await runtime.resolve(Provider)`), never
-new clients. Periodic work: a `BeatEntry` in `Module.beat` (the schedule lives in code; only
-intervals are settings).
+loop (`runtime.run`, `service.core.worker.runtime`) with the worker's composition (`await
+runtime.resolve(Provider)`), never new clients. Periodic work: a `BeatEntry` in `Module.beat`
+(the schedule lives in code; only intervals are settings).
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from service.core.module import Module, check_settings
 
 __all__ = [
     "CORE_QUEUES",
-    "CORE_TASK_MODULES",
     "BaseTask",
     "CeleryApp",
     "beat_schedule",
@@ -47,9 +46,6 @@ __all__ = [
 
 # Core's own queues: `default` for work of no particular queue, `email` for mail delivery.
 CORE_QUEUES = ("default", "email")
-
-# Core's own task modules (mail delivery and the pipeline probe), imported by the worker.
-CORE_TASK_MODULES = ("service.core.celery_task.tasks",)
 
 # Redis transport: lower number, higher priority. Work is sent at DEFAULT_PRIORITY (the routes
 # carry it, so `send_task` by name gets it too).
@@ -149,11 +145,14 @@ def celery_config(settings: Settings, modules: Sequence[Module] = ()) -> dict[st
     return config
 
 
-def create_celery_app(settings: Settings, modules: Sequence[Module] = ()) -> CeleryApp:
+def create_celery_app(
+    settings: Settings, modules: Sequence[Module] = (), *, core_task_modules: Sequence[str] = ()
+) -> CeleryApp:
     """A Celery app configured from `settings` for `modules` (the API builds one per container
-    to enqueue; the worker one per process)."""
+    to enqueue by name; the worker one per process, importing `core_task_modules` and every
+    module's task modules)."""
     check_settings(settings, modules)
-    include = [*CORE_TASK_MODULES, *(name for module in modules for name in module.task_modules)]
+    include = [*core_task_modules, *(name for module in modules for name in module.task_modules)]
     celery_app = CeleryApp(settings, include=include, task_cls=BaseTask)
     celery_app.conf.update(celery_config(settings, modules))
     return celery_app

@@ -31,6 +31,11 @@ from service.core.pagination import Cursor, Page, Positioned
 E = TypeVar("E", bound=Positioned)
 
 
+def _at_version(query: Document, expected_version: int | None) -> Document:
+    """`query`, and at `expected_version` when one is expected (None: at any version)."""
+    return query if expected_version is None else {**query, "version": expected_version}
+
+
 class MongoRepository(ABC, Generic[E]):
     collection_name: ClassVar[str]
 
@@ -82,11 +87,10 @@ class MongoRepository(ABC, Generic[E]):
         """Apply `changes` to the one record matching `query`, if it is still at
         `expected_version` (None: whatever version it is at, as `If-Match: *` asks), bumping
         its version in the same atomic write; the record after the change."""
-        where = dict(query)
-        if expected_version is not None:
-            where["version"] = expected_version
         document = await self._primary.find_one_and_update(
-            where, versioned_update(changes, unset=unset), return_document=ReturnDocument.AFTER
+            _at_version(query, expected_version),
+            versioned_update(changes, unset=unset),
+            return_document=ReturnDocument.AFTER,
         )
         if document is not None:
             return self.from_document(document)
@@ -99,10 +103,7 @@ class MongoRepository(ABC, Generic[E]):
         expected_version: int | None,
         not_found: Callable[[], Exception],
     ) -> None:
-        where = dict(query)
-        if expected_version is not None:
-            where["version"] = expected_version
-        result = await self._primary.delete_one(where)
+        result = await self._primary.delete_one(_at_version(query, expected_version))
         if result.deleted_count != 1:
             raise await self.refusal(query, expected_version=expected_version, not_found=not_found)
 

@@ -17,6 +17,8 @@ from fastapi import Depends, Header
 from service.core.exceptions import VersionMismatchError
 
 _DESCRIPTION = "The ETag of the version this write changes, or `*` for whatever is current"
+# What `parse_if_match` reads: `*`, or a version as an ETag (strong or weak) or bare.
+_PATTERN = r'^\s*(\*|(W/)?"?[0-9]+"?)\s*$'
 
 IF_MATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     412: {"description": "Changed since the If-Match version (version_mismatch)"},
@@ -40,14 +42,18 @@ def parse_if_match(value: str) -> int | None:
 
 
 async def required_if_match(
-    if_match: Annotated[str, Header(alias="If-Match", max_length=64, description=_DESCRIPTION)],
+    if_match: Annotated[
+        str,
+        Header(alias="If-Match", max_length=64, pattern=_PATTERN, description=_DESCRIPTION),
+    ],
 ) -> int | None:
     return parse_if_match(if_match)
 
 
 async def optional_if_match(
     if_match: Annotated[
-        str | None, Header(alias="If-Match", max_length=64, description=_DESCRIPTION)
+        str | None,
+        Header(alias="If-Match", max_length=64, pattern=_PATTERN, description=_DESCRIPTION),
     ] = None,
 ) -> int | None:
     return parse_if_match(if_match) if if_match is not None else None

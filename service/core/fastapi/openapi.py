@@ -1,11 +1,15 @@
 """Make the OpenAPI document tell the truth about errors: every one is problem+json.
 
 FastAPI documents a 422 with its own `HTTPValidationError` body; this service answers every error,
-422 included, with RFC 9457 problem details. The document is rewritten once, when first served.
+422 included, with RFC 9457 problem details. The document is rewritten once, when first served
+(FastAPI's documented way: the app's `openapi` replaced), and each module may then refine what
+depends on settings, which a route declared at import cannot know (`Module.refine_openapi`: the
+files module lists the allowed content types as an enum).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -44,7 +48,10 @@ _PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schema
 _HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 
 
-def problem_openapi(app: FastAPI) -> dict[str, Any]:
+OpenApiRefinement = Callable[[dict[str, Any]], None]
+
+
+def problem_openapi(app: FastAPI, refinements: Sequence[OpenApiRefinement] = ()) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
     document = get_openapi(
@@ -65,9 +72,11 @@ def problem_openapi(app: FastAPI) -> dict[str, Any]:
             responses.setdefault(
                 "default", {"description": "Error (problem details)", "content": _PROBLEM_CONTENT}
             )
+    for refine in refinements:
+        refine(document)
     app.openapi_schema = document
     return document
 
 
-def install_problem_openapi(app: FastAPI) -> None:
-    app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
+def install_problem_openapi(app: FastAPI, refinements: Sequence[OpenApiRefinement] = ()) -> None:
+    app.openapi = lambda: problem_openapi(app, refinements)  # type: ignore[method-assign]

@@ -1,6 +1,13 @@
-"""Schemathesis against the served OpenAPI document: every operation, authenticated where needed.
+"""Schemathesis against the served OpenAPI document: every operation, authenticated where needed,
+one operation at a time (fuzzing) and in sequences that follow the links schemathesis infers
+between operations (the stateful phase).
 
-No input may produce a 5xx, and no response may break the schema the document gives for it.
+No input may produce a 5xx, and no response may break the schema the document gives for it. A
+request the document calls valid is accepted (positive-data acceptance), unless it is refused
+with a response the operation documents for what no schema can say (a cursor or token this API
+did not issue, an email already taken, a quota reached, a filename with nothing usable): never
+with FastAPI's own `validation_error`, because whatever request validation refuses, the document
+must say.
 """
 
 from __future__ import annotations
@@ -11,9 +18,16 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import CheckContext, not_a_server_error
+from schemathesis.generation.stateful import run_state_machine_as_test
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    positive_data_acceptance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 PASSWORD = "fuzzing-password-1"
 
@@ -37,7 +51,30 @@ def bearer(live_api: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens.json()['access_token']}"}
 
 
-CHECKS = [not_a_server_error, response_schema_conformance]
+def _validation_error(response: Any) -> bool:
+    if response.status_code != 422:
+        return False
+    return bool(response.json().get("code") == "validation_error")
+
+
+@schemathesis.check
+def valid_requests_are_accepted_or_refused_as_documented(
+    ctx: CheckContext, response: Any, case: Any
+) -> bool | None:
+    documented = case.operation.definition.raw.get("responses", {})
+    if str(response.status_code) in documented and not _validation_error(response):
+        return None
+    return positive_data_acceptance(ctx, response, case)
+
+
+CHECKS = [
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    valid_requests_are_accepted_or_refused_as_documented,
+]
 
 
 def fuzz(operation: Any, headers: dict[str, str], base_url: str) -> None:
@@ -68,3 +105,33 @@ def test_no_input_gives_a_5xx_or_breaks_the_documented_schema(
             fuzz(operation, headers, live_api)
         except Exception as failure:
             raise AssertionError(f"{operation.method.upper()} {operation.path}") from failure
+
+
+def test_sequences_of_linked_operations_hold_the_same_checks(
+    api_schema: Any, bearer: dict[str, str], live_api: str
+) -> None:
+    """The stateful phase: schemathesis chains operations along the links it infers (a file
+    created, then read, completed, deleted; a page, then the next), with the same checks."""
+    machine = api_schema.as_state_machine()
+
+    class SignedIn(machine):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            headers = {} if case.path == "/api/v1/auth/logout" else bearer
+            return {"base_url": live_api, "headers": headers}
+
+        def validate_response(self, response: Any, case: Any, *_: Any, **__: Any) -> None:
+            case.validate_response(response, checks=CHECKS)
+
+    run_state_machine_as_test(
+        SignedIn,
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+            # Sequences depend on what the live API answered: no replay, so no shrinking (a
+            # replay that gets other answers would only report the flakiness, not the failure).
+            phases=[Phase.explicit, Phase.generate],
+        ),
+    )

@@ -20,9 +20,9 @@ from sentry_sdk.integrations.celery import CeleryIntegration
 from service.app import worker
 from service.app.container import build_container
 from service.core.celery_task import create_celery_app
-from service.core.celery_task.runtime import WorkerRuntime
 from service.core.config import Settings
 from service.core.container import CoreContainer
+from service.core.worker.runtime import WorkerRuntime
 from tests.service.core.celery_task.conftest import module_settings, producer
 from tests.service.core.celery_task.processes import celery_env, celery_worker, wait_for
 from tests.service.core.helpers.test_sentry import CapturingTransport

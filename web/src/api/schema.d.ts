@@ -303,8 +303,11 @@ export interface components {
         CreateFileRequest: {
             /** Filename */
             filename: string;
-            /** Content Type */
-            content_type: string;
+            /**
+             * Content Type
+             * @enum {string}
+             */
+            content_type: "application/pdf" | "image/gif" | "image/jpeg" | "image/png" | "image/webp" | "text/plain";
             /**
              * Size
              * @description exact size in bytes of the file to upload
@@ -441,6 +444,7 @@ export interface components {
             /**
              * Email
              * Format: email
+             * @description An email address outside the special-use domains (RFC 6761)
              */
             email: string;
             /** Password */
@@ -662,8 +666,9 @@ export interface operations {
     update_me_api_v1_users_me_patch: {
         parameters: {
             query?: never;
-            header?: {
-                "If-Match"?: string | null;
+            header: {
+                /** @description The ETag of the version this write changes, or `*` for whatever is current */
+                "If-Match": string;
             };
             path?: never;
             cookie?: never;
@@ -683,7 +688,16 @@ export interface operations {
                     "application/json": components["schemas"]["UserResponse"];
                 };
             };
-            /** @description version_mismatch */
+            /** @description wrong_current_password, or not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Changed since the If-Match version (version_mismatch) */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -692,17 +706,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation Error */
+            /** @description weak_password, or an invalid body or If-Match */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description if_match */
-            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -858,6 +863,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description The ETag of the version this write changes, or `*` for whatever is current */
                 "If-Match"?: string | null;
             };
             path: {
@@ -878,6 +884,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserResponse"];
+                };
+            };
+            /** @description Changed since the If-Match version (version_mismatch) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Validation Error */
@@ -1131,6 +1146,15 @@ export interface operations {
                     "application/json": components["schemas"]["UserResponse"];
                 };
             };
+            /** @description A token this API did not issue, used or expired (invalid_or_expired_token) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -1213,7 +1237,16 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description A token this API did not issue, used or expired (invalid_or_expired_token) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description weak_password (the password is the email), or an invalid body */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1325,7 +1358,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Type not allowed, too large, or an invalid body */
+            /** @description An invalid body, or an unusable filename (invalid_filename) */
             422: {
                 headers: {
                     [name: string]: unknown;

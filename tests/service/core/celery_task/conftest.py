@@ -8,8 +8,8 @@ from typing import Any
 
 from pymongo import MongoClient
 
-from service.app.modules import MODULES
-from service.core.celery_task import CeleryApp, create_celery_app
+from service.app.worker import build_worker_app
+from service.core.celery_task import CeleryApp
 from service.core.config import Settings
 from tests.conftest import make_test_settings
 
@@ -33,7 +33,7 @@ def sync_mongo(settings: Settings) -> MongoClient[dict[str, Any]]:
 @contextmanager
 def producer(settings: Settings) -> Iterator[CeleryApp]:
     """The test's own Celery app (same settings as its worker); drops the module's data after."""
-    app = create_celery_app(settings, MODULES)
+    app = build_worker_app(settings)
     try:
         yield app
     finally:
@@ -47,7 +47,7 @@ def producer(settings: Settings) -> Iterator[CeleryApp]:
 
 def queue_of(settings: Settings, task: str) -> str:
     """The queue the app routes a task name to."""
-    app = create_celery_app(settings, MODULES)
+    app = build_worker_app(settings)
     route = app.amqp.router.route({}, task)
     name: str = route["queue"].name
     return name

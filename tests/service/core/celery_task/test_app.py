@@ -15,7 +15,8 @@ from pydantic import SecretStr, ValidationError
 from pymongo.errors import AutoReconnect, DuplicateKeyError
 
 from service.app.modules import MODULES
-from service.core.celery_task import CORE_QUEUES, CORE_TASK_MODULES, create_celery_app
+from service.app.worker import build_worker_app
+from service.core.celery_task import CORE_QUEUES, create_celery_app
 from service.core.celery_task.errors import (
     PermanentTaskError,
     TransientTaskError,
@@ -26,6 +27,7 @@ from service.core.config import Settings
 from service.core.db.redis.redis_client import build_redis_client
 from service.core.helpers.mail import PermanentMailError, TransientMailError
 from service.core.module import BeatEntry, Module
+from service.core.worker import CORE_TASK_MODULES
 from tests.service.core.celery_task.conftest import queue_of
 
 
@@ -53,7 +55,7 @@ def test_queues_routes_includes_and_beat_come_from_the_module_declarations(
         queues=("orders", "orders_bulk"),
         beat=(BeatEntry(name="orders.sweep", task="orders.sweep", every=lambda _: 42.0),),
     )
-    app = create_celery_app(settings, [orders])
+    app = create_celery_app(settings, [orders], core_task_modules=CORE_TASK_MODULES)
     assert [q.name for q in app.conf.task_queues] == [*CORE_QUEUES, "orders", "orders_bulk"]
     route = app.amqp.router.route({}, "orders.recount")
     assert route["queue"].name == "orders"
@@ -66,7 +68,7 @@ def test_queues_routes_includes_and_beat_come_from_the_module_declarations(
     # Core alone: its own queues and tasks, nothing of any module.
     bare = create_celery_app(settings)
     assert [q.name for q in bare.conf.task_queues] == list(CORE_QUEUES)
-    assert bare.conf.include == list(CORE_TASK_MODULES)
+    assert bare.conf.include == []  # an app that only sends imports no task module
     assert bare.conf.beat_schedule == {}
 
 
@@ -159,8 +161,9 @@ def test_the_schedule_lives_in_code_with_intervals_from_settings(settings: Setti
     assert conf.beat_max_loop_interval < custom.celery_beat_lock_ttl_seconds
 
 
-def test_every_module_task_module_is_included_by_name(settings: Settings) -> None:
-    include = create_celery_app(settings, MODULES).conf.include
+def test_the_worker_includes_cores_and_every_modules_task_modules(settings: Settings) -> None:
+    include = build_worker_app(settings).conf.include
+    assert "service.core.worker.tasks" in include
     assert "service.app.users.adapter.input.tasks" in include
     assert "service.app.files.adapter.input.tasks" in include
 

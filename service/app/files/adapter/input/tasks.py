@@ -21,7 +21,7 @@ from service.app.files.application.processing import FileProcessing
 from service.app.files.container import FilesContainer
 from service.core.celery_task.base import BaseTask
 from service.core.celery_task.errors import TransientTaskError
-from service.core.celery_task.runtime import runtime
+from service.core.worker.runtime import runtime
 
 T = TypeVar("T")
 

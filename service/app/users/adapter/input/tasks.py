@@ -9,7 +9,10 @@ from celery import shared_task
 
 from service.app.users.container import UsersContainer
 from service.core.celery_task.base import BaseTask
-from service.core.celery_task.runtime import runtime
+from service.core.worker.runtime import runtime
+
+# Sent by beat only (the module's BeatEntry), so the name lives beside the task.
+DELETE_UNVERIFIED_TASK = "users.delete_unverified_accounts"
 
 
 async def _delete_unverified_accounts() -> int:
@@ -20,7 +23,7 @@ async def _delete_unverified_accounts() -> int:
     )
 
 
-@shared_task(base=BaseTask, bind=True, name="users.delete_unverified_accounts")
+@shared_task(base=BaseTask, bind=True, name=DELETE_UNVERIFIED_TASK)
 def delete_unverified_accounts(self: BaseTask) -> int:
     """Idempotent by nature: a second run finds nothing more to delete."""
     return runtime.run(_delete_unverified_accounts())

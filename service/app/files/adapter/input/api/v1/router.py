@@ -11,6 +11,7 @@ from service.app.files.adapter.input.api.v1.schemas import (
 )
 from service.app.files.application.file_service import FileService
 from service.app.files.container import FilesContainer
+from service.app.files.settings import FilesSettings
 from service.core.fastapi.dependencies import CurrentPrincipal, Inject
 from service.core.fastapi.pagination import INVALID_CURSOR_RESPONSES, PageCursor, PageLimit
 
@@ -24,6 +25,14 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
+def document_upload_policy(settings: FilesSettings, document: dict[str, Any]) -> None:
+    """The served document states the upload policy the service enforces: the content types
+    an upload may declare (an enum) and its largest size."""
+    request = document["components"]["schemas"]["CreateFileRequest"]["properties"]
+    request["content_type"]["enum"] = sorted(settings.files_allowed_content_types)
+    request["size"]["maximum"] = settings.files_max_size_bytes
+
+
 @files_router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -31,7 +40,7 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     responses={
         409: {"description": "File count quota reached (file_quota_count_exceeded)"},
         413: {"description": "Storage bytes quota reached (file_quota_bytes_exceeded)"},
-        422: {"description": "Type not allowed, too large, or an invalid body"},
+        422: {"description": "An invalid body, or an unusable filename (invalid_filename)"},
     },
 )
 async def create_file(

@@ -1,6 +1,6 @@
 """The users API: /api/v1/auth/* and /api/v1/users/*."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -121,7 +121,14 @@ async def request_verification(
     return AcceptedResponse()
 
 
-@auth_router.post("/verify-email", response_model=UserResponse)
+_ONE_TIME_TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {
+        "description": "A token this API did not issue, used or expired (invalid_or_expired_token)"
+    }
+}
+
+
+@auth_router.post("/verify-email", response_model=UserResponse, responses=_ONE_TIME_TOKEN_RESPONSES)
 async def verify_email(body: OneTimeTokenRequest, auth: Auth, response: Response) -> UserDTO:
     return with_etag(await auth.verify_email(body.token), response)
 
@@ -142,7 +149,11 @@ async def forgot_password(
 @auth_router.post(
     "/password/reset",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={429: {"description": "rate_limited"}},
+    responses={
+        **_ONE_TIME_TOKEN_RESPONSES,
+        422: {"description": "weak_password (the password is the email), or an invalid body"},
+        429: {"description": "rate_limited"},
+    },
 )
 async def reset_password(
     body: ResetPasswordRequest, auth: Auth, address: ClientAddress

@@ -3,15 +3,20 @@ client can never slip `role`, `is_active` or `is_verified` into a registration."
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
+import email_validator
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from service.app.users.domain.user import MAX_PASSWORD_LENGTH, Role
+from service.app.users.domain.user import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, Role
 from service.core.text import DisplayText
 
 MAX_FULL_NAME_LENGTH = 200
+# A password checked against the policy (its length, as the document says; not the email).
+NewPassword = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+# A password checked against a stored one (an old account may predate the policy).
 Password = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 
@@ -19,9 +24,19 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# email-validator (behind EmailStr) refuses addresses in special-use domains (RFC 6761: `.test`,
+# `.invalid`, ...); the document says so, from the same list, so no valid-looking address is
+# refused unannounced.
+_SPECIAL_USE = "|".join(re.escape(name) for name in email_validator.SPECIAL_USE_DOMAIN_NAMES)
+NOT_SPECIAL_USE: dict[str, Any] = {
+    "not": {"pattern": rf"(?i)[@.]({_SPECIAL_USE})\.?$"},
+    "description": "An email address outside the special-use domains (RFC 6761)",
+}
+
+
 class RegisterRequest(Strict):
-    email: EmailStr = Field(max_length=254)
-    password: str = Password
+    email: EmailStr = Field(max_length=254, json_schema_extra=NOT_SPECIAL_USE)
+    password: str = NewPassword
     full_name: Annotated[str, DisplayText(MAX_FULL_NAME_LENGTH)]
 
 
@@ -51,7 +66,7 @@ class ForgotPasswordRequest(Strict):
 
 class ResetPasswordRequest(Strict):
     token: str = Field(min_length=1, max_length=512)
-    new_password: str = Password
+    new_password: str = NewPassword
 
 
 class AcceptedResponse(BaseModel):
@@ -61,7 +76,9 @@ class AcceptedResponse(BaseModel):
 class UpdateMeRequest(Strict):
     full_name: Annotated[str, DisplayText(MAX_FULL_NAME_LENGTH)] | None = None
     current_password: str | None = Field(default=None, max_length=MAX_PASSWORD_LENGTH)
-    new_password: str | None = Field(default=None, max_length=MAX_PASSWORD_LENGTH)
+    new_password: str | None = Field(
+        default=None, min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH
+    )
 
 
 class AdminUpdateRequest(Strict):

@@ -52,12 +52,18 @@ async def test_register_duplicate_email_in_other_case_is_409(client: httpx.Async
     assert_problem(response, 409, "email_taken")
 
 
-async def test_register_short_password_is_422(client: httpx.AsyncClient) -> None:
+async def test_register_short_password_is_a_422_the_schema_announces(
+    client: httpx.AsyncClient,
+) -> None:
     response = await client.post(
         f"{API}/auth/register",
         json={"email": new_email(), "password": "short", "full_name": "X"},
     )
-    assert_problem(response, 422, "weak_password")
+    assert_problem(response, 422, "validation_error")
+    assert "body.password" in response.text
+    document = (await client.get("/openapi.json")).json()
+    password = document["components"]["schemas"]["RegisterRequest"]["properties"]["password"]
+    assert password["minLength"] == 10
 
 
 async def test_register_password_equal_to_email_is_422(client: httpx.AsyncClient) -> None:

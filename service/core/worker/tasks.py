@@ -17,12 +17,12 @@ from service.core.celery_task.base import BaseTask
 from service.core.celery_task.errors import PermanentTaskError
 from service.core.celery_task.idempotency import EffectLedger
 from service.core.celery_task.mail import SEND_EMAIL_TASK, PendingEmailStore
-from service.core.celery_task.runtime import runtime
 from service.core.clock import Clock
 from service.core.config import Settings
 from service.core.container import CoreContainer
 from service.core.db.database import Database, IndexPlan
 from service.core.helpers.mail.mailer import Mailer
+from service.core.worker.runtime import runtime
 
 # The probe's effects (one document per probe run): evidence for a pipeline run or an operator,
 # who count them by probe or by batch; not data: the TTL monitor removes them after a week.
