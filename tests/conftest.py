@@ -105,7 +105,7 @@ SUITE_RATE_LIMITS = {
     f"{action}.{scope}": "100000/minute"
     for action in ("login", "register", "forgot", "reset", "verify_resend", "reauth")
     for scope in ("account", "address")
-}
+} | {"verify.address": "100000/minute"}
 
 
 def make_test_settings(stack_env: dict[str, str], run_id: str, **overrides: object) -> Settings:

@@ -19,6 +19,7 @@ DEFAULT_RATE_LIMITS: dict[str, str] = {
     "forgot.address": "20/hour",
     "reset.account": "10/hour",
     "reset.address": "30/hour",
+    "verify.address": "30/hour",
     "verify_resend.account": "3/hour",
     "verify_resend.address": "20/hour",
     "reauth.account": "20/hour",

@@ -328,7 +328,8 @@ class AuthService:
             )
         )
 
-    async def verify_email(self, token: str) -> UserDTO:
+    async def verify_email(self, token: str, address: str | None = None) -> UserDTO:
+        await self._guard.limit("verify", account=None, address=address)
         grant = await self._state.take_one_time(OneTimeKind.VERIFY_EMAIL, hash_token(token))
         updated = (
             await self._repository.update_if_credentials(

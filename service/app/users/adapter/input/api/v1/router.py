@@ -128,9 +128,15 @@ _ONE_TIME_TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@auth_router.post("/verify-email", response_model=UserResponse, responses=_ONE_TIME_TOKEN_RESPONSES)
-async def verify_email(body: OneTimeTokenRequest, auth: Auth, response: Response) -> UserDTO:
-    return with_etag(await auth.verify_email(body.token), response)
+@auth_router.post(
+    "/verify-email",
+    response_model=UserResponse,
+    responses={**_ONE_TIME_TOKEN_RESPONSES, 429: {"description": "rate_limited"}},
+)
+async def verify_email(
+    body: OneTimeTokenRequest, auth: Auth, address: ClientAddress, response: Response
+) -> UserDTO:
+    return with_etag(await auth.verify_email(body.token, address), response)
 
 
 @auth_router.post(

@@ -140,6 +140,13 @@ async def test_reset_per_address(limited_app: FastAPI) -> None:
     await limited_after(limited_app, send, same_address=True)
 
 
+async def test_verify_per_address(limited_app: FastAPI) -> None:
+    async def send(http: httpx.AsyncClient, n: int) -> httpx.Response:
+        return await http.post(f"{API}/auth/verify-email", json={"token": f"not-a-token-{n}"})
+
+    await limited_after(limited_app, send, same_address=True)
+
+
 async def test_verification_resend_per_account(limited_app: FastAPI) -> None:
     _, access = await registered(limited_app)
 
