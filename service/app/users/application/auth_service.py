@@ -374,7 +374,7 @@ class AuthService:
         if updated is None:
             raise InvalidOneTimeTokenError("The token is invalid, used or expired")
         await self._state.revoke_all(user.id)
-        await self._guard.password_accepted(user.email_normalized)
+        await self._guard.recovered(user.email_normalized)
         await self._cache.invalidate(user_tag(user.id))
         await self._audit.record(
             "password.reset", account_id=user.id, address=address, sessions_ended=True

@@ -2,7 +2,10 @@
 
 The lock-out counts an attempt and decides in one atomic Redis step *before* the password is
 verified: of N concurrent attempts on one account at most `max_failures` reach the hasher, and
-none past the limit can succeed. A right password clears the count (as a completed reset does).
+none past the limit can succeed. A right password gives its own attempt back, so the count is
+of failures: at most `max_failures` wrong passwords per window, however many times the owner
+signs in meanwhile (a success does not hand an attacker a fresh budget). A completed reset,
+which proves the mailbox, clears it.
 Sign-in (`POST /auth/login`) and re-authentication (`current_password` on `PATCH /users/me`)
 share the one per-account count.
 """
@@ -54,4 +57,8 @@ class AttemptGuard:
             )
 
     async def password_accepted(self, email_normalized: str) -> None:
+        await self._state.refund_login_attempt(account_key(email_normalized))
+
+    async def recovered(self, email_normalized: str) -> None:
+        """A completed password reset: the count starts over."""
         await self._state.clear_login_failures(account_key(email_normalized))

@@ -125,6 +125,10 @@ class AuthStateStore(Protocol):
         atomic step: of N concurrent attempts each sees its own count."""
         ...
 
+    async def refund_login_attempt(self, account_key: str) -> None:
+        """Give back one counted attempt (it was a right password); failures stay counted."""
+        ...
+
     async def clear_login_failures(self, account_key: str) -> None: ...
 
     async def put_one_time(

@@ -141,7 +141,7 @@ def lifecycle_machine(h: Harness) -> type[RuleBasedStateMachine]:
             if self.attempts > MAX_FAILURES:
                 return "locked"
             if right:
-                self.attempts = 0
+                self.attempts -= 1  # a right password gives its own attempt back
                 return "ok"
             return "wrong"
 

@@ -25,6 +25,14 @@ redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 return 1
 """
 
+# KEYS[1] = lock-out counter: give one attempt back (a right password), never below zero;
+# the window (the key's TTL) is kept.
+_REFUND = """
+local left = redis.call('DECR', KEYS[1])
+if left <= 0 then redis.call('DEL', KEYS[1]) end
+return left
+"""
+
 _ROTATION = {1: Rotation.ROTATED, 0: Rotation.MISSING, -1: Rotation.REUSED}
 
 
@@ -43,6 +51,7 @@ class RedisAuthStore:
         self._redis = redis
         self._prefix = prefix
         self._rotate = redis.register_script(_ROTATE)
+        self._refund = redis.register_script(_REFUND)
         # The revocation keys every request reads; this store's writes to them forget them.
         self._near = (
             near_cache
@@ -123,6 +132,9 @@ class RedisAuthStore:
             pipe.ttl(self._failures(account_key))
             count, _, ttl = await pipe.execute()
         return int(count), max(1, int(ttl))
+
+    async def refund_login_attempt(self, account_key: str) -> None:
+        await self._refund(keys=[self._failures(account_key)])
 
     async def clear_login_failures(self, account_key: str) -> None:
         await self._redis.delete(self._failures(account_key))

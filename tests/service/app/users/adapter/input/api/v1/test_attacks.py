@@ -282,6 +282,20 @@ async def test_lockout_after_five_failures(client: httpx.AsyncClient) -> None:
     assert (await login(client, str(other["email"]))).status_code == 200
 
 
+async def test_an_owners_sign_in_does_not_reset_an_attackers_count(
+    client: httpx.AsyncClient,
+) -> None:
+    """Failures are counted per window whatever succeeds in between: an attacker guessing
+    between the owner's sign-ins still gets 5 guesses per window, not 5 per sign-in."""
+    user = await register(client)
+    email = str(user["email"])
+    for _ in range(4):
+        assert_401(await login(client, email, "wrong password!!"), "invalid_credentials")
+    assert (await login(client, email)).status_code == 200  # the owner
+    assert_401(await login(client, email, "wrong password!!"), "invalid_credentials")
+    assert (await login(client, email, "wrong password!!")).status_code == 429
+
+
 async def test_lockout_also_covers_unknown_emails(client: httpx.AsyncClient) -> None:
     email = new_email("ghost")
     for _ in range(5):
