@@ -22,6 +22,12 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# The same refusals as a JSON-schema pattern (ECMA-262 and Python `re` read it alike), so the
+# OpenAPI document says what is refused: the characters no display text may hold, and (for a
+# required text) at least one character that is not blank. (Lone surrogates, refused too, stay
+# out of it: no regex engine of a JSON-schema validator takes them in a class.)
+_REFUSED = r"\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069"
+_LINE_REFUSED = _REFUSED.replace(r"\u0000-\u001f", r"\u0000-\u0009\u000b-\u001f")
 
 
 def check_display_text(value: str, *, max_length: int, multiline: bool = False) -> str:
@@ -73,7 +79,16 @@ class DisplayText:
     ) -> JsonSchemaValue:
         json_schema = handler(schema)
         json_schema.update(minLength=self.min_length, maxLength=self.max_length)
+        json_schema["pattern"] = self.pattern
         return json_schema
+
+    @property
+    def pattern(self) -> str:
+        allowed = f"[^{_LINE_REFUSED if self.multiline else _REFUSED}]"
+        if self.min_length == 0:
+            return f"^{allowed}*$"
+        visible = f"[^\\s{_REFUSED}]"
+        return f"^{allowed}*{visible}{allowed}*$"
 
 
 def MultilineText(max_length: int, *, min_length: int = 0) -> DisplayText:

@@ -3,6 +3,7 @@ isolates, a length bound after normalisation."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import pytest
@@ -62,3 +63,17 @@ def test_schema_states_the_real_bounds() -> None:
     schema = Body.model_json_schema()["properties"]["name"]
     assert schema["maxLength"] == 5
     assert schema["minLength"] == 1
+
+
+@pytest.mark.parametrize(
+    "text", ["abc", " a ", "   ", "", "a\x00", "a\u202eb", "a\nb", "\x85", "ab\u2069", "é"]
+)
+def test_the_documented_pattern_says_what_is_refused(text: str) -> None:
+    """The OpenAPI pattern and the validator agree (a client, or a fuzzer, can trust it)."""
+    pattern = Body.model_json_schema()["properties"]["name"]["pattern"]
+    try:
+        Body(name=text)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    assert bool(re.search(pattern, text)) == accepted
