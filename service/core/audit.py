@@ -1,7 +1,8 @@
 """The security audit trail: who did what to which account, when, from where.
 
-Each event is written twice: to its own collection (`security_events`, removed by a TTL index
-after AUDIT_RETENTION_DAYS; DocumentDB takes TTL only on a single-field index) and as one
+Each event is written twice: to its own collection (named by the module that keeps the trail,
+with AUDIT_INDEXES; a TTL index removes an event after AUDIT_RETENTION_DAYS, DocumentDB takes
+TTL only on a single-field index) and as one
 structured log line (`"message": "security event"`, the same fields), so the log pipeline has it
 even when the database write fails. The request id is the one the request context carries.
 A write failure is logged, never raised: a sign-in does not fail because its audit row did not.
@@ -26,7 +27,6 @@ from service.core.request_context import current_request_id
 
 logger = logging.getLogger("service.security")
 
-AUDIT_COLLECTION = "security_events"
 AUDIT_RETENTION_DAYS = 400
 AUDIT_INDEXES: list[IndexModel] = [
     IndexModel(
@@ -39,7 +39,6 @@ AUDIT_INDEXES: list[IndexModel] = [
         expireAfterSeconds=AUDIT_RETENTION_DAYS * 24 * 3600,
     ),
 ]
-AUDIT_INDEX_PLAN: dict[str, list[IndexModel]] = {AUDIT_COLLECTION: AUDIT_INDEXES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +53,8 @@ class SecurityEvent:
 
 
 class AuditTrail:
-    def __init__(self, database: Database, clock: Clock) -> None:
-        self._events = database[AUDIT_COLLECTION]
+    def __init__(self, database: Database, clock: Clock, collection: str) -> None:
+        self._events = database[collection]
         self._primary = on_primary(self._events)
         self._clock = clock
 

@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from dependency_injector import containers, providers
 
 from service.app.users.adapter.output.celery_email_outbox import CeleryEmailOutbox
-from service.app.users.adapter.output.mongo_user_repository import MongoUserRepository
+from service.app.users.adapter.output.mongo_user_repository import (
+    SECURITY_EVENTS,
+    MongoUserRepository,
+)
 from service.app.users.adapter.output.redis_auth_store import RedisAuthStore
 from service.app.users.adapter.output.redis_recovery_queue import RedisRecoveryQueue
 from service.app.users.application.auth_service import AuthService
@@ -70,7 +73,9 @@ class UsersContainer(containers.DeclarativeContainer):
         prefix=providers.Callable(_auth_prefix, settings),
         ttl_seconds=settings.provided.mail_outbox_ttl_seconds,
     )
-    audit_trail = providers.Singleton(AuditTrail, database=core.database, clock=core.clock)
+    audit_trail = providers.Singleton(
+        AuditTrail, database=core.database, clock=core.clock, collection=SECURITY_EVENTS
+    )
     password_hasher = providers.Singleton(
         PasswordHasher,
         time_cost=settings.provided.password_hash_time_cost,

@@ -8,7 +8,6 @@ from service.app.users.adapter.output.mongo_user_repository import USERS_INDEX_P
 from service.app.users.application.bootstrap import bootstrap_admin
 from service.app.users.container import UsersContainer
 from service.app.users.settings import UsersSettings
-from service.core.audit import AUDIT_INDEX_PLAN
 from service.core.module import BeatEntry, Module
 
 
@@ -28,8 +27,7 @@ module = Module(
     settings=UsersSettings,
     # The hot read path first.
     routers=(users_router, auth_router),
-    # The security audit trail is the users module's (its events are about accounts).
-    index_plan={**USERS_INDEX_PLAN, **AUDIT_INDEX_PLAN},
+    index_plan=USERS_INDEX_PLAN,
     task_modules=("service.app.users.adapter.input.tasks",),
     beat=(
         BeatEntry(

@@ -21,6 +21,7 @@ from pymongo.errors import DuplicateKeyError
 from service.app.users.domain.errors import EmailTakenError, IdentityTakenError, UserNotFoundError
 from service.app.users.domain.ports import UserFilter
 from service.app.users.domain.user import Role, User
+from service.core.audit import AUDIT_INDEXES
 from service.core.db.database import Document
 from service.core.db.repository import MongoRepository
 from service.core.db.versioned import versioned_update
@@ -44,7 +45,12 @@ USER_INDEXES: list[IndexModel] = [
     ),
     IndexModel([("is_verified", ASCENDING), ("created_at", ASCENDING)], name="unverified_purge"),
 ]
-USERS_INDEX_PLAN: dict[str, list[IndexModel]] = {COLLECTION: USER_INDEXES}
+# The security audit trail of the accounts (service/core/audit.py keeps it).
+SECURITY_EVENTS = "security_events"
+USERS_INDEX_PLAN: dict[str, list[IndexModel]] = {
+    COLLECTION: USER_INDEXES,
+    SECURITY_EVENTS: AUDIT_INDEXES,
+}
 
 
 def _not_found() -> Exception:
