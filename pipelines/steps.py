@@ -14,7 +14,7 @@ from infra.stage import BiwocoStage
 from pipelines.config import PipelineConfig
 
 # The README's test command: ruff, mypy, import-linter and pytest against the local stack
-# (Redis, mongo-java-server and moto that scripts/stack.py starts itself; no docker needed).
+# (Redis, mongo-java-server and moto that scripts/stack starts itself; no docker needed).
 TEST_COMMAND = "scripts/test"
 INSTALL_COMMAND = "scripts/bootstrap"
 # Synthesizes every environment and the pipeline; cdk-nag runs as a validation plugin and
@@ -39,7 +39,7 @@ SMOKE_TEST_COMMAND = (
 )
 
 # The standard CodeBuild image (Ubuntu 22.04) has Python 3.12, Java 17 (Corretto) and Maven:
-# scripts/stack.py fetches the local database (mongo-java-server) with them. Ubuntu 22.04's
+# scripts/stack fetches the local database (mongo-java-server) with them. Ubuntu 22.04's
 # own default JDK is 11, too old, so the runtime is named here.
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 RUNTIME_VERSIONS = {"python": "3.12", "java": "corretto17"}
@@ -64,6 +64,8 @@ def synth_step(config: PipelineConfig, source: cdkp.CodePipelineSource) -> cdkp.
             build_image=BUILD_IMAGE,
             compute_type=codebuild.ComputeType.MEDIUM,
             # scripts/test starts Redis, mongo-java-server and moto as local processes: no docker.
+            # The Fargate rehearsal's tests skip here on a probe, and scripts/test prints why
+            # (docs/deployment.md: probe-skip rather than a privileged build).
             privileged=False,
         ),
         partial_build_spec=codebuild.BuildSpec.from_object(
