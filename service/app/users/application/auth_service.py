@@ -199,6 +199,11 @@ class AuthService:
             await self._state.end_session(principal.session_id)
         await self._audit.record("logout", account_id=principal.id, session_id=principal.session_id)
 
+    async def logout_all(self, principal: Principal, address: str | None = None) -> None:
+        """End every session of the caller's account, on every device (this one too)."""
+        await self._state.revoke_all(principal.id)
+        await self._audit.record("logout.all", account_id=principal.id, address=address)
+
     async def authenticate(self, token: str) -> Principal:
         """The core `Authenticator`: the principal a bearer token stands for."""
         if self._cognito is not None and token_algorithm(token) == COGNITO_ALGORITHM:

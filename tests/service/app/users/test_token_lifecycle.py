@@ -1,6 +1,6 @@
 """The token lifecycle as a whole: a stateful property test (hypothesis' rule-based state
-machine) over register, verify, login, refresh, logout, forgot, reset, change password and an
-admin's disable/enable, against the real app, Redis and database.
+machine) over register, verify, login, refresh, logout, logout-all, forgot, reset, change
+password and an admin's disable/enable, against the real app, Redis and database.
 
 The machine keeps a model of one account (its password, credential epoch, verification, the
 lock-out count) and of every token it was given; each rule predicts the answer from the model
@@ -196,6 +196,15 @@ def lifecycle_machine(h: Harness) -> type[RuleBasedStateMachine]:
             answer = self.post("/auth/logout", None, headers=bearer(family.access))
             assert answer.status_code == (204 if family.alive else 401), answer.text
             family.alive = False
+
+        @precondition(lambda self: any(f.alive for f in self.families))
+        @rule(pick=PICK)
+        def logout_all(self, pick: int) -> None:
+            family = self.live()[pick % len(self.live())]
+            answer = self.post("/auth/logout-all", None, headers=bearer(family.access))
+            assert answer.status_code == 204, answer.text
+            for other in self.families:
+                other.alive = False  # every session of the account, not a credential change
 
         @rule()
         def forgot(self) -> None:

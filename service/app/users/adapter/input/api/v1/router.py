@@ -109,6 +109,16 @@ async def logout(principal: CurrentPrincipal, auth: Auth) -> Response:
 
 
 @auth_router.post(
+    "/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="End every session of the caller's account, this one too",
+)
+async def logout_all(principal: CurrentPrincipal, auth: Auth, address: ClientAddress) -> Response:
+    await auth.logout_all(principal, address)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@auth_router.post(
     "/verify-email/request",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=AcceptedResponse,
