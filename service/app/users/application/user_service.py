@@ -24,6 +24,7 @@ from service.core.clock import Clock
 from service.core.helpers.caches import CacheManager
 from service.core.helpers.password import PasswordHasher
 from service.core.pagination import Page, decode_cursor
+from service.core.text import check_display_text
 
 logger = logging.getLogger(__name__)
 
@@ -276,7 +277,7 @@ class UserService:
             pass
         user = self._new_user(
             email=_cognito_email(sub, claims),
-            full_name=str(claims.get("name") or claims.get("username") or ""),
+            full_name=_cognito_name(claims),
             password_hash=None,  # signs in through Cognito only
             role=Role.USER,
             is_verified=True,  # the pool verified the identity
@@ -298,6 +299,17 @@ class UserService:
         logger.info("cognito identity linked", extra={"user_id": user.id})
         await self._cache.invalidate(f"cognito:{sub}")
         return UserDTO.from_user(user)
+
+
+def _cognito_name(claims: dict[str, Any]) -> str:
+    """The pool's name for the account, held to the display-text rules every client-sent name
+    meets (an identity provider's claims are input too); empty when it breaks them."""
+    try:
+        return check_display_text(
+            str(claims.get("name") or claims.get("username") or ""), max_length=200
+        )
+    except ValueError:
+        return ""
 
 
 def _cognito_email(sub: str, claims: dict[str, Any]) -> str:
