@@ -276,9 +276,16 @@ class AuthService:
     async def deliver_recovery(self, request_id: str) -> bool:
         """The worker's half of a recovery or verification request: True when a mail was
         queued (the account exists and is eligible), False otherwise (nothing else differs)."""
-        request = await self._recovery.take(request_id)
+        # Done only once handled: a task that failed half-way runs again on its retry (at least
+        # once: a retry after a lost acknowledgement may mail a second, equally valid token).
+        request = await self._recovery.load(request_id)
         if request is None:
             return False
+        sent = await self._deliver(request)
+        await self._recovery.done(request_id)
+        return sent
+
+    async def _deliver(self, request: RecoveryRequest) -> bool:
         user = await self._repository.get_by_email(request.email_normalized)
         if user is None or not user.is_active:
             return False

@@ -155,6 +155,10 @@ class RecoveryQueue(Protocol):
 
     async def submit(self, request: RecoveryRequest) -> None: ...
 
-    async def take(self, request_id: str) -> RecoveryRequest | None:
-        """The stored request, deleted (a redelivered task finds nothing)."""
+    async def load(self, request_id: str) -> RecoveryRequest | None:
+        """The stored request (None once done or expired)."""
+        ...
+
+    async def done(self, request_id: str) -> None:
+        """The request was handled: a redelivered task finds nothing."""
         ...

@@ -36,5 +36,6 @@ async def _deliver_recovery(request_id: str) -> bool:
 
 @shared_task(base=BaseTask, bind=True, name="users.deliver_recovery")
 def deliver_recovery(self: BaseTask, request_id: str) -> bool:
-    """Idempotent: the request is taken (deleted) on first run; a redelivery finds nothing."""
+    """At least once: the request is deleted once handled; a redelivery after that finds
+    nothing, a retry before it handles it again."""
     return runtime.run(_deliver_recovery(request_id))

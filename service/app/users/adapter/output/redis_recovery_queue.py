@@ -36,9 +36,12 @@ class RedisRecoveryQueue:
         await self._redis.set(self.key(request_id), value, ex=self._ttl)
         await self._publisher.send(DELIVER_RECOVERY_TASK, request_id)
 
-    async def take(self, request_id: str) -> RecoveryRequest | None:
-        raw = await self._redis.getdel(self.key(request_id))
+    async def load(self, request_id: str) -> RecoveryRequest | None:
+        raw = await self._redis.get(self.key(request_id))
         if raw is None:
             return None
         data = json.loads(raw)
         return RecoveryRequest(kind=OneTimeKind(data["kind"]), email_normalized=data["email"])
+
+    async def done(self, request_id: str) -> None:
+        await self._redis.delete(self.key(request_id))
