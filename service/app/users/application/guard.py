@@ -41,6 +41,8 @@ class AttemptGuard:
     async def limit(self, action: str, *, account: str | None, address: str | None) -> None:
         """The rate limits of `action` ("login", "register", ...): per client address, then
         per account; raises RateLimitedError (429) past either."""
+        # In turn, the address first: a request its address may not make takes nothing from the
+        # account's budget (one address cannot use up someone else's account limit).
         if address:
             await self._limiter.hit(f"{action}.address", address)
         if account:
