@@ -28,7 +28,18 @@ CFN_LINT_COMMAND = ".venv/bin/python -m pipelines.cfn_lint cdk.out"
 # asset every stage deploys (infra/web_app.py).
 WEB_BUILD_COMMAND = "scripts/web build"
 
-SYNTH_COMMANDS = (WEB_BUILD_COMMAND, TEST_COMMAND, SYNTH_COMMAND, CFN_LINT_COMMAND)
+# The upgrade-safety check (pipelines/upgrade_check.py), before any stage deploys: this
+# commit's assembly against the baseline release's ($BASELINE_REF, else the newest release-*
+# tag), synthesized from the git history (the source action hands CodeBuild a full clone).
+UPGRADE_CHECK_COMMAND = ".venv/bin/python -m pipelines.upgrade_check cdk.out"
+
+SYNTH_COMMANDS = (
+    WEB_BUILD_COMMAND,
+    TEST_COMMAND,
+    SYNTH_COMMAND,
+    CFN_LINT_COMMAND,
+    UPGRADE_CHECK_COMMAND,
+)
 
 READINESS_PATH = "/healthz/ready"
 # ~5 minutes of retries: CloudFront and the new tasks may need a moment after a deploy.

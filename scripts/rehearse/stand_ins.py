@@ -208,6 +208,9 @@ class LocalAws:
             return f"{stack_.region}_rehearsal"
         elif rtype == "AWS::Cognito::UserPoolClient" and attribute == "Ref":
             return f"rehearsal{abs(hash(logical_id)) % 10**8}"
+        elif rtype == "AWS::CloudFront::Distribution" and attribute == "DomainName":
+            # WEB_APP_URL: only the links in the mails carry it; nothing here opens them.
+            return f"{logical_id.lower()}.cloudfront.rehearsal.invalid"
         raise RehearsalError(
             f"{definition.name}: no local stand-in for {rtype} {logical_id}.{attribute}; "
             "teach scripts/rehearse/stand_ins.py what stands in for it"
