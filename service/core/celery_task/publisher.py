@@ -22,7 +22,8 @@ class TaskPublisher:
 
     async def send(self, name: str, *args: object) -> None:
         try:
-            await asyncio.to_thread(self._app.send_task, name, args=list(args))
+            # Nobody waits for a result: no subscription to its channel, none stored.
+            await asyncio.to_thread(self._app.send_task, name, args=list(args), ignore_result=True)
         except OperationalError as error:
             raise ServiceUnavailableError(
                 "The task queue is unavailable; retry later", code="broker_unavailable"
