@@ -2,7 +2,8 @@
 
 By name, so the sending process never imports the task module; routed by name (`<module>.*` to
 the module's queue). `send_task` talks to the broker synchronously: it runs in a worker thread,
-off the event loop.
+off the event loop. A broker that cannot be reached (after the publish retries) is the
+client's 503 `broker_unavailable`, as a store outage is, not a 500.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import asyncio
 
 from celery import Celery
+from kombu.exceptions import OperationalError
+
+from service.core.exceptions import ServiceUnavailableError
 
 
 class TaskPublisher:
@@ -17,4 +21,10 @@ class TaskPublisher:
         self._app = app
 
     async def send(self, name: str, *args: object) -> None:
-        await asyncio.to_thread(self._app.send_task, name, args=list(args))
+        try:
+            # Nobody waits for a result: no subscription to its channel, none stored.
+            await asyncio.to_thread(self._app.send_task, name, args=list(args), ignore_result=True)
+        except OperationalError as error:
+            raise ServiceUnavailableError(
+                "The task queue is unavailable; retry later", code="broker_unavailable"
+            ) from error
