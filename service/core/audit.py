@@ -21,7 +21,7 @@ from pymongo.errors import PyMongoError
 
 from service.core.clock import Clock
 from service.core.db.database import Database, Document, on_primary
-from service.core.db.keyset import newest_first_page
+from service.core.db.keyset import PAGE_KEY, newest_first_page, page_key
 from service.core.pagination import Page, decode_cursor
 from service.core.request_context import current_request_id
 
@@ -29,10 +29,8 @@ logger = logging.getLogger("service.security")
 
 AUDIT_RETENTION_DAYS = 400
 AUDIT_INDEXES: list[IndexModel] = [
-    IndexModel(
-        [("account_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
-        name="account_created_at_id",
-    ),
+    # An account's events, newest first: one range on page_key (service/core/db/keyset.py).
+    IndexModel([("account_id", ASCENDING), (PAGE_KEY, DESCENDING)], name="account_page_key"),
     IndexModel(
         [("created_at", ASCENDING)],
         name="created_at_ttl",
@@ -109,6 +107,7 @@ def _to_document(event: SecurityEvent) -> Document:
         "address": event.address,
         "request_id": event.request_id,
         "detail": event.detail,
+        PAGE_KEY: page_key(event.created_at, event.id),
     }
 
 

@@ -93,7 +93,11 @@ async def test_the_keyset_migrations_convert_what_the_previous_release_wrote(
     )
 
     report = await MigrationRunner(database).run(plan)
-    assert report.applied == ["users.0002_keyset_page_key", "files.0002_positive_ranges"]
+    assert report.applied == [
+        "users.0002_keyset_page_key",
+        "users.0003_security_events_indexes",
+        "files.0002_positive_ranges",
+    ]
     assert await missing_indexes(database, index_plan()) == []
     user_indexes = {index["name"] async for index in await database["users"].list_indexes()}
     assert not user_indexes & {"created_at_id", "role_created_at_id", "is_active_created_at_id"}

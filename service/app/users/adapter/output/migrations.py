@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from service.app.users.adapter.output.mongo_user_repository import COLLECTION, USER_INDEXES
+from service.app.users.adapter.output.mongo_user_repository import (
+    COLLECTION,
+    SECURITY_EVENTS,
+    USER_INDEXES,
+)
+from service.core.audit import AUDIT_INDEXES
 from service.core.db.database import Document
 from service.core.db.keyset import PAGE_KEY, page_key
 from service.core.db.migrations.migration import (
@@ -68,5 +73,10 @@ USERS_MIGRATIONS: tuple[Migration, ...] = (
         ),
         "keyset pages as one range on page_key: every account gets its key, the listings their "
         "page_key indexes; the created_at/_id ones retire",
+    ),
+    Migration(
+        "users.0003_security_events_indexes",
+        create_indexes(SECURITY_EVENTS, AUDIT_INDEXES),
+        "the security audit trail: an account's events by page_key, and their TTL",
     ),
 )
