@@ -24,9 +24,11 @@ from service.core.fastapi.middleware.forwarded import ForwardedMiddleware
 from service.core.fastapi.middleware.request_limits import RequestLimitsMiddleware
 from service.core.fastapi.middleware.response_middleware import ResponseMiddleware
 from service.core.fastapi.openapi import install_problem_openapi
+from service.core.fastapi.telemetry import fastapi_telemetry
 from service.core.fastapi.web_app import mount_web_app
 from service.core.helpers.sentry import init_sentry
 from service.core.module import Module
+from service.core.telemetry import Telemetry, build_telemetry, install_telemetry
 from service.core.worker.tasks import CORE_INDEX_PLAN
 
 API_PREFIX = "/api/v1"
@@ -41,9 +43,16 @@ def index_plan(modules: Sequence[Module] = MODULES) -> IndexPlan:
 
 
 def create_app(
-    settings: Settings | None = None, container: ServiceContainer | None = None
+    settings: Settings | None = None,
+    container: ServiceContainer | None = None,
+    telemetry: Telemetry | None = None,
 ) -> FastAPI:
+    """The API. With TELEMETRY_ENABLED, this process's telemetry is built and installed first
+    (before any client exists); a test or the bench may pass providers of its own instead."""
     settings = settings or get_settings()
+    if telemetry is None:
+        built = build_telemetry(settings, "api")
+        telemetry = install_telemetry(built) if built is not None else None
     container = container or build_container(settings)
     init_sentry(settings)
 
@@ -77,9 +86,8 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
-        # Tracing is Sentry's job here; with FastAPI's OpenTelemetry hooks off, no request pays
-        # for asking whether they are configured.
-        telemetry={"tracing": False, "metrics": False, "logs": False},
+        # FastAPI's own OpenTelemetry hooks, on this process's providers (or off).
+        telemetry=fastapi_telemetry(telemetry),
     )
     app.state.container = container
     register_exception_handlers(app)

@@ -1,4 +1,5 @@
-"""Request id, timing, security headers, one JSON access-log line, and the last-resort 500.
+"""Request id (the trace id when traced), timing, security headers, one JSON access-log line,
+and the last-resort 500.
 
 A plain ASGI middleware (not BaseHTTPMiddleware): it adds no task or stream per request, which
 matters on the hot cached read path.
@@ -14,7 +15,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.core.access_log import access_log
 from service.core.fastapi.problem import problem_response
-from service.core.request_context import accept_or_generate, bind_request_id, unbind_request_id
+from service.core.request_context import (
+    accept_or_generate,
+    bind_request_id,
+    current_trace_id,
+    unbind_request_id,
+)
 
 error_logger = logging.getLogger("biwoco.error")
 
@@ -46,12 +52,16 @@ class ResponseMiddleware:
             await self.app(scope, receive, send)
             return
         started_at = time.perf_counter()
-        incoming = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                incoming = value.decode("latin-1")
-                break
-        request_id = accept_or_generate(incoming)
+        # FastAPI's telemetry hooks (outside every middleware) have started the request's span:
+        # its trace id is the request id. Without one, the client's X-Request-ID or a new id.
+        request_id = current_trace_id()
+        if request_id is None:
+            incoming = None
+            for name, value in scope["headers"]:
+                if name == b"x-request-id":
+                    incoming = value.decode("latin-1")
+                    break
+            request_id = accept_or_generate(incoming)
         token = bind_request_id(request_id)
         path: str = scope["path"]
         status = 500
