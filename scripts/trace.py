@@ -56,7 +56,9 @@ class Span:
 
 
 def _value(value: dict[str, Any]) -> Any:
-    for key in ("stringValue", "intValue", "doubleValue", "boolValue"):
+    if "intValue" in value:  # int64 is a string in OTLP JSON
+        return int(value["intValue"])
+    for key in ("stringValue", "doubleValue", "boolValue"):
         if key in value:
             return value[key]
     return value

@@ -2,7 +2,10 @@
 
 By name, so the sending process never imports the task module; routed by name (`<module>.*` to
 the module's queue). `send_task` talks to the broker synchronously: it runs in a worker thread,
-off the event loop.
+off the event loop. `asyncio.to_thread` copies the caller's context, so the trace continues in
+the thread: the span `send <task>` holds the broker's calls and the Celery instrumentation's
+publication, whose context travels in the message to the task's run. (Sent by name, the task is
+not registered in the sender, and the instrumentation's own publish span ends at once.)
 """
 
 from __future__ import annotations
@@ -10,6 +13,9 @@ from __future__ import annotations
 import asyncio
 
 from celery import Celery
+from opentelemetry import trace
+
+_tracer = trace.get_tracer("biwoco.celery")
 
 
 class TaskPublisher:
@@ -17,4 +23,5 @@ class TaskPublisher:
         self._app = app
 
     async def send(self, name: str, *args: object) -> None:
-        await asyncio.to_thread(self._app.send_task, name, args=list(args))
+        with _tracer.start_as_current_span(f"send {name}", attributes={"celery.task_name": name}):
+            await asyncio.to_thread(self._app.send_task, name, args=list(args))
