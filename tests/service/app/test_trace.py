@@ -12,9 +12,6 @@ calls children of their own side's span. The metrics files carry the route's
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,10 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from scripts.stack import free_port
 from scripts.trace import Span, read_spans, trace_tree
 from service.core.config import Settings
-from tests.conftest import ROOT
+from tests.conftest import served_api
 from tests.service.app.files.adapter.input.api.v1.conftest import login_new_user
 from tests.service.app.files.conftest import PDF, post_form
 from tests.service.core.celery_task.conftest import module_settings, producer
@@ -36,25 +32,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 COMPLETE = "POST /api/v1/files/{file_id}/complete"
 
 
-def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    def up() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"the API exited:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 (loopback)
-                return True
-        except OSError:
-            return False
-
-    wait_for(up, what="the API to serve", interval=0.2)
-
-
 @pytest.fixture(scope="module")
 def traced(
     stack_env: dict[str, str], run_id: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Path]]:
     """The API's base URL and the folder both processes export to (their logs beside it)."""
-    settings: Settings = module_settings(stack_env, run_id, "trace", port=free_port())
+    settings: Settings = module_settings(stack_env, run_id, "trace")
     scratch = tmp_path_factory.mktemp("trace")
     env = celery_env(
         settings,
@@ -70,29 +53,12 @@ def traced(
         # The SDK's batch processor: export within a tenth of a second, not five.
         otel_bsp_schedule_delay="100",
     )
-    base = f"http://127.0.0.1:{settings.port}"
-    api_log = scratch / "api.log"
     with (
         producer(settings),
         celery_worker(env, scratch / "worker.log", concurrency=1),
-        api_log.open("wb") as out,
+        served_api(stack_env, run_id, scratch / "api.log", **env) as base,
     ):
-        api = subprocess.Popen(
-            [sys.executable, str(ROOT / "service" / "main.py"), "--env", "test"],
-            env={**env, "HOST": "127.0.0.1", "PORT": str(settings.port)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        try:
-            _wait_http(base + "/healthz/live", api, api_log)
-            yield base, scratch / "telemetry"
-        finally:
-            api.terminate()
-            try:
-                api.wait(10)
-            except subprocess.TimeoutExpired:
-                api.kill()
+        yield base, scratch / "telemetry"
 
 
 def _descendants(span: Span) -> list[Span]:
@@ -155,12 +121,12 @@ async def test_a_request_and_the_task_it_sends_are_one_trace(traced: tuple[str, 
     trace_id = done.headers["x-request-id"]
     assert len(trace_id) == 32
 
-    def whole_trace() -> list[Span] | None:
+    def whole_trace() -> list[Span]:
         roots = trace_tree(read_spans(folder), trace_id)
         everything = [s for root in roots for s in (root, *_descendants(root))]
         ran = [s for s in everything if s.name == "run/files.process"]
         # The run's span ends after the task's own calls (and the result store's).
-        return roots if ran and _systems(_descendants(ran[0])) >= {"mongodb", "S3"} else None
+        return roots if ran and _systems(_descendants(ran[0])) >= {"mongodb", "S3"} else []
 
     roots = wait_for(whole_trace, what=f"the worker's spans of trace {trace_id}")
 
