@@ -13,14 +13,13 @@ from pymongo.asynchronous.collection import AsyncCollection
 from service.app.users.adapter.output.mongo_user_repository import (
     COLLECTION,
     USER_INDEXES,
-    to_document,
+    MongoUserRepository,
 )
-from service.app.users.application.dto import UserDTO
-from service.app.users.application.user_service import encode_cursor
 from service.app.users.domain.user import Role, User
 from service.core.clock import SystemClock
 from service.core.db.database import ensure_indexes
 from service.core.helpers.password import PasswordHasher
+from service.core.pagination import Cursor, encode_cursor
 
 LUA_REPORT = Path(__file__).resolve().parent / "wrk_report.lua"
 
@@ -98,15 +97,17 @@ async def seed_users(env: dict[str, str], count: int, depth: int = 0) -> Seeded:
         user_email=users[1].email,
         user_id=users[1].id,
         ids=ids,
-        deep_cursor=encode_cursor(UserDTO.from_user(after)),
+        deep_cursor=encode_cursor(Cursor(after.created_at, after.id)),
         deep_first_email=newest_first[min(depth, count - 1)].email,
     )
 
 
 async def _insert(collection: AsyncCollection[dict[str, object]], users: list[User]) -> None:
+    # Documents exactly as the repository writes them (its mapping needs no connection).
+    repository = MongoUserRepository(collection.database, SystemClock())
     # Bulk, unordered batches: 200,000 users in well under a minute.
     for offset in range(0, len(users), 5000):
-        batch = [to_document(u) for u in users[offset : offset + 5000]]
+        batch = [repository.to_document(u) for u in users[offset : offset + 5000]]
         await collection.insert_many(batch, ordered=False)
 
 

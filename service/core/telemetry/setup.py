@@ -13,7 +13,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.exporter.otlp.json.file import FileMetricExporter, FileSpanExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
 from opentelemetry.sdk.metrics.export import (
     MetricExporter,
     MetricReader,
@@ -32,9 +32,14 @@ logger = logging.getLogger(__name__)
 
 Role = Literal["api", "worker", "beat"]
 
-# The Celery instrumentation's own histogram is Flower's name, labelled by worker host; the
-# task metrics of service/core/telemetry/tasks.py replace it.
-_VIEWS = (View(instrument_name="flower.task.runtime.seconds", aggregation=DropAggregation()),)
+_VIEWS = (
+    # The Celery instrumentation's own histogram is Flower's name, labelled by worker host; the
+    # task metrics of service/core/telemetry/tasks.py replace it.
+    View(instrument_name="flower.task.runtime.seconds", aggregation=DropAggregation()),
+    # FastAPI's in-flight gauge costs two measurements a request (about 9 microseconds, measured
+    # by bench/telemetry_cost.py) for what the duration histogram's rate already tells.
+    View(instrument_name="http.server.active_requests", aggregation=DropAggregation()),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +121,13 @@ def build_telemetry(
                 export_interval_millis=settings.telemetry_metric_interval_seconds * 1000,
             )
         )
-    meter_provider = MeterProvider(resource=resource, metric_readers=readers, views=_VIEWS)
+    # No exemplars: each measurement would otherwise ask whether to keep a trace sample.
+    meter_provider = MeterProvider(
+        resource=resource,
+        metric_readers=readers,
+        views=_VIEWS,
+        exemplar_filter=AlwaysOffExemplarFilter(),
+    )
     return Telemetry(
         role=role,
         service_name=service_name,
