@@ -24,7 +24,7 @@ from service.core.fastapi.middleware.forwarded import ForwardedMiddleware
 from service.core.fastapi.middleware.request_limits import RequestLimitsMiddleware
 from service.core.fastapi.middleware.response_middleware import ResponseMiddleware
 from service.core.fastapi.openapi import install_problem_openapi
-from service.core.fastapi.telemetry import fastapi_telemetry
+from service.core.fastapi.telemetry import RequestDurations, RouteTemplates, fastapi_telemetry
 from service.core.fastapi.web_app import mount_web_app
 from service.core.helpers.sentry import init_sentry
 from service.core.module import Module
@@ -112,8 +112,16 @@ def create_app(
         max_bytes=settings.max_request_body_bytes,
         max_header_bytes=settings.max_request_header_bytes,
     )
-    # Every response, including a 413 or a 500, gets its headers.
-    app.add_middleware(ResponseMiddleware, hsts=settings.app_env.is_deployed)
+    # Every response, including a 413 or a 500, gets its headers (and is measured).
+    routes = RouteTemplates()
+    app.add_middleware(
+        ResponseMiddleware,
+        hsts=settings.app_env.is_deployed,
+        routes=routes,
+        durations=RequestDurations(telemetry.meter_provider.get_meter("biwoco.http"))
+        if telemetry is not None
+        else None,
+    )
     # Outermost: every layer, the access line included, sees the client's address.
     app.add_middleware(
         ForwardedMiddleware,
@@ -123,8 +131,10 @@ def create_app(
     for module in container.modules:
         for router in module.root_routers:
             app.include_router(router)
+            routes.include(router)
         for router in module.routers:
             app.include_router(router, prefix=API_PREFIX)
+            routes.include(router, API_PREFIX)
         for mount in module.mounts:
             app.mount(API_PREFIX + mount.path, mount.app, name=mount.name)
     if settings.web_app_dir:  # local and test only (Settings refuses it when deployed)

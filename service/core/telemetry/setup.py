@@ -36,9 +36,6 @@ _VIEWS = (
     # The Celery instrumentation's own histogram is Flower's name, labelled by worker host; the
     # task metrics of service/core/telemetry/tasks.py replace it.
     View(instrument_name="flower.task.runtime.seconds", aggregation=DropAggregation()),
-    # FastAPI's in-flight gauge costs two measurements a request (about 9 microseconds, measured
-    # by bench/telemetry_cost.py) for what the duration histogram's rate already tells.
-    View(instrument_name="http.server.active_requests", aggregation=DropAggregation()),
 )
 
 

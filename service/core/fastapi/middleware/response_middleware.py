@@ -1,5 +1,5 @@
 """Request id (the trace id when traced), timing, security headers, one JSON access-log line,
-and the last-resort 500.
+the request duration metric (with telemetry), and the last-resort 500.
 
 A plain ASGI middleware (not BaseHTTPMiddleware): it adds no task or stream per request, which
 matters on the hot cached read path.
@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.core.access_log import access_log
 from service.core.fastapi.problem import problem_response
+from service.core.fastapi.telemetry import RequestDurations, RouteTemplates
 from service.core.request_context import (
     accept_or_generate,
     bind_request_id,
@@ -42,10 +43,19 @@ _DOCS_PATHS = ("/docs", "/redoc")
 
 
 class ResponseMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        hsts: bool = False,
+        routes: RouteTemplates | None = None,
+        durations: RequestDurations | None = None,
+    ) -> None:
         self.app = app
         self.hsts = hsts
         self._defaults = _SECURITY_HEADERS + _API_HEADERS
+        self._routes = routes or RouteTemplates()
+        self._durations = durations
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -99,16 +109,19 @@ class ResponseMiddleware:
                 raise
             await problem_response(500, code="internal_error")(scope, receive, send_with_headers)
         finally:
-            route = scope.get("route")
+            # The route template, not the raw path: no ids or tokens from URLs in logs.
+            route = self._routes.of(scope.get("route"))
+            elapsed = time.perf_counter() - started_at
             access_log(
                 request_id=request_id,
                 method=scope["method"],
-                # The route template, not the raw path: no ids or tokens from URLs in logs.
-                route=getattr(route, "path", None) or "<unmatched>",
+                route=route or "<unmatched>",
                 status=status,
-                duration_ms=round((time.perf_counter() - started_at) * 1000, 2),
+                duration_ms=round(elapsed * 1000, 2),
                 # Behind CloudFront and the ALB, ForwardedMiddleware (outermost) has put the
                 # client's address here.
                 client=client[0] if (client := scope.get("client")) else None,
             )
+            if self._durations is not None:
+                self._durations.record(elapsed, scope["method"], route, status)
             unbind_request_id(token)
