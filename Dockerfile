@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1.7
 # The one image of biwoco: the API (default command), the Celery worker and beat.
 #
 #   docker build -t biwoco .                       # from the repository root
@@ -10,7 +9,7 @@
 
 # ---------------------------------------------------------------------------------------------
 # builder: wheels of the `service` extra, pinned by constraints.txt, installed into a venv
-FROM python:3.12-slim AS builder
+FROM public.ecr.aws/docker/library/python:3.12-slim AS builder
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -29,7 +28,7 @@ RUN python -c "import tomllib; extra = tomllib.load(open('pyproject.toml', 'rb')
 
 # ---------------------------------------------------------------------------------------------
 # runtime: the venv and the source, no compiler, no pip cache, no dev dependencies
-FROM python:3.12-slim AS runtime
+FROM public.ecr.aws/docker/library/python:3.12-slim AS runtime
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

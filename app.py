@@ -20,10 +20,17 @@ from pipelines.stack import PipelineStack
 
 def main() -> None:
     context = read_cdk_json()
-    app, _stages = create_app(context=context)
+    app, stages = create_app(context=context)
     pipeline_config = load_pipeline_config(context)
     if pipeline_config is not None:
-        PipelineStack(app, "Pipeline", config=pipeline_config, environments=load_configs(context))
+        PipelineStack(
+            app,
+            "Pipeline",
+            config=pipeline_config,
+            environments=load_configs(context),
+            # The very stacks `cdk deploy '<env>/*'` deploys (pipelines/stack.py).
+            stages=stages,
+        )
     app.synth()
 
 

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.collection import AsyncCollection
 
 from service.app.users.adapter.output.mongo_user_repository import (
     COLLECTION,
@@ -17,7 +16,7 @@ from service.app.users.adapter.output.mongo_user_repository import (
 )
 from service.app.users.domain.user import Role, User
 from service.core.clock import SystemClock
-from service.core.db.database import ensure_indexes
+from service.core.db.database import Database, ensure_indexes
 from service.core.helpers.password import PasswordHasher
 from service.core.pagination import Cursor, encode_cursor
 
@@ -79,9 +78,8 @@ async def seed_users(env: dict[str, str], count: int, depth: int = 0) -> Seeded:
     ]
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(env["MONGODB_URL"])
     try:
-        collection = client[env["MONGODB_DB"]][COLLECTION]
         await ensure_indexes(client[env["MONGODB_DB"]], {COLLECTION: USER_INDEXES})
-        await _insert(collection, users)
+        await _insert(client[env["MONGODB_DB"]], users)
     finally:
         await client.close()
     ids = [u.id for u in users[1:]]
@@ -102,13 +100,13 @@ async def seed_users(env: dict[str, str], count: int, depth: int = 0) -> Seeded:
     )
 
 
-async def _insert(collection: AsyncCollection[dict[str, object]], users: list[User]) -> None:
-    # Documents exactly as the repository writes them (its mapping needs no connection).
-    repository = MongoUserRepository(collection.database, SystemClock())
-    # Bulk, unordered batches: 200,000 users in well under a minute.
+async def _insert(database: Database, users: list[User]) -> None:
+    # Bulk, unordered batches: 200,000 users in well under a minute; each document exactly as
+    # the service's repository writes it.
+    repository = MongoUserRepository(database, SystemClock())
     for offset in range(0, len(users), 5000):
         batch = [repository.to_document(u) for u in users[offset : offset + 5000]]
-        await collection.insert_many(batch, ordered=False)
+        await database[COLLECTION].insert_many(batch, ordered=False)
 
 
 async def seed_older_users(env: dict[str, str], seeded: Seeded, count: int) -> list[str]:
@@ -122,7 +120,7 @@ async def seed_older_users(env: dict[str, str], seeded: Seeded, count: int) -> l
     ]
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(env["MONGODB_URL"])
     try:
-        await _insert(client[env["MONGODB_DB"]][COLLECTION], users)
+        await _insert(client[env["MONGODB_DB"]], users)
     finally:
         await client.close()
     return [u.id for u in users]

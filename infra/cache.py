@@ -54,20 +54,33 @@ class RedisGroup(Construct):
         key: kms.IKey,
         security_group: ec2.ISecurityGroup,
         subnet_group: elasticache.CfnSubnetGroup,
+        previous_single_group: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         cache = config.cache
         removal = config.removal_policy
         self.role = role
         self.eviction_policy = eviction_policy
-        # Not `<prefix>-cache`: that was the previous release's single group, and CloudFormation
-        # creates a replacement before it deletes the old one, so a reused name fails the update.
-        self.replication_group_id = f"{config.prefix}-redis-{role}"
+        # The previous release ran one group (`<prefix>-cache`, no parameter group: the default
+        # volatile-lru). The state group IS that group: the same logical ids (its resources
+        # sit in the parent's scope, as they did), the same group id and AUTH token, so the
+        # upgrade updates it in place (a parameter group and a description are no-interruption
+        # updates), keeps its queued jobs, deny-list and sessions, and keeps the three exports
+        # the deployed service stack imports (CloudFormation refuses to delete an export in
+        # use). Only the cache group is new.
+        owner: Construct = scope if previous_single_group else self
+        self.replication_group_id = (
+            f"{config.prefix}-cache" if previous_single_group else f"{config.prefix}-redis-{role}"
+        )
         self.auth_token = secretsmanager.Secret(
-            self,
+            owner,
             "AuthToken",
-            secret_name=f"{config.prefix}/redis/{role}-auth-token",
-            description=f"ElastiCache AUTH token of the {role} group",
+            secret_name=f"{config.prefix}/cache/auth-token"
+            if previous_single_group
+            else f"{config.prefix}/redis/{role}-auth-token",
+            description="ElastiCache AUTH token (REDIS_PASSWORD)"
+            if previous_single_group
+            else f"ElastiCache AUTH token of the {role} group",
             removal_policy=removal,
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 # AUTH tokens: 16-128 printable characters, no @ " / (punctuation excluded).
@@ -83,13 +96,13 @@ class RedisGroup(Construct):
             properties={"maxmemory-policy": eviction_policy},
         )
         self.slow_log = logs.LogGroup(
-            self,
+            owner,
             "SlowLog",
             retention=retention_days(config.observability.log_retention_days),
             removal_policy=removal,
         )
         self.replication_group = elasticache.CfnReplicationGroup(
-            self,
+            owner,
             "ReplicationGroup",
             replication_group_id=self.replication_group_id,
             replication_group_description=f"{config.prefix}: {description}",
@@ -198,6 +211,7 @@ class Cache(Construct):
             key=key,
             security_group=self.security_group,
             subnet_group=self.subnet_group,
+            previous_single_group=True,
         )
         self.cache = RedisGroup(
             self,

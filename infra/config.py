@@ -1,23 +1,23 @@
 """Typed configuration, one :class:`EnvConfig` per environment, read from ``cdk.json``.
 
 The ``biwoco`` context key of ``cdk.json`` holds ``environments.<name>``; each block is
-parsed strictly into frozen dataclasses (unknown or missing keys are errors, values are
-type-checked and range-checked), so a typo in ``cdk.json`` fails synthesis with the
-offending path instead of silently falling back to a default.
+parsed by pydantic into frozen models, strictly (JSON types only: no ``"2"`` for 2, unknown
+or missing keys are errors) and range-checked, so a typo in ``cdk.json`` fails synthesis
+with the offending path instead of silently falling back to a default.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
-import types
 import typing
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, TypeVar
 
 from aws_cdk import RemovalPolicy
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import model_validator as _model_validator
 
 CONTEXT_KEY = "biwoco"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -31,49 +31,77 @@ class ConfigError(ValueError):
     """The ``cdk.json`` configuration is invalid."""
 
 
-@dataclass(frozen=True)
-class NetworkConfig:
-    cidr: str
+# A JSON string with at least one character.
+Text = Annotated[str, StringConstraints(min_length=1)]
+
+
+class Strict(BaseModel):
+    """A block of ``cdk.json``: frozen, strict, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def checks(fn: Callable[[Any], None]) -> Any:
+    """A model's cross-field checks (raising :class:`ConfigError`), run after parsing."""
+
+    def run(self: Any) -> Any:
+        fn(self)
+        return self
+
+    run.__name__ = fn.__name__
+    return _model_validator(mode="after")(run)
+
+
+class NetworkConfig(Strict):
+    cidr: Text
     nat_gateways: int
     flow_log_retention_days: int
 
-    def __post_init__(self) -> None:
+    @checks
+    def _check(self) -> None:
         if not re.fullmatch(r"\d+\.\d+\.\d+\.\d+/(1[6-9]|2[0-4])", self.cidr):
             raise ConfigError(f"network.cidr must be an IPv4 /16../24 block, got {self.cidr}")
         if self.nat_gateways < 1:
             raise ConfigError("network.nat_gateways must be >= 1 (tasks need egress)")
 
 
-@dataclass(frozen=True)
-class DocumentDbConfig:
-    instance_type: str
+class DocumentDbConfig(Strict):
+    instance_type: Text
     instances: int
     port: int
-    engine_version: str
+    engine_version: Text
     backup_retention_days: int
     rotation_days: int
 
-    def __post_init__(self) -> None:
+    @checks
+    def _check(self) -> None:
         if self.backup_retention_days < 7:
             raise ConfigError("documentdb.backup_retention_days must be at least 7")
         if self.port == 27017:
             raise ConfigError("documentdb.port must not be the default 27017")
         if not 1 <= self.instances <= 16:
             raise ConfigError("documentdb.instances must be between 1 and 16")
+        if self.rotation_days != 30:
+            # Monthly cron windows, each secret on its own day (infra/documentdb.py): two
+            # rate() schedules started by one deploy would rotate together.
+            raise ConfigError(
+                "documentdb.rotation_days: the two rotations run monthly on their own days "
+                "(docs/operations.md); only 30 is supported"
+            )
 
 
-@dataclass(frozen=True)
-class CacheConfig:
+class CacheConfig(Strict):
     engine: CacheEngine
-    engine_version: str
+    engine_version: Text
     # The ``state`` group (broker, auth state; never evicted) and the ``cache`` group.
-    node_type: str
-    cache_node_type: str
+    node_type: Text
+    cache_node_type: Text
     num_cache_clusters: int
     port: int
     snapshot_retention_days: int
 
-    def __post_init__(self) -> None:
+    @checks
+    def _check(self) -> None:
         if self.port == 6379:
             raise ConfigError("cache.port must not be the default 6379")
         if not 1 <= self.num_cache_clusters <= 6:
@@ -84,47 +112,44 @@ class CacheConfig:
         return self.num_cache_clusters > 1
 
 
-@dataclass(frozen=True)
-class UploadsConfig:
+class UploadsConfig(Strict):
     noncurrent_version_expiration_days: int
     abort_incomplete_multipart_days: int
 
 
-@dataclass(frozen=True)
-class AuthConfig:
+class AuthConfig(Strict):
     mfa: MfaMode
     threat_protection: bool
-    domain_prefix: str
-    callback_urls: tuple[str, ...]
-    logout_urls: tuple[str, ...]
+    domain_prefix: Text
+    callback_urls: tuple[Text, ...]
+    logout_urls: tuple[Text, ...]
 
-    def __post_init__(self) -> None:
+    @checks
+    def _check(self) -> None:
         if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", self.domain_prefix):
             raise ConfigError(f"auth.domain_prefix is not a valid prefix: {self.domain_prefix}")
         if not self.callback_urls:
             raise ConfigError("auth.callback_urls must list at least one URL")
 
 
-@dataclass(frozen=True)
-class TaskSize:
+class TaskSize(Strict):
     cpu: int
     memory_mib: int
 
 
-@dataclass(frozen=True)
-class ScaledService:
+class ScaledService(Strict):
     cpu: int
     memory_mib: int
     min_tasks: int
     max_tasks: int
 
-    def __post_init__(self) -> None:
+    @checks
+    def _check(self) -> None:
         if not 1 <= self.min_tasks <= self.max_tasks:
             raise ConfigError("min_tasks must be >= 1 and <= max_tasks")
 
 
-@dataclass(frozen=True)
-class ServiceConfig:
+class ServiceConfig(Strict):
     api: ScaledService
     worker: ScaledService
     beat: TaskSize
@@ -134,7 +159,8 @@ class ServiceConfig:
     worker_scale_out_backlog_per_task: int
     worker_scale_out_fast_backlog_per_task: int
 
-    def __post_init__(self) -> None:
+    @checks
+    def _check(self) -> None:
         if self.worker_scale_out_backlog_per_task <= 1:
             raise ConfigError("worker_scale_out_backlog_per_task must exceed 1 (scale-in is < 1)")
         if self.worker_scale_out_fast_backlog_per_task <= self.worker_scale_out_backlog_per_task:
@@ -143,27 +169,26 @@ class ServiceConfig:
             )
 
 
-@dataclass(frozen=True)
-class DomainConfig:
+class DomainConfig(Strict):
     """A custom domain for CloudFront (an ACM certificate is issued in us-east-1)."""
 
-    name: str
-    hosted_zone_id: str
-    hosted_zone_name: str
+    name: Text
+    hosted_zone_id: Text
+    hosted_zone_name: Text
 
 
-@dataclass(frozen=True)
-class EdgeConfig:
+class EdgeConfig(Strict):
     domain: DomainConfig | None
     # The regional id of the managed prefix list
     # ``com.amazonaws.global.cloudfront.origin-facing`` (differs per region; look it up
     # once with ``aws ec2 describe-managed-prefix-lists``). Kept in config so synthesis
     # never needs an AWS lookup.
-    cloudfront_prefix_list_id: str
+    cloudfront_prefix_list_id: Text
     price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"]
     waf_rate_limit_per_5_min: int
 
-    def __post_init__(self) -> None:
+    @checks
+    def _check(self) -> None:
         if not re.fullmatch(r"pl-[0-9a-f]{8,17}", self.cloudfront_prefix_list_id):
             raise ConfigError("edge.cloudfront_prefix_list_id must look like pl-xxxxxxxx")
         if self.waf_rate_limit_per_5_min < 10:
@@ -173,8 +198,7 @@ class EdgeConfig:
 _DOMAIN = re.compile(r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
-@dataclass(frozen=True)
-class MailConfig:
+class MailConfig(Strict):
     """Amazon SES: the domain identity (Easy DKIM) the service and Cognito send from.
 
     With ``hosted_zone_id`` (a Route 53 public zone whose name is ``domain``) the DKIM
@@ -183,13 +207,14 @@ class MailConfig:
     unverified identity when the user pool is created or updated.
     """
 
-    domain: str
-    from_address: str
-    from_name: str
-    hosted_zone_id: str | None = None
+    domain: Text
+    from_address: Text
+    from_name: Text
+    hosted_zone_id: Text | None = None
     cognito_via_ses: bool = False
 
-    def __post_init__(self) -> None:
+    @checks
+    def _check(self) -> None:
         if not _DOMAIN.fullmatch(self.domain):
             raise ConfigError(f"mail.domain is not a lower-case domain name: {self.domain}")
         local, _, at = self.from_address.rpartition("@")
@@ -204,24 +229,22 @@ class MailConfig:
         return f"{self.from_name} <{self.from_address}>"
 
 
-@dataclass(frozen=True)
-class ObservabilityConfig:
+class ObservabilityConfig(Strict):
     log_retention_days: int
-    alarm_email: str
+    alarm_email: Text
     alb_5xx_percent: int
     p95_latency_ms: int
     queue_depth_alarm: int
     documentdb_connections_alarm: int
 
 
-@dataclass(frozen=True)
-class EnvConfig:
-    name: str
-    account: str | None
-    region: str
-    availability_zones: tuple[str, ...]
+class EnvConfig(Strict):
+    name: Text
+    account: Text | None
+    region: Text
+    availability_zones: tuple[Text, ...]
     production: bool
-    cors_origins: tuple[str, ...]
+    cors_origins: tuple[Text, ...]
     network: NetworkConfig
     documentdb: DocumentDbConfig
     cache: CacheConfig
@@ -231,9 +254,10 @@ class EnvConfig:
     edge: EdgeConfig
     observability: ObservabilityConfig
     mail: MailConfig
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
 
-    def __post_init__(self) -> None:
+    @checks
+    def _check(self) -> None:
         if self.name not in ("dev", "prod") and not re.fullmatch(r"[a-z][a-z0-9]{1,11}", self.name):
             raise ConfigError(f"environment name must be short lower-case, got {self.name}")
         if self.account is not None and not re.fullmatch(r"\d{12}", self.account):
@@ -263,73 +287,49 @@ class EnvConfig:
         return RemovalPolicy.RETAIN if self.production else RemovalPolicy.DESTROY
 
 
-T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
-def _convert(tp: Any, value: Any, where: str) -> Any:
-    origin = get_origin(tp)
-    if origin in (Union, types.UnionType):
-        args = get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        if len(inner) != 1:
-            raise ConfigError(f"{where}: unsupported union type {tp}")
-        return _convert(inner[0], value, where)
-    if origin is Literal:
-        if value not in get_args(tp):
-            raise ConfigError(f"{where}: must be one of {get_args(tp)}, got {value!r}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        (item_tp, _ellipsis) = get_args(tp)
-        return tuple(_convert(item_tp, v, f"{where}[{i}]") for i, v in enumerate(value))
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected an object, got {value!r}")
-        return {str(k): str(v) for k, v in value.items()}
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return _build(tp, value, where)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true/false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is str:
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
-        return value
-    raise ConfigError(f"{where}: unsupported type {tp}")  # pragma: no cover
+def _message(where: str, error: Any) -> str:
+    """One pydantic error as ``<path>: <what is wrong>``, in this module's words."""
+    loc = [where, *(str(part) for part in error["loc"])]
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{'.'.join(loc[:-1])}: unknown keys [{loc[-1]!r}]"
+    if kind == "missing":
+        return f"{'.'.join(loc[:-1])}: missing key {loc[-1]!r}"
+    path = ".".join(loc)
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    if kind == "literal_error":
+        return f"{path}: must be one of {error['ctx']['expected']}, got {error['input']!r}"
+    if kind in ("int_type", "int_parsing"):
+        return f"{path}: expected an integer, got {error['input']!r}"
+    if kind == "bool_type":
+        return f"{path}: expected true/false, got {error['input']!r}"
+    if kind in ("string_type", "string_too_short"):
+        return f"{path}: expected a non-empty string, got {error['input']!r}"
+    return f"{path}: {error['msg']}"
 
 
-def _build(cls: type[T], data: Any, where: str) -> T:
+def parse_model(cls: type[M], data: Any, where: str) -> M:
+    """``data`` (a ``cdk.json`` block) as a ``cls``; :class:`ConfigError` names what is wrong.
+
+    Validated as JSON, strictly: the types of ``cdk.json`` only (a list is a tuple's JSON).
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected an object, got {data!r}")
-    hints = get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = set(data) - set(fields)
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
-    kwargs: dict[str, Any] = {}
-    for name, f in fields.items():
-        if name not in data:
-            has_default = (
-                f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
-            )
-            if has_default:
-                continue
-            raise ConfigError(f"{where}: missing key {name!r}")
-        kwargs[name] = _convert(hints[name], data[name], f"{where}.{name}")
-    return cls(**kwargs)
+    try:
+        return cls.model_validate_json(json.dumps(data), strict=True)
+    except ValidationError as exc:
+        raise ConfigError(
+            "; ".join(_message(where, e) for e in exc.errors(include_url=False))
+        ) from None
 
 
 def parse_env(name: str, data: dict[str, Any]) -> EnvConfig:
     """Parse one ``environments.<name>`` block."""
-    return _build(EnvConfig, {"name": name, **data}, name)
+    return parse_model(EnvConfig, {"name": name, **data}, name)
 
 
 def parse_context(context: dict[str, Any]) -> dict[str, EnvConfig]:

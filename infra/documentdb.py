@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_docdb as docdb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
@@ -21,6 +21,12 @@ MASTER_USERNAME = "biwoco_admin"
 APP_USERNAME = "biwoco_app"
 # Characters that break a mongodb:// URL or a shell, never in a generated password.
 URL_UNSAFE_CHARACTERS = "\"@/:?#[]%&=+\\'`$ "
+# The two rotations never share a window: the master secret on the 1st of the month, the
+# application user's (which logs in with the master secret) on the 15th, each in a 2-hour
+# window clear of the backup (17:00-18:00) and maintenance (sun 18:30-19:30) windows, UTC.
+MASTER_ROTATION_SCHEDULE = "cron(0 2 1 * ? *)"
+APP_ROTATION_SCHEDULE = "cron(0 2 15 * ? *)"
+ROTATION_WINDOW = "2h"
 
 
 class DocumentDb(Construct):
@@ -163,6 +169,21 @@ class DocumentDb(Construct):
             for instance in instances:
                 rotation.node.add_dependency(instance)
 
+        for schedule in schedules:
+            is_app = schedule.node.path.startswith(self.app_secret.node.path + "/")
+            schedule.add_property_override(
+                "RotationRules",
+                {
+                    "ScheduleExpression": APP_ROTATION_SCHEDULE
+                    if is_app
+                    else MASTER_ROTATION_SCHEDULE,
+                    "Duration": ROTATION_WINDOW,
+                },
+            )
+            # A schedule change on a deploy is not a reason to rotate now.
+            schedule.add_property_override("RotateImmediatelyOnUpdate", False)
+        self._retain_with_the_cluster(removal)
+
         cfn_cluster = self.cluster.node.default_child
         assert cfn_cluster is not None
         for event in ("authenticate", "createIndex", "dropCollection"):
@@ -178,6 +199,26 @@ class DocumentDb(Construct):
             "The rule cannot resolve the master username because it is a Secrets Manager "
             "dynamic reference: the credentials are in Secrets Manager by construction.",
         )
+
+    def _retain_with_the_cluster(self, removal: RemovalPolicy) -> None:
+        """What the (retained, in production) cluster still uses gets its policy too: its
+        credentials, security group (``security_group_removal_policy`` only acts on a group
+        the cluster creates itself), subnet group and parameter group. Otherwise deleting the
+        stack deletes the secrets, then fails on what the retained cluster still uses."""
+        secrets = [c for c in self.node.find_all() if isinstance(c, secretsmanager.CfnSecret)]
+        assert len(secrets) == 2  # master and application user
+        parameters = self.parameter_group.node.default_child
+        assert isinstance(parameters, docdb.CfnDBClusterParameterGroup)
+        for resource in (*secrets, parameters):
+            resource.apply_removal_policy(removal)
+        self.security_group.apply_removal_policy(removal)
+        subnet_groups = [
+            child
+            for child in self.cluster.node.find_all()
+            if isinstance(child, docdb.CfnDBSubnetGroup)
+        ]
+        assert len(subnet_groups) == 1
+        subnet_groups[0].apply_removal_policy(removal)
 
     @staticmethod
     def rotation_events(

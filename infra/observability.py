@@ -24,9 +24,44 @@ FIVE_MIN = Duration.minutes(5)
 ONE_MIN = Duration.minutes(1)
 
 
+def docdb_metric(documentdb: DocumentDb, name: str, statistic: str) -> cloudwatch.Metric:
+    """A DocumentDB cluster metric over five minutes."""
+    return cloudwatch.Metric(
+        namespace="AWS/DocDB",
+        metric_name=name,
+        dimensions_map={"DBClusterIdentifier": documentdb.cluster.cluster_identifier},
+        period=FIVE_MIN,
+        statistic=statistic,
+    )
+
+
+def cache_max(
+    group: RedisGroup, name: str, statistic: str, label: str
+) -> cloudwatch.MathExpression:
+    """The worst node of an ElastiCache replication group."""
+    prefix = "".join(c for c in name if c.isupper()).lower()
+    metrics: dict[str, cloudwatch.IMetric] = {
+        f"{group.role}{prefix}{i}": cloudwatch.Metric(
+            namespace="AWS/ElastiCache",
+            metric_name=name,
+            dimensions_map={"CacheClusterId": node},
+            period=FIVE_MIN,
+            statistic=statistic,
+        )
+        for i, node in enumerate(group.member_cluster_ids)
+    }
+    return cloudwatch.MathExpression(
+        expression=f"MAX([{', '.join(metrics)}])",
+        using_metrics=metrics,
+        label=f"{group.role}: {label}",
+        period=FIVE_MIN,
+    )
+
+
 class Observability(Construct):
     """An encrypted SNS topic (email subscription) and alarms on the ALB, the ECS services,
-    DocumentDB, ElastiCache and the Celery backlog, plus one dashboard."""
+    DocumentDB, ElastiCache and the Celery backlog, plus one dashboard. One method per
+    concern; every alarm goes to the topic (alarm and OK)."""
 
     def __init__(
         self,
@@ -39,10 +74,20 @@ class Observability(Construct):
         cache: Cache,
     ) -> None:
         super().__init__(scope, construct_id)
-        obs = config.observability
+        self.config = config
         self.alarms: dict[str, cloudwatch.Alarm] = {}
+        self._topic()
+        five_xx = self._api_alarms(service)
+        self._ecs_alarms(service)
+        self._documentdb_alarms(documentdb)
+        self._cache_alarms(cache)
+        self._celery_alarms(service)
+        self._rotation_events(documentdb)
+        self._dashboard(service, documentdb, cache, five_xx)
 
-        key = kms.Key(
+    def _topic(self) -> None:
+        config = self.config
+        self.key = kms.Key(
             self,
             "TopicKey",
             description=f"{config.prefix}: alarm topic encryption",
@@ -50,7 +95,7 @@ class Observability(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
         # CloudWatch must be able to publish to an encrypted topic.
-        key.grant(
+        self.key.grant(
             iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
         )
         self.topic = sns.Topic(
@@ -58,42 +103,48 @@ class Observability(Construct):
             "Alarms",
             topic_name=f"{config.prefix}-alarms",
             display_name=f"biwoco {config.name} alarms",
-            master_key=key,
+            master_key=self.key,
             enforce_ssl=True,
         )
-        self.topic.add_subscription(subscriptions.EmailSubscription(obs.alarm_email))
-        action = cw_actions.SnsAction(self.topic)
+        self.topic.add_subscription(
+            subscriptions.EmailSubscription(config.observability.alarm_email)
+        )
+        self._action = cw_actions.SnsAction(self.topic)
 
-        def alarm(
-            name: str,
-            metric: cloudwatch.IMetric,
-            threshold: float,
-            *,
-            periods: int = 3,
-            description: str,
-            comparison: cloudwatch.ComparisonOperator = (
-                cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
-            ),
-            missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
-        ) -> cloudwatch.Alarm:
-            created = cloudwatch.Alarm(
-                self,
-                name,
-                alarm_name=f"{config.prefix}-{name}",
-                alarm_description=description,
-                metric=metric,
-                threshold=threshold,
-                evaluation_periods=periods,
-                datapoints_to_alarm=periods,
-                comparison_operator=comparison,
-                treat_missing_data=missing,
-            )
-            created.add_alarm_action(action)
-            created.add_ok_action(action)
-            self.alarms[name] = created
-            return created
+    def _alarm(
+        self,
+        name: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        *,
+        periods: int = 3,
+        description: str,
+        comparison: cloudwatch.ComparisonOperator = (
+            cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+        ),
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+    ) -> cloudwatch.Alarm:
+        created = cloudwatch.Alarm(
+            self,
+            name,
+            alarm_name=f"{self.config.prefix}-{name}",
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
+            comparison_operator=comparison,
+            treat_missing_data=missing,
+        )
+        created.add_alarm_action(self._action)
+        created.add_ok_action(self._action)
+        self.alarms[name] = created
+        return created
 
-        # --- ALB / api --------------------------------------------------------------------
+    def _api_alarms(self, service: Service) -> cloudwatch.MathExpression:
+        """5xx rate, p95 latency and unhealthy targets; the first and last roll back an api
+        deployment. Returns the 5xx-rate expression (the dashboard graphs it)."""
+        obs = self.config.observability
         alb = service.alb
         tg = service.target_group
         five_xx = cloudwatch.MathExpression(
@@ -110,20 +161,20 @@ class Observability(Construct):
             label="5xx %",
             period=FIVE_MIN,
         )
-        alarm(
+        self._alarm(
             "Alb5xxRate",
             five_xx,
             obs.alb_5xx_percent,
             periods=2,
             description=f"More than {obs.alb_5xx_percent}% of API requests end in a 5xx",
         )
-        alarm(
+        self._alarm(
             "ApiLatencyP95",
             tg.metrics.target_response_time(period=FIVE_MIN, statistic="p95"),
             obs.p95_latency_ms / 1000,
             description=f"API p95 latency above {obs.p95_latency_ms} ms",
         )
-        alarm(
+        self._alarm(
             "ApiUnhealthyTargets",
             tg.metrics.unhealthy_host_count(period=ONE_MIN, statistic="Maximum"),
             0,
@@ -141,70 +192,44 @@ class Observability(Construct):
         )
         for deployment_alarm in deployment_alarms:
             service.api.service.node.add_dependency(deployment_alarm)
+        return five_xx
 
-        # --- ECS ---------------------------------------------------------------------------
+    def _ecs_alarms(self, service: Service) -> None:
+        """CPU and memory of each service."""
         for app in service.services:
-            alarm(
+            self._alarm(
                 f"{app.name.capitalize()}Cpu",
                 app.service.metric_cpu_utilization(period=FIVE_MIN, statistic="Average"),
                 85,
                 description=f"{app.name} CPU above 85%",
             )
-            alarm(
+            self._alarm(
                 f"{app.name.capitalize()}Memory",
                 app.service.metric_memory_utilization(period=FIVE_MIN, statistic="Average"),
                 85,
                 description=f"{app.name} memory above 85%",
             )
 
-        # --- DocumentDB --------------------------------------------------------------------
-        def docdb_metric(name: str, statistic: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="AWS/DocDB",
-                metric_name=name,
-                dimensions_map={"DBClusterIdentifier": documentdb.cluster.cluster_identifier},
-                period=FIVE_MIN,
-                statistic=statistic,
-            )
-
-        alarm(
+    def _documentdb_alarms(self, documentdb: DocumentDb) -> None:
+        obs = self.config.observability
+        self._alarm(
             "DocumentDbCpu",
-            docdb_metric("CPUUtilization", "Maximum"),
+            docdb_metric(documentdb, "CPUUtilization", "Maximum"),
             80,
             description="DocumentDB CPU above 80%",
         )
-        alarm(
+        self._alarm(
             "DocumentDbConnections",
-            docdb_metric("DatabaseConnections", "Maximum"),
+            docdb_metric(documentdb, "DatabaseConnections", "Maximum"),
             obs.documentdb_connections_alarm,
             description=f"DocumentDB connections above {obs.documentdb_connections_alarm}",
         )
 
-        # --- ElastiCache (worst node of each replication group) -----------------------------
-        def cache_max(
-            group: RedisGroup, name: str, statistic: str, label: str
-        ) -> cloudwatch.MathExpression:
-            prefix = "".join(c for c in name if c.isupper()).lower()
-            metrics: dict[str, cloudwatch.IMetric] = {
-                f"{group.role}{prefix}{i}": cloudwatch.Metric(
-                    namespace="AWS/ElastiCache",
-                    metric_name=name,
-                    dimensions_map={"CacheClusterId": node},
-                    period=FIVE_MIN,
-                    statistic=statistic,
-                )
-                for i, node in enumerate(group.member_cluster_ids)
-            }
-            return cloudwatch.MathExpression(
-                expression=f"MAX([{', '.join(metrics)}])",
-                using_metrics=metrics,
-                label=f"{group.role}: {label}",
-                period=FIVE_MIN,
-            )
-
-        state, read_cache = cache.state, cache.cache
+    def _cache_alarms(self, cache: Cache) -> None:
+        """Engine CPU of each group; memory and evictions of the state group."""
+        state = cache.state
         for group in cache.groups:
-            alarm(
+            self._alarm(
                 f"{group.role.capitalize()}RedisCpu",
                 cache_max(group, "EngineCPUUtilization", "Maximum", "Engine CPU % (max node)"),
                 80,
@@ -212,14 +237,14 @@ class Observability(Construct):
             )
         # noeviction: at 100% every write of the broker and the auth state fails (the API
         # answers 503, jobs cannot be queued). Page at 75%, with time to scale the node type.
-        alarm(
+        self._alarm(
             "StateRedisMemory",
             cache_max(state, "DatabaseMemoryUsagePercentage", "Maximum", "Memory % (max node)"),
             75,
             description="ElastiCache state group (noeviction: broker, auth state) memory above "
             "75%: at 100% writes fail; scale its node type (docs/operations.md)",
         )
-        alarm(
+        self._alarm(
             "StateRedisEvictions",
             cache_max(state, "Evictions", "Sum", "Evictions (max node)"),
             0,
@@ -229,15 +254,17 @@ class Observability(Construct):
         )
         # The cache group evicts by design; evictions there are a sizing signal only.
 
-        # --- Celery backlog (published by beat, out of band) --------------------------------
-        alarm(
+    def _celery_alarms(self, service: Service) -> None:
+        """The backlog (published by beat, out of band), and its absence."""
+        obs = self.config.observability
+        self._alarm(
             "QueueDepth",
             service.backlog.with_(period=FIVE_MIN),
             obs.queue_depth_alarm,
             description=f"Celery backlog above {obs.queue_depth_alarm} for 15 minutes",
         )
         # Without readings the worker neither scales out nor in: page when they stop.
-        alarm(
+        self._alarm(
             "BacklogMetricMissing",
             service.backlog.with_(period=FIVE_MIN, statistic="SampleCount"),
             1,
@@ -248,27 +275,36 @@ class Observability(Construct):
             "worker service cannot autoscale",
         )
 
-        # --- Secret rotation --------------------------------------------------------------
+    def _rotation_events(self, documentdb: DocumentDb) -> None:
         # A failed rotation breaks nothing at once (alternating users keep the previous
         # credentials valid), but the next one would: tell someone.
         events.Rule(
             self,
             "RotationFailed",
-            description=f"{config.prefix}: a DocumentDB secret failed to rotate",
+            description=f"{self.config.prefix}: a DocumentDB secret failed to rotate",
             event_pattern=DocumentDb.rotation_events(
                 ["RotationFailed", "RotationAbandoned"], documentdb.rotated_secrets
             ),
             targets=[targets.SnsTopic(self.topic)],
         )
-        key.grant(
+        self.key.grant(
             iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
         )
 
-        # --- Dashboard ---------------------------------------------------------------------
+    def _dashboard(
+        self,
+        service: Service,
+        documentdb: DocumentDb,
+        cache: Cache,
+        five_xx: cloudwatch.MathExpression,
+    ) -> None:
+        alb = service.alb
+        tg = service.target_group
+        state, read_cache = cache.state, cache.cache
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=f"{config.prefix}",
+            dashboard_name=f"{self.config.prefix}",
             default_interval=Duration.hours(6),
         )
         self.dashboard.add_widgets(
@@ -305,8 +341,8 @@ class Observability(Construct):
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="DocumentDB",
-                left=[docdb_metric("CPUUtilization", "Maximum")],
-                right=[docdb_metric("DatabaseConnections", "Maximum")],
+                left=[docdb_metric(documentdb, "CPUUtilization", "Maximum")],
+                right=[docdb_metric(documentdb, "DatabaseConnections", "Maximum")],
                 width=12,
             ),
             cloudwatch.GraphWidget(

@@ -7,7 +7,9 @@
   configuration set it and the service send mail through. Same protections.
 * ``EdgeFirewall`` - us-east-1: the CLOUDFRONT-scope WAF web ACL and the ACM certificate.
 * ``Service`` - stateless: ECS cluster and services, the ALB, CloudFront, alarms and the
-  dashboard; it can be destroyed and recreated without losing data.
+  dashboard; it can be destroyed and recreated without losing data (in production its
+  fixed-name log groups are retained: a re-create imports or first deletes them,
+  docs/operations.md).
 """
 
 from __future__ import annotations
@@ -184,6 +186,8 @@ class ServiceStack(BiwocoStack):
             web=self.web,
         )
         self.web.deploy(self.edge.distribution, web_app_dist())
+        # The app is served on the distribution's URL: the mails' links point there.
+        self.service.set_web_app_url(self.edge.url)
         # The app runs on the distribution's own URL; cors_origins adds other front ends.
         self.uploads_cors = UploadsCors(
             self, "UploadsCors", uploads=data.uploads, origins=[self.edge.url, *config.cors_origins]

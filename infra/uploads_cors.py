@@ -2,7 +2,7 @@
 
 One definition for both places the bucket exists: deployed, the service stack puts it on the
 uploads bucket (``UploadsCors`` in ``infra/uploads.py``, once the distribution's URL exists), and
-the local stack (``scripts/stack.py``) puts it on moto's bucket.
+the local stack (``scripts/stack``) puts it on moto's bucket.
 The web app posts the presigned form (with an upload progress listener, so the browser always
 sends a preflight) and may fetch a presigned GET; nothing else crosses origins.
 Standard library only: the local stack imports it without the CDK.

@@ -16,6 +16,13 @@ from constructs import Construct
 from infra.config import EnvConfig
 from infra.retention import retention_days
 
+# The common rule set blocks request bodies over 8 KB (SizeRestrictions_BODY); the API accepts
+# up to MAX_REQUEST_BODY_BYTES (1 MiB) and answers larger ones itself with a documented 413.
+# The rule counts instead of blocking, so the API's limit is the one that applies.
+WAF_BODY_SIZE_RULE = "SizeRestrictions_BODY"
+WAF_BODY_SIZE_LIMIT_BYTES = 8 * 1024
+COUNTED_RULES = {"AWSManagedRulesCommonRuleSet": (WAF_BODY_SIZE_RULE,)}
+
 MANAGED_RULE_GROUPS = (
     "AWSManagedRulesCommonRuleSet",
     "AWSManagedRulesKnownBadInputsRuleSet",
@@ -46,9 +53,14 @@ class EdgeFirewall(Construct):
                         managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
                             vendor_name="AWS",
                             name=group,
-                            # The API receives JSON bodies and presigned-upload metadata,
-                            # never multi-megabyte bodies (files go straight to S3), so the
-                            # common rule set's 8 KB body-size rule stays on.
+                            rule_action_overrides=[
+                                wafv2.CfnWebACL.RuleActionOverrideProperty(
+                                    name=rule,
+                                    action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={}),
+                                )
+                                for rule in COUNTED_RULES.get(group, ())
+                            ]
+                            or None,
                         ),
                     ),
                     visibility_config=_visibility(group),

@@ -1,6 +1,7 @@
 """Typed configuration of the pipeline: the ``biwoco.pipeline`` block of ``cdk.json``.
 
-Parsed as strictly as the environments (same parser, :mod:`infra.config`): unknown or
+Parsed as strictly as the environments (the same pydantic models and messages,
+:mod:`infra.config`): unknown or
 missing keys, a malformed repository, account or connection ARN fail synthesis with the
 offending path.
 """
@@ -8,10 +9,18 @@ offending path.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
-from infra.config import CONTEXT_KEY, ConfigError, EnvConfig, _build, read_cdk_json
+from infra.config import (
+    CONTEXT_KEY,
+    ConfigError,
+    EnvConfig,
+    Strict,
+    Text,
+    checks,
+    parse_model,
+    read_cdk_json,
+)
 
 PIPELINE_KEY = "pipeline"
 
@@ -21,23 +30,22 @@ _CONNECTION_ARN = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class PipelineConfig:
+class PipelineConfig(Strict):
     """Where the pipeline runs, what it watches, and which environments it deploys.
 
     ``dev_environment`` deploys automatically on every push; ``prod_environment`` only
     after a manual approval. Both name blocks of ``biwoco.environments``.
     """
 
-    account: str
-    region: str
-    stack_name: str
-    pipeline_name: str
-    repository: str
-    branch: str
-    connection_arn: str
-    dev_environment: str
-    prod_environment: str
+    account: Text
+    region: Text
+    stack_name: Text
+    pipeline_name: Text
+    repository: Text
+    branch: Text
+    connection_arn: Text
+    dev_environment: Text
+    prod_environment: Text
     build_timeout_minutes: int
 
     @property
@@ -49,7 +57,8 @@ class PipelineConfig:
         assert match is not None
         return match["service"]
 
-    def __post_init__(self) -> None:
+    @checks
+    def _check(self) -> None:
         if not re.fullmatch(r"\d{12}", self.account):
             raise ConfigError("pipeline.account must be 12 digits")
         if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", self.region):
@@ -83,7 +92,7 @@ class PipelineConfig:
 
 def parse_pipeline(data: Any) -> PipelineConfig:
     """Parse the ``biwoco.pipeline`` block."""
-    return _build(PipelineConfig, data, PIPELINE_KEY)
+    return parse_model(PipelineConfig, data, PIPELINE_KEY)
 
 
 def load_pipeline_config(context: dict[str, Any] | None = None) -> PipelineConfig | None:

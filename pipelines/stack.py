@@ -8,6 +8,8 @@ prod (manual approval first, then the deploy, then the smoke test).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import CfnElement, Environment, Stack
@@ -33,10 +35,18 @@ def _cfn(construct: IConstruct) -> CfnElement:
 
 
 class PipelineStack(Stack):
-    """``PipelineStack(scope, construct_id, *, config, environments)``.
+    """``PipelineStack(scope, construct_id, *, config, environments, stages=None)``.
 
     ``environments`` maps names to :class:`EnvConfig` (from ``infra.config.load_configs``);
     the pipeline deploys ``config.dev_environment`` then ``config.prod_environment``.
+
+    The pipeline deploys the very stages ``cdk deploy '<env>/*'`` deploys: ``stages`` (the
+    app's, by environment name) or, without them, stages it adds at the app's root under the
+    environment's name. Never a stage nested in this stack: the logical ids of cross-stack
+    security-group rules and Lambda permissions, and the descriptions of the rotation
+    functions' security groups, derive from the construct path, stage id included
+    (aws/aws-cdk#30588); a stage at ``Pipeline/<env>`` would make the pipeline replace those
+    resources of an environment first deployed by hand (docs/operations.md).
     """
 
     def __init__(
@@ -46,6 +56,7 @@ class PipelineStack(Stack):
         *,
         config: PipelineConfig,
         environments: dict[str, EnvConfig],
+        stages: Mapping[str, BiwocoStage] | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("env", Environment(account=config.account, region=config.region))
@@ -60,6 +71,9 @@ class PipelineStack(Stack):
             config.branch,
             connection_arn=config.connection_arn,
             trigger_on_push=True,
+            # A git clone (not a zip): the upgrade check synthesizes the baseline release
+            # from the history and its release-* tags.
+            code_build_clone_output=True,
         )
         self.pipeline = cdkp.CodePipeline(
             self,
@@ -81,10 +95,18 @@ class PipelineStack(Stack):
             ),
         )
 
-        self.dev_stage = BiwocoStage(self, dev.name, config=dev)
+        app = self.node.root
+        assert isinstance(app, Construct)
+
+        def stage_of(env: EnvConfig) -> BiwocoStage:
+            if stages is not None and env.name in stages:
+                return stages[env.name]
+            return BiwocoStage(app, env.name, config=env)
+
+        self.dev_stage = stage_of(dev)
         self.pipeline.add_stage(self.dev_stage, post=[smoke_test_step(self.dev_stage)])
 
-        self.prod_stage = BiwocoStage(self, prod.name, config=prod)
+        self.prod_stage = stage_of(prod)
         self.pipeline.add_stage(
             self.prod_stage,
             pre=[
@@ -105,27 +127,35 @@ class PipelineStack(Stack):
         self._acknowledge_findings()
 
     def _grant_connection_use(self) -> None:
-        """CDK grants the source action ``codestar-connections:UseConnection`` only; a
-        connection created since 2024 has a ``codeconnections`` ARN, and IAM requires the
-        action's prefix to match the resource's, so that grant alone never allows it."""
-        (source_stage, *_) = self.pipeline.pipeline.stages
-        roles = [
-            node
-            for node in self.pipeline.pipeline.node.find_all()
-            if isinstance(node, iam.Role)
-            and node.node.path.startswith(
-                f"{self.pipeline.pipeline.node.path}/{source_stage.stage_name}/"
-            )
-        ]
-        assert len(roles) == 1, [r.node.path for r in roles]
+        """CDK grants ``codestar-connections:UseConnection`` only (to the source action, and
+        to the CodeBuild projects that clone through the connection: the build, for the
+        upgrade check's history); a connection created since 2024 has a ``codeconnections``
+        ARN, and IAM requires the action's prefix to match the resource's, so that grant
+        alone never allows it. Every role CDK grants it gets the connection's own prefix."""
+        arn = self.config.connection_arn
         service = self.config.connection_service
-        roles[0].add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="UseTheSourceConnection",
-                actions=[f"{service}:UseConnection"],
-                resources=[self.config.connection_arn],
-            )
-        )
+        granted = 0
+        for role in self.node.find_all():
+            if not isinstance(role, iam.Role):
+                continue
+            policy = role.node.try_find_child("DefaultPolicy")
+            if not isinstance(policy, iam.Policy):
+                continue
+            statements = self.resolve(policy.document).get("Statement", [])
+            if any(
+                "codestar-connections:UseConnection" in json.dumps(st.get("Action"))
+                and st.get("Resource") == arn
+                for st in statements
+            ):
+                role.add_to_principal_policy(
+                    iam.PolicyStatement(
+                        sid="UseTheSourceConnection",
+                        actions=[f"{service}:UseConnection"],
+                        resources=[arn],
+                    )
+                )
+                granted += 1
+        assert granted >= 2, "the source action's role and the build's"
 
     def _child(self, *path: str) -> IConstruct:
         node: IConstruct = self.pipeline

@@ -14,7 +14,7 @@ from infra.stage import BiwocoStage
 from pipelines.config import PipelineConfig
 
 # The README's test command: ruff, mypy, import-linter and pytest against the local stack
-# (Redis, mongo-java-server and moto that scripts/stack.py starts itself; no docker needed).
+# (Redis, mongo-java-server and moto that scripts/stack starts itself; no docker needed).
 TEST_COMMAND = "scripts/test"
 INSTALL_COMMAND = "scripts/bootstrap"
 # Synthesizes every environment and the pipeline; cdk-nag runs as a validation plugin and
@@ -28,7 +28,18 @@ CFN_LINT_COMMAND = ".venv/bin/python -m pipelines.cfn_lint cdk.out"
 # asset every stage deploys (infra/web_app.py).
 WEB_BUILD_COMMAND = "scripts/web build"
 
-SYNTH_COMMANDS = (WEB_BUILD_COMMAND, TEST_COMMAND, SYNTH_COMMAND, CFN_LINT_COMMAND)
+# The upgrade-safety check (pipelines/upgrade_check.py), before any stage deploys: this
+# commit's assembly against the baseline release's ($BASELINE_REF, else the newest release-*
+# tag), synthesized from the git history (the source action hands CodeBuild a full clone).
+UPGRADE_CHECK_COMMAND = ".venv/bin/python -m pipelines.upgrade_check cdk.out"
+
+SYNTH_COMMANDS = (
+    WEB_BUILD_COMMAND,
+    TEST_COMMAND,
+    SYNTH_COMMAND,
+    CFN_LINT_COMMAND,
+    UPGRADE_CHECK_COMMAND,
+)
 
 READINESS_PATH = "/healthz/ready"
 # ~5 minutes of retries: CloudFront and the new tasks may need a moment after a deploy.
@@ -39,7 +50,7 @@ SMOKE_TEST_COMMAND = (
 )
 
 # The standard CodeBuild image (Ubuntu 22.04) has Python 3.12, Java 17 (Corretto) and Maven:
-# scripts/stack.py fetches the local database (mongo-java-server) with them. Ubuntu 22.04's
+# scripts/stack fetches the local database (mongo-java-server) with them. Ubuntu 22.04's
 # own default JDK is 11, too old, so the runtime is named here.
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 RUNTIME_VERSIONS = {"python": "3.12", "java": "corretto17"}
@@ -64,6 +75,8 @@ def synth_step(config: PipelineConfig, source: cdkp.CodePipelineSource) -> cdkp.
             build_image=BUILD_IMAGE,
             compute_type=codebuild.ComputeType.MEDIUM,
             # scripts/test starts Redis, mongo-java-server and moto as local processes: no docker.
+            # The Fargate rehearsal's tests skip here on a probe, and scripts/test prints why
+            # (docs/deployment.md: probe-skip rather than a privileged build).
             privileged=False,
         ),
         partial_build_spec=codebuild.BuildSpec.from_object(

@@ -3,7 +3,7 @@
 S3 answers a browser's presigned form POST with the CORS headers of the bucket rule that matches
 its Origin. moto evaluates the rules for preflights and reads but not for that POST, so a browser
 would refuse the upload's answer even from an allowed origin. Started with
-MOTO_DISABLE_GLOBAL_CORS=true (scripts/stack.py), the bucket's rules are the only CORS there is.
+MOTO_DISABLE_GLOBAL_CORS=true (scripts/stack), the bucket's rules are the only CORS there is.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real Redis, MongoDB wire server and S3 that scripts/stack.py starts.
+"""Shared fixtures: the real Redis, MongoDB wire server and S3 that scripts/stack starts.
 
 Each test session works in its own MongoDB database and Redis key prefix, dropped afterwards.
 """
@@ -86,7 +86,7 @@ def stack_env() -> dict[str, str]:
     """URLs of the local stack; started here when the caller did not give them."""
     if all(os.environ.get(name) for name in ("REDIS_URL", "MONGODB_URL")):
         return {k: os.environ[k] for k in STACK_VARIABLES if k in os.environ}
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "stack.py"), "up"], check=True)
+    subprocess.run([sys.executable, "-m", "scripts.stack", "up"], cwd=ROOT, check=True)
     values = _read_stack_env()
     for key, value in values.items():
         os.environ.setdefault(key, value)

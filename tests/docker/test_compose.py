@@ -95,7 +95,7 @@ def test_no_secret_value_is_committed() -> None:
                 # Only `${NAME}` or `${NAME:?message}` may appear: the value comes from outside.
                 assert re.fullmatch(r"\$\{" + key + r"(:?\?[^}]*)?\}", value), f"{name}: {key}"
             if key in BOTOCORE_SECRETS:
-                # moto's stand-in credential, the one scripts/stack.py uses, for a local endpoint.
+                # moto's stand-in credential, the one scripts/stack uses, for a local endpoint.
                 assert value == DUMMY_AWS_CREDENTIAL, f"{name}: {key}"
                 assert environment(service)["S3_ENDPOINT_URL"].startswith("http://s3:")
     env_files = [

@@ -58,10 +58,19 @@ def test_multi_stage_on_a_pinned_python_3_12_slim_base() -> None:
         tag = stage.base.partition(":")[2]
         assert tag, f"pin {stage.base} by tag"
         assert tag != "latest", f"pin {stage.base} by tag"
-    assert stages[-1].base.startswith("python:3.12")
-    assert stages[-1].base.endswith("-slim")
+    assert stages[-1].base.endswith("/python:3.12-slim")
     # Same base in every stage: the venv built by the builder runs unchanged in the runtime.
     assert {stage.base for stage in stages} == {stages[-1].base}
+
+
+def test_nothing_is_pulled_anonymously_from_docker_hub() -> None:
+    # CodeBuild's shared addresses hit Docker Hub's anonymous pull limit (429
+    # toomanyrequests): the official image comes from its ECR Public mirror, and no
+    # `# syntax=` line makes BuildKit pull a frontend image (the built-in one has --chmod).
+    for stage in parse_dockerfile():
+        assert stage.base.startswith("public.ecr.aws/docker/library/"), stage.base
+    first = DOCKERFILE.read_text(encoding="utf-8").splitlines()[0]
+    assert not first.replace(" ", "").lower().startswith("#syntax="), first
 
 
 def test_runtime_runs_as_a_fixed_non_root_user() -> None:

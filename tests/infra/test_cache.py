@@ -15,9 +15,10 @@ Raw = Callable[[str, str], dict[str, Any]]
 
 
 def _groups(raw: Raw, env: str) -> dict[str, dict[str, Any]]:
-    """Replication groups by role (the id's suffix: state / cache)."""
+    """Replication groups by role (the state group keeps the previous release's id)."""
+    role = {f"biwoco-{env}-cache": "state", f"biwoco-{env}-redis-cache": "cache"}
     return {
-        rg["Properties"]["ReplicationGroupId"].rsplit("-", 1)[1]: rg["Properties"]
+        role[rg["Properties"]["ReplicationGroupId"]]: rg["Properties"]
         for rg in resources_of(raw(env, "data"), "AWS::ElastiCache::ReplicationGroup").values()
     }
 
@@ -26,7 +27,8 @@ def _groups(raw: Raw, env: str) -> dict[str, dict[str, Any]]:
 def test_encryption_auth_and_port(raw: Raw, env: str) -> None:
     groups = _groups(raw, env)
     assert set(groups) == {"state", "cache"}
-    for role, rg in groups.items():
+    tokens = set()
+    for rg in groups.values():
         assert rg["TransitEncryptionEnabled"] is True
         assert rg["TransitEncryptionMode"] == "required"
         assert rg["AtRestEncryptionEnabled"] is True
@@ -36,7 +38,8 @@ def test_encryption_auth_and_port(raw: Raw, env: str) -> None:
         # The AUTH token is a dynamic reference to the group's own secret, never a literal.
         token = str(rg["AuthToken"])
         assert "{{resolve:secretsmanager:" in token
-        assert f"{role.capitalize()}AuthToken" in token
+        tokens.add(token)
+    assert len(tokens) == 2  # each group its own
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -65,12 +68,12 @@ def test_prod_is_multi_az_with_failover(raw: Raw) -> None:
         assert dev["NumCacheClusters"] == 1
 
 
-@pytest.mark.parametrize("role", ["state", "cache"])
-def test_auth_token_secret_has_no_punctuation(template: Tpl, role: str) -> None:
+@pytest.mark.parametrize("name", ["cache/auth-token", "redis/cache-auth-token"])
+def test_auth_token_secret_has_no_punctuation(template: Tpl, name: str) -> None:
     template("prod", "data").has_resource_properties(
         "AWS::SecretsManager::Secret",
         {
-            "Name": f"biwoco-prod/redis/{role}-auth-token",
+            "Name": f"biwoco-prod/{name}",
             "GenerateSecretString": {"ExcludePunctuation": True, "PasswordLength": 64},
         },
     )
@@ -82,13 +85,21 @@ def test_isolated_subnets(raw: Raw) -> None:
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_an_update_from_the_single_group_can_create_both_groups(raw: Raw, env: str) -> None:
-    # The previous release had one group named `biwoco-<env>-cache`. CloudFormation creates a
-    # replacement resource before it deletes the old one, so a new group of that same name
-    # would fail the update ("already exists") and roll the data stack back.
+def test_the_state_group_is_the_previous_releases_single_group(raw: Raw, env: str) -> None:
+    # The previous release (c571da5) had one group, `biwoco-<env>-cache`, whose address, port
+    # and AUTH token the deployed service stack imports. The state group keeps its logical ids,
+    # name and token: updated in place (its data kept), the exports unchanged.
+    resources = raw(env, "data")["Resources"]
+    state = resources["CacheReplicationGroupBFE59FF3"]
+    assert state["Properties"]["ReplicationGroupId"] == f"biwoco-{env}-cache"
+    assert state["Properties"]["AuthToken"]["Fn::Join"][1][1] == {"Ref": "CacheAuthToken04672416"}
+    assert state["Properties"]["LogDeliveryConfigurations"][0]["DestinationDetails"] == {
+        "CloudWatchLogsDetails": {"LogGroup": {"Ref": "CacheSlowLog43E55961"}}
+    }
+    token = resources["CacheAuthToken04672416"]["Properties"]
+    assert token["Name"] == f"biwoco-{env}/cache/auth-token"
     ids = {
         rg["Properties"]["ReplicationGroupId"]
         for rg in resources_of(raw(env, "data"), "AWS::ElastiCache::ReplicationGroup").values()
     }
-    assert ids == {f"biwoco-{env}-redis-state", f"biwoco-{env}-redis-cache"}
-    assert f"biwoco-{env}-cache" not in ids
+    assert ids == {f"biwoco-{env}-cache", f"biwoco-{env}-redis-cache"}

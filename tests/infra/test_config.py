@@ -72,6 +72,7 @@ def test_bad_mfa_mode_is_an_error() -> None:
         ("documentdb", "port", 27017, "default 27017"),
         ("cache", "port", 6379, "default 6379"),
         ("documentdb", "backup_retention_days", 3, "at least 7"),
+        ("documentdb", "rotation_days", 7, "run monthly on their own days"),
     ],
 )
 def test_defaults_and_weak_values_are_refused(
@@ -111,3 +112,18 @@ def test_derived_names() -> None:
     dev = load_configs()["dev"]
     assert dev.prefix == "biwoco-dev"
     assert dev.metrics_namespace == "Biwoco/dev"
+
+
+def test_every_error_of_a_block_is_named_with_its_path() -> None:
+    # pydantic reports all of them at once; a bool is not an integer, a tag value is a string.
+    block = _block("dev")
+    block["service"]["api"]["cpu"] = True
+    block["mail"]["from_name"] = ""
+    block["tags"] = {"team": 1}
+    with pytest.raises(ConfigError) as raised:
+        parse_env("dev", block)
+    assert str(raised.value).split("; ") == [
+        "dev.service.api.cpu: expected an integer, got True",
+        "dev.mail.from_name: expected a non-empty string, got ''",
+        "dev.tags.team: expected a non-empty string, got 1",
+    ]

@@ -61,7 +61,8 @@ def test_credentials_in_secrets_manager_with_rotation(template: Tpl, raw: Raw, e
     assert "{{resolve:secretsmanager:" in str(cluster["MasterUserPassword"])
     template(env, "data").has_resource_properties(
         "AWS::SecretsManager::RotationSchedule",
-        {"RotationRules": {"ScheduleExpression": "rate(30 days)"}},
+        # Monthly, each secret on its own day (tests/infra/test_deploy_time.py).
+        {"RotationRules": {"ScheduleExpression": "cron(0 2 15 * ? *)", "Duration": "2h"}},
     )
 
 

@@ -14,6 +14,7 @@ from pipelines.steps import (
     READINESS_PATH,
     SYNTH_COMMAND,
     TEST_COMMAND,
+    UPGRADE_CHECK_COMMAND,
     WEB_BUILD_COMMAND,
 )
 from tests.pipelines.conftest import PipelineSynth, resources_of
@@ -142,6 +143,8 @@ def test_source_is_the_configured_connection_on_push(pipeline_synth: PipelineSyn
         "FullRepositoryId": config.repository,
         "BranchName": config.branch,
         "DetectChanges": True,  # a push starts the pipeline
+        # A git clone for CodeBuild: the upgrade check reads the baseline from the history.
+        "OutputArtifactFormat": "CODEBUILD_CLONE_REF",
     }
     assert (config.repository, config.branch) == ("biwoco/biwoco", "main")
 
@@ -158,7 +161,9 @@ def test_build_step_tests_synthesizes_and_lints(pipeline_synth: PipelineSynth) -
         TEST_COMMAND,
         SYNTH_COMMAND,
         CFN_LINT_COMMAND,
+        UPGRADE_CHECK_COMMAND,
     ]
+    assert "upgrade_check cdk.out" in UPGRADE_CHECK_COMMAND
     assert TEST_COMMAND == "scripts/test"
     assert SYNTH_COMMAND.endswith("python app.py")
     assert "cfn_lint cdk.out" in CFN_LINT_COMMAND
@@ -201,13 +206,11 @@ def test_image_is_built_once_and_published_to_every_account(
     assert "111111111111-ap-southeast-1" in commands
     assert "222222222222-ap-southeast-1" in commands
     manifest = json.loads(
-        (pipeline_synth.outdir / "assembly-Pipeline-dev")
+        (pipeline_synth.outdir / "assembly-dev")
         .joinpath(
             next(
                 p.name
-                for p in (pipeline_synth.outdir / "assembly-Pipeline-dev").glob(
-                    "*Service*.assets.json"
-                )
+                for p in (pipeline_synth.outdir / "assembly-dev").glob("*Service*.assets.json")
             )
         )
         .read_text()
@@ -273,3 +276,25 @@ def test_source_action_may_use_the_connection_under_its_arn_prefix(
     ]
     assert resources[role_id]["Type"] == "AWS::IAM::Role"
     assert "codeconnections:UseConnection" in granted
+
+
+def test_every_role_cdk_lets_use_the_connection_may_use_it_under_its_arn_prefix(
+    pipeline_synth: PipelineSynth,
+) -> None:
+    """The build clones the repository through the connection (CODEBUILD_CLONE_REF, for the
+    upgrade check's history): its CodeBuild role, like the source action's, needs the
+    connection's own prefix, or the clone is refused."""
+    config = pipeline_synth.config
+    by_role: dict[str, set[str]] = {}
+    for policy in resources_of(pipeline_synth.raw(), "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] != "Allow" or statement["Resource"] != config.connection_arn:
+                continue
+            actions = statement["Action"]
+            for role in policy["Properties"]["Roles"]:
+                by_role.setdefault(role["Ref"], set()).update(
+                    actions if isinstance(actions, list) else [actions]
+                )
+    assert len(by_role) >= 2  # the source action's and the build's
+    for role, actions in by_role.items():
+        assert "codeconnections:UseConnection" in actions, role

@@ -1,4 +1,4 @@
-"""The local S3 (scripts/moto_server.py via scripts/stack.py) answers browsers as S3 does: by the
+"""The local S3 (scripts/moto_server.py via scripts/stack) answers browsers as S3 does: by the
 uploads bucket's CORS rules (infra/uploads_cors.py), on preflights and on the form POST."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""scripts/stack.py against real processes: the shared stack and private throwaway instances."""
+"""scripts/stack against real processes: the shared stack and private throwaway instances."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from scripts import stack
 
 pytestmark = pytest.mark.integration
 
-STACK_CLI = [sys.executable, str(stack.ROOT / "scripts" / "stack.py")]
+STACK_CLI = [sys.executable, "-m", "scripts.stack"]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -246,7 +246,7 @@ def _openssl(*args: str | Path) -> None:
 
 
 def make_pki(directory: Path, key_type: str = "ec") -> Pki:
-    """A throwaway CA and a server certificate for 127.0.0.1 (as scripts/rehearse.py makes)."""
+    """A throwaway CA and a server certificate for 127.0.0.1 (as scripts/rehearse makes)."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
     directory.mkdir(parents=True, exist_ok=True)
