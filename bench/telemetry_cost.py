@@ -107,7 +107,8 @@ def served(
     env: dict[str, str], ids: list[str], scratch: Path, *, seconds: int, rounds: int
 ) -> dict[str, dict[str, float]]:
     """req/s of each column's own served API (its own Redis prefix, so caches are not shared)."""
-    from bench.run import _http_json, drop_cache, interleave, server, write_miss_script
+    from bench.run import _http_json, drop_cache, interleave, server
+    from bench.seed import write_miss_script
 
     rps: dict[str, dict[str, float]] = {mode: {} for mode in MODES}
     with ExitStack() as running:
@@ -278,6 +279,7 @@ def main() -> int:
 def _drop_database(env: dict[str, str]) -> None:
     from pymongo import MongoClient
 
+    client: MongoClient[dict[str, Any]]
     with MongoClient(env["MONGODB_URL"]) as client:
         client.drop_database(env["MONGODB_DB"])
 
