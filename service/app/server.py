@@ -24,7 +24,7 @@ from service.core.fastapi.middleware.forwarded import ForwardedMiddleware
 from service.core.fastapi.middleware.request_limits import RequestLimitsMiddleware
 from service.core.fastapi.middleware.response_middleware import ResponseMiddleware
 from service.core.fastapi.openapi import install_problem_openapi
-from service.core.fastapi.telemetry import RequestDurations, RouteTemplates, fastapi_telemetry
+from service.core.fastapi.telemetry import OFF, RequestTelemetry, RouteTemplates
 from service.core.fastapi.web_app import mount_web_app
 from service.core.helpers.sentry import init_sentry
 from service.core.module import Module
@@ -86,8 +86,9 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
-        # FastAPI's own OpenTelemetry hooks, on this process's providers (or off).
-        telemetry=fastapi_telemetry(telemetry),
+        # The request's span and metric are ResponseMiddleware's (service/core/fastapi/
+        # telemetry.py says why FastAPI's own hooks stay off).
+        telemetry=OFF,
     )
     app.state.container = container
     register_exception_handlers(app)
@@ -112,15 +113,13 @@ def create_app(
         max_bytes=settings.max_request_body_bytes,
         max_header_bytes=settings.max_request_header_bytes,
     )
-    # Every response, including a 413 or a 500, gets its headers (and is measured).
+    # Every response, including a 413 or a 500, gets its headers (and is traced and measured).
     routes = RouteTemplates()
     app.add_middleware(
         ResponseMiddleware,
         hsts=settings.app_env.is_deployed,
         routes=routes,
-        durations=RequestDurations(telemetry.meter_provider.get_meter("biwoco.http"))
-        if telemetry is not None
-        else None,
+        telemetry=RequestTelemetry(telemetry) if telemetry is not None else None,
     )
     # Outermost: every layer, the access line included, sees the client's address.
     app.add_middleware(

@@ -200,8 +200,6 @@ class Settings(BaseSettings):
         default_factory=lambda: str(Path(tempfile.gettempdir()) / "biwoco-telemetry")
     )
     telemetry_metric_interval_seconds: float = Field(default=60.0, gt=0)
-    # FastAPI's spans for dependency resolution, the endpoint and serialization, per request.
-    telemetry_operation_spans: bool = False
 
     # Metrics: CloudWatch when enabled, else one log line per data point.
     metrics_namespace: str | None = None  # default Biwoco/<app_env>

@@ -6,8 +6,8 @@
 - `install_telemetry(telemetry)`: makes them the process's global providers and instruments the
   libraries (Celery, PyMongo, redis-py, botocore) and the task metrics; once per process, after
   any fork (the worker's pool children install their own, `service.app.worker`).
-- The API's request spans and `http.server.request.duration` are FastAPI's own hooks, given the
-  providers explicitly (`Telemetry.fastapi_config()`, `service.app.server`).
+- The API's request span and `http.server.request.duration` are `ResponseMiddleware`'s
+  (`service.core.fastapi.telemetry` says why not FastAPI's own hooks).
 
 Context crosses processes in the Celery message headers (W3C traceparent, the Celery
 instrumentation), and threads through contextvars (`asyncio.to_thread` copies them), so a

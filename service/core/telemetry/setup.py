@@ -41,13 +41,12 @@ _VIEWS = (
 
 @dataclass(frozen=True, slots=True)
 class Telemetry:
-    """One process's providers, and what FastAPI's hooks need to know."""
+    """One process's providers."""
 
     role: Role
     service_name: str
     tracer_provider: TracerProvider
     meter_provider: MeterProvider
-    operation_spans: bool = False
 
     def force_flush(self) -> None:
         self.tracer_provider.force_flush()
@@ -130,7 +129,6 @@ def build_telemetry(
         service_name=service_name,
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
-        operation_spans=settings.telemetry_operation_spans,
     )
 
 

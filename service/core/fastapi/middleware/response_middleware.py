@@ -1,5 +1,5 @@
 """Request id (the trace id when traced), timing, security headers, one JSON access-log line,
-the request duration metric (with telemetry), and the last-resort 500.
+the request's span and duration metric (with telemetry), and the last-resort 500.
 
 A plain ASGI middleware (not BaseHTTPMiddleware): it adds no task or stream per request, which
 matters on the hot cached read path.
@@ -15,11 +15,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.core.access_log import access_log
 from service.core.fastapi.problem import problem_response
-from service.core.fastapi.telemetry import RequestDurations, RouteTemplates
+from service.core.fastapi.telemetry import RequestTelemetry, RouteTemplates
 from service.core.request_context import (
     accept_or_generate,
     bind_request_id,
-    current_trace_id,
     unbind_request_id,
 )
 
@@ -49,22 +48,23 @@ class ResponseMiddleware:
         *,
         hsts: bool = False,
         routes: RouteTemplates | None = None,
-        durations: RequestDurations | None = None,
+        telemetry: RequestTelemetry | None = None,
     ) -> None:
         self.app = app
         self.hsts = hsts
         self._defaults = _SECURITY_HEADERS + _API_HEADERS
         self._routes = routes or RouteTemplates()
-        self._durations = durations
+        self._telemetry = telemetry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started_at = time.perf_counter()
-        # FastAPI's telemetry hooks (outside every middleware) have started the request's span:
-        # its trace id is the request id. Without one, the client's X-Request-ID or a new id.
-        request_id = current_trace_id()
+        # With telemetry, the request's span starts here and its trace id is the request id.
+        # Without, the client's X-Request-ID or a new id of the same shape.
+        traced = self._telemetry.start(scope) if self._telemetry is not None else None
+        request_id = traced.trace_id if traced is not None else None
         if request_id is None:
             incoming = None
             for name, value in scope["headers"]:
@@ -76,6 +76,7 @@ class ResponseMiddleware:
         path: str = scope["path"]
         status = 500
         response_started = False
+        failure: BaseException | None = None
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
@@ -102,6 +103,7 @@ class ResponseMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception as error:
+            failure = error
             # Log with the traceback and report; the client learns nothing about internals.
             error_logger.exception("unhandled error", extra={"path": path})
             sentry_sdk.capture_exception(error)
@@ -122,6 +124,6 @@ class ResponseMiddleware:
                 # client's address here.
                 client=client[0] if (client := scope.get("client")) else None,
             )
-            if self._durations is not None:
-                self._durations.record(elapsed, scope["method"], route, status)
+            if self._telemetry is not None:
+                self._telemetry.finish(traced, scope, route, status, elapsed, failure)
             unbind_request_id(token)

@@ -23,6 +23,8 @@ from service.core.logging import JsonFormatter
 from service.core.telemetry import Telemetry, build_telemetry
 from tests.service.core.helpers.test_sentry import CapturingTransport
 
+CALLER = "4bf92f3577b34da6a3ce929d0e0e4736"
+
 
 @pytest.fixture
 def error_lines() -> Iterator[io.StringIO]:
@@ -66,12 +68,17 @@ async def test_log_line_problem_sentry_event_and_trace_share_the_trace_id(
             base_url="http://testserver",
         ) as http:
             response = await http.get("/api/v1/boom/7", headers={"X-Request-ID": "client-chosen-1"})
+            # A caller's W3C trace context is continued: its trace id is the request id.
+            continued = await http.get(
+                "/api/v1/boom/8", headers={"traceparent": f"00-{CALLER}-00f067aa0ba902b7-01"}
+            )
         sentry_sdk.flush()
         telemetry.force_flush()
     finally:
         sentry_sdk.get_client().close()
         sentry_sdk.init()
 
+    assert continued.json()["request_id"] == CALLER
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     request_id = response.json()["request_id"]
@@ -81,14 +88,17 @@ async def test_log_line_problem_sentry_event_and_trace_share_the_trace_id(
     assert int(request_id, 16)
     assert response.headers["x-request-id"] == request_id
 
-    [server_span] = [s for s in spans.get_finished_spans() if s.name == "GET /api/v1/boom/{thing}"]
+    [server_span, _] = [
+        s for s in spans.get_finished_spans() if s.name == "GET /api/v1/boom/{thing}"
+    ]
     assert f"{server_span.context.trace_id:032x}" == request_id
 
-    [line] = [json.loads(text) for text in error_lines.getvalue().splitlines()]
+    [line, _] = [json.loads(text) for text in error_lines.getvalue().splitlines()]
     assert line["message"] == "unhandled error"
     assert line["request_id"] == request_id
 
-    [event] = [e for e in transport.events if e.get("exception")]
+    [event, other] = [e for e in transport.events if e.get("exception")]
+    assert other["contexts"]["trace"]["trace_id"] == CALLER
     assert event["contexts"]["trace"]["trace_id"] == request_id
     assert event["contexts"]["trace"]["span_id"] == f"{server_span.context.span_id:016x}"
     assert event["tags"]["request_id"] == request_id
@@ -102,7 +112,7 @@ async def test_log_line_problem_sentry_event_and_trace_share_the_trace_id(
         for metric in scope.metrics
         if metric.name == "http.server.request.duration" and metric.unit == "s"
         for point in metric.data.data_points
-        if isinstance(point, HistogramDataPoint) and point.count == 1
+        if isinstance(point, HistogramDataPoint) and point.count == 2  # both requests
     ]
     [failed] = [a for a in durations if a.get("http.route") == "/api/v1/boom/{thing}"]
     assert failed["http.response.status_code"] == 500
