@@ -36,6 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.forgot import BENCH_RATE_LIMITS, forgot_medians, report  # noqa: E402
 from bench.seed import seed_older_users, seed_users, write_miss_script  # noqa: E402
 from scripts import stack  # noqa: E402
 from service.core.logging import logging_config  # noqa: E402
@@ -276,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "REDIS_KEY_PREFIX": f"bench:{run}",
         "JWT_SECRET_KEY": secrets.token_urlsafe(48),
         "LOG_LEVEL": "INFO",
+        "RATE_LIMITS": json.dumps(BENCH_RATE_LIMITS),
     }
     api_port, bare_port, silent_port = stack.free_port(), stack.free_port(), stack.free_port()
     python = sys.executable
@@ -430,7 +432,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ),
                 rounds=rounds,
             )
-            print("POST /auth/login ...", flush=True)
             login = [
                 wrk(
                     f"{api.base}/api/v1/auth/login",
@@ -441,6 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 for _ in range(rounds)
             ]
+            results["forgot_password"] = forgot_medians(api.base, seeded.user_email)
             peak_rss = api.peak_rss_mb()
     finally:
         try:
@@ -490,7 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             failed |= not ok
             verdict = f"target {op} {bound}: {'ok' if ok else 'MISSED'}"
         print(f"{name:<36} {value:>8.2f}  {verdict}")
-    print(f"\nresults: {out.relative_to(ROOT)}")
+    print(f"{report(results['forgot_password'])}\nresults: {out.relative_to(ROOT)}")
     return 1 if failed else 0
 
 

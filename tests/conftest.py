@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import subprocess
 import sys
@@ -98,8 +99,18 @@ def run_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+# Every test's client is one address and the suite registers and signs in hundreds of times:
+# its app has room enough; the rate-limit tests build apps with the real limits.
+SUITE_RATE_LIMITS = {
+    f"{action}.{scope}": "100000/minute"
+    for action in ("login", "register", "forgot", "reset", "verify_resend", "reauth")
+    for scope in ("account", "address")
+} | {"verify.address": "100000/minute"}
+
+
 def make_test_settings(stack_env: dict[str, str], run_id: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
+        "rate_limits": SUITE_RATE_LIMITS,
         "mongodb_url": stack_env["MONGODB_URL"],
         "mongodb_db": f"test_{run_id}",
         "redis_url": stack_env["REDIS_URL"],
@@ -168,6 +179,7 @@ def served_api(
         "PORT": str(port),
         "MONGODB_DB": f"test_{run_id}_live",
         "REDIS_KEY_PREFIX": f"test:{run_id}:live",
+        "RATE_LIMITS": json.dumps(SUITE_RATE_LIMITS),
         **env_overrides,
     }
     with log.open("wb") as out:

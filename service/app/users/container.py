@@ -7,13 +7,20 @@ from collections.abc import Sequence
 from dependency_injector import containers, providers
 
 from service.app.users.adapter.output.celery_email_outbox import CeleryEmailOutbox
-from service.app.users.adapter.output.mongo_user_repository import MongoUserRepository
+from service.app.users.adapter.output.mongo_user_repository import (
+    SECURITY_EVENTS,
+    MongoUserRepository,
+)
 from service.app.users.adapter.output.redis_auth_store import RedisAuthStore
+from service.app.users.adapter.output.redis_recovery_queue import RedisRecoveryQueue
 from service.app.users.application.auth_service import AuthService
+from service.app.users.application.guard import AttemptGuard
 from service.app.users.application.user_service import UserService
+from service.core.audit import AuditTrail
 from service.core.config import Settings
 from service.core.db.redis.near_cache import build_near_cache
 from service.core.helpers.password import PasswordHasher
+from service.core.ratelimit import RateLimiter
 
 
 def _auth_prefix(settings: Settings) -> str:
@@ -45,6 +52,30 @@ class UsersContainer(containers.DeclarativeContainer):
     email_outbox = providers.Singleton(
         CeleryEmailOutbox, store=core.pending_emails, publisher=core.task_publisher
     )
+    # Rate limits and the lock-out share the noeviction ("state") Redis with the auth state.
+    rate_limiter = providers.Singleton(
+        RateLimiter,
+        redis=core.redis_client,
+        prefix=settings.provided.redis_key_prefix,
+        rules=settings.provided.rate_limits,
+    )
+    guard = providers.Singleton(
+        AttemptGuard,
+        auth_state=auth_state,
+        limiter=rate_limiter,
+        max_failures=settings.provided.login_max_failures,
+        lockout_seconds=settings.provided.login_lockout_seconds,
+    )
+    recovery_queue = providers.Singleton(
+        RedisRecoveryQueue,
+        redis=core.redis_client,
+        publisher=core.task_publisher,
+        prefix=providers.Callable(_auth_prefix, settings),
+        ttl_seconds=settings.provided.mail_outbox_ttl_seconds,
+    )
+    audit_trail = providers.Singleton(
+        AuditTrail, database=core.database, clock=core.clock, collection=SECURITY_EVENTS
+    )
     password_hasher = providers.Singleton(
         PasswordHasher,
         time_cost=settings.provided.password_hash_time_cost,
@@ -61,6 +92,8 @@ class UsersContainer(containers.DeclarativeContainer):
         cache_ttl_seconds=settings.provided.user_cache_ttl_seconds,
         session_ttl_seconds=settings.provided.refresh_token_ttl_seconds,
         clock=core.clock,
+        guard=guard,
+        audit=audit_trail,
     )
     auth_service = providers.Singleton(
         AuthService,
@@ -72,10 +105,11 @@ class UsersContainer(containers.DeclarativeContainer):
         auth_state=auth_state,
         cache=core.cache_manager,
         outbox=email_outbox,
+        recovery=recovery_queue,
+        guard=guard,
+        audit=audit_trail,
         access_ttl_seconds=settings.provided.access_token_ttl_seconds,
         refresh_ttl_seconds=settings.provided.refresh_token_ttl_seconds,
-        max_login_failures=settings.provided.login_max_failures,
-        lockout_seconds=settings.provided.login_lockout_seconds,
         verification_ttl_seconds=settings.provided.email_verification_ttl_seconds,
         reset_ttl_seconds=settings.provided.password_reset_ttl_seconds,
         clock=core.clock,

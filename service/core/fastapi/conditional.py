@@ -36,7 +36,8 @@ def parse_if_match(value: str) -> int | None:
     if value == "*":
         return None
     value = value.removeprefix("W/").strip('"')
-    if not value.isdigit():
+    # Versions are BSON int64: a larger number names no version (and the driver would refuse it).
+    if not value.isdigit() or int(value) >= 2**63:
         raise VersionMismatchError("If-Match does not name a version of this resource")
     return int(value)
 

@@ -7,6 +7,7 @@ import secrets
 from urllib.parse import urlencode
 
 from service.app.users.application.dto import TokenPair, UserDTO
+from service.app.users.application.guard import AttemptGuard, account_key
 from service.app.users.application.user_service import UserService, user_tag
 from service.app.users.domain.errors import (
     AccountDisabledError,
@@ -18,8 +19,17 @@ from service.app.users.domain.errors import (
     TokenRevokedError,
     UserNotFoundError,
 )
-from service.app.users.domain.ports import AuthStateStore, OneTimeKind, Rotation, UserRepository
+from service.app.users.domain.ports import (
+    AuthStateStore,
+    OneTimeGrant,
+    OneTimeKind,
+    RecoveryQueue,
+    RecoveryRequest,
+    Rotation,
+    UserRepository,
+)
 from service.app.users.domain.user import Role, User, check_password_policy, normalize_email
+from service.core.audit import AuditTrail
 from service.core.auth import Principal
 from service.core.clock import Clock
 from service.core.helpers.caches import CacheManager
@@ -39,11 +49,6 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def account_key(email_normalized: str) -> str:
-    # Lock-out counters are keyed by a digest: no email addresses in Redis key names.
-    return hashlib.sha256(email_normalized.encode()).hexdigest()[:32]
-
-
 class AuthService:
     def __init__(
         self,
@@ -56,10 +61,11 @@ class AuthService:
         auth_state: AuthStateStore,
         cache: CacheManager,
         outbox: EmailOutbox,
+        recovery: RecoveryQueue,
+        guard: AttemptGuard,
+        audit: AuditTrail,
         access_ttl_seconds: int,
         refresh_ttl_seconds: int,
-        max_login_failures: int,
-        lockout_seconds: int,
         verification_ttl_seconds: int,
         reset_ttl_seconds: int,
         clock: Clock,
@@ -74,10 +80,11 @@ class AuthService:
         self._state = auth_state
         self._cache = cache
         self._outbox = outbox
+        self._recovery = recovery
+        self._guard = guard
+        self._audit = audit
         self._access_ttl = access_ttl_seconds
         self._refresh_ttl = refresh_ttl_seconds
-        self._max_failures = max_login_failures
-        self._lockout = lockout_seconds
         self._verification_ttl = verification_ttl_seconds
         self._reset_ttl = reset_ttl_seconds
         self._web_app_url = web_app_url.rstrip("/") if web_app_url else None
@@ -109,22 +116,51 @@ class AuthService:
         )
         return pair, refresh.jti
 
-    async def login(self, *, email: str, password: str) -> TokenPair:
-        email_normalized = normalize_email(email)
-        key = account_key(email_normalized)
-        failures, retry_after = await self._state.login_failures(key)
-        if failures >= self._max_failures:
-            raise LoginLockedError(
-                "Too many failed sign-ins; try again later", retry_after=retry_after
+    async def register(
+        self, *, email: str, password: str, full_name: str, address: str | None = None
+    ) -> UserDTO:
+        """A new account and its verification mail, or an error and no account: when the mail
+        cannot be queued (Redis or the broker down), the account just created is removed."""
+        await self._guard.limit("register", account=normalize_email(email), address=address)
+        user = await self._users.register(email=email, password=password, full_name=full_name)
+        try:
+            await self._recovery.submit(
+                RecoveryRequest(OneTimeKind.VERIFY_EMAIL, normalize_email(user.email))
             )
+        except Exception:
+            await self._repository.delete_unverified(user.id)
+            raise
+        return user
+
+    async def login(self, *, email: str, password: str, address: str | None = None) -> TokenPair:
+        email_normalized = normalize_email(email)
+        await self._guard.limit("login", account=email_normalized, address=address)
+        # Counted and decided before the hasher runs: N concurrent attempts verify <= the limit.
+        try:
+            await self._guard.admit_password_attempt(email_normalized)
+        except LoginLockedError:
+            locked = await self._repository.get_by_email(email_normalized)
+            await self._audit.record(
+                "login.locked",
+                account_id=locked.id if locked else None,
+                address=address,
+                account_key=account_key(email_normalized),
+            )
+            raise
         user = await self._repository.get_by_email(email_normalized)
         # Unknown accounts verify against a dummy hash: same work, same answer, same time.
         check = await self._hasher.verify(user.password_hash if user else None, password)
         if user is None or not check.ok:
-            await self._state.record_login_failure(key, self._lockout)
+            await self._audit.record(
+                "login.failure",
+                account_id=user.id if user else None,
+                address=address,
+                account_key=account_key(email_normalized),
+            )
             raise InvalidCredentialsError("Wrong email or password")
-        await self._state.clear_login_failures(key)
+        await self._guard.password_accepted(email_normalized)
         if not user.is_active:
+            await self._audit.record("login.disabled", account_id=user.id, address=address)
             raise AccountDisabledError("This account is disabled")
         if check.new_hash is not None:
             user = await self._repository.update(user.id, {"password_hash": check.new_hash})
@@ -133,6 +169,9 @@ class AuthService:
         session_id = new_token_id()
         pair, refresh_id = await self._issue(user, session_id, generation)
         await self._state.start_session(session_id, refresh_id, self._refresh_ttl)
+        await self._audit.record(
+            "login.success", account_id=user.id, address=address, session_id=session_id
+        )
         return pair
 
     async def refresh(self, refresh_token: str) -> TokenPair:
@@ -146,6 +185,7 @@ class AuthService:
         pair, refresh_id = await self._issue(user, session_id, generation)
         outcome = await self._state.rotate_session(session_id, str(claims["jti"]), refresh_id)
         if outcome is Rotation.REUSED:
+            await self._audit.record("refresh.reused", account_id=user_id, session_id=session_id)
             raise RefreshTokenReusedError("Refresh token already used; the session is revoked")
         if outcome is Rotation.MISSING:
             raise TokenRevokedError("The session has ended")
@@ -157,6 +197,12 @@ class AuthService:
             await self._state.deny(principal.token_id, max(1, remaining + 5))
         if principal.session_id:
             await self._state.end_session(principal.session_id)
+        await self._audit.record("logout", account_id=principal.id, session_id=principal.session_id)
+
+    async def logout_all(self, principal: Principal, address: str | None = None) -> None:
+        """End every session of the caller's account, on every device (this one too)."""
+        await self._state.revoke_all(principal.id)
+        await self._audit.record("logout.all", account_id=principal.id, address=address)
 
     async def authenticate(self, token: str) -> Principal:
         """The core `Authenticator`: the principal a bearer token stands for."""
@@ -198,22 +244,62 @@ class AuthService:
         )
 
     # -- one-time tokens --------------------------------------------------------------------
+    # A token is bound to the account's credential state (`User.credential_version`): any
+    # credential change (a password set by any path, a completed reset, a disable, a role
+    # change) moves it on and every token minted before is dead. Redeeming is one conditional
+    # update on that state, so of concurrent redemptions exactly one works.
 
-    async def _one_time(self, kind: OneTimeKind, user_id: str, ttl: int) -> str:
+    async def _one_time(self, kind: OneTimeKind, user: User, ttl: int) -> str:
         token = secrets.token_urlsafe(32)
-        await self._state.put_one_time(kind, hash_token(token), user_id, ttl)
+        grant = OneTimeGrant(user_id=user.id, credential_version=user.credential_version)
+        await self._state.put_one_time(kind, hash_token(token), grant, ttl)
         return token
 
-    async def request_verification(self, user_id: str) -> None:
+    async def request_verification(self, user_id: str, address: str | None = None) -> None:
+        await self._guard.limit("verify_resend", account=user_id, address=address)
         user = await self._repository.get(user_id)
         if user is None:
             raise UserNotFoundError("User not found")
         if user.is_verified:
             raise AlreadyVerifiedError("The email address is already verified")
-        await self.send_verification(user.id, user.email)
+        await self._recovery.submit(
+            RecoveryRequest(OneTimeKind.VERIFY_EMAIL, user.email_normalized)
+        )
 
-    async def send_verification(self, user_id: str, email: str) -> None:
-        token = await self._one_time(OneTimeKind.VERIFY_EMAIL, user_id, self._verification_ttl)
+    async def forgot_password(self, email: str, address: str | None = None) -> None:
+        """The same work whether or not the account exists (rate limits, one stored request,
+        one task): the worker decides whether a mail goes out (`deliver_recovery`)."""
+        email_normalized = normalize_email(email)
+        await self._guard.limit("forgot", account=email_normalized, address=address)
+        await self._recovery.submit(RecoveryRequest(OneTimeKind.PASSWORD_RESET, email_normalized))
+
+    async def deliver_recovery(self, request_id: str) -> bool:
+        """The worker's half of a recovery or verification request: True when a mail was
+        queued (the account exists and is eligible), False otherwise (nothing else differs)."""
+        # Done only once handled: a task that failed half-way runs again on its retry (at least
+        # once: a retry after a lost acknowledgement may mail a second, equally valid token).
+        request = await self._recovery.load(request_id)
+        if request is None:
+            return False
+        sent = await self._deliver(request)
+        await self._recovery.done(request_id)
+        return sent
+
+    async def _deliver(self, request: RecoveryRequest) -> bool:
+        user = await self._repository.get_by_email(request.email_normalized)
+        if user is None or not user.is_active:
+            return False
+        if request.kind is OneTimeKind.PASSWORD_RESET and user.password_hash is not None:
+            await self._send_reset(user)
+            await self._audit.record("password.reset_mailed", account_id=user.id)
+            return True
+        if request.kind is OneTimeKind.VERIFY_EMAIL and not user.is_verified:
+            await self._send_verification(user)
+            return True
+        return False
+
+    async def _send_verification(self, user: User) -> None:
+        token = await self._one_time(OneTimeKind.VERIFY_EMAIL, user, self._verification_ttl)
         hours = max(1, self._verification_ttl // 3600)
         # With a web app, the mail links to its verification page; API clients use the token.
         link = (
@@ -224,7 +310,7 @@ class AuthService:
         )
         await self._outbox.enqueue(
             OutgoingEmail(
-                to=email,
+                to=user.email,
                 subject="Confirm your email address",
                 text=(
                     f"Confirm your email address. {link}this token to "
@@ -236,20 +322,8 @@ class AuthService:
             )
         )
 
-    async def verify_email(self, token: str) -> UserDTO:
-        user_id = await self._state.take_one_time(OneTimeKind.VERIFY_EMAIL, hash_token(token))
-        if user_id is None:
-            raise InvalidOneTimeTokenError("The token is invalid, used or expired")
-        updated = await self._repository.update(user_id, {"is_verified": True})
-        await self._cache.invalidate(user_tag(user_id))
-        return UserDTO.from_user(updated)
-
-    async def forgot_password(self, email: str) -> None:
-        """Same answer whether or not the account exists; a mail only when it does."""
-        user = await self._repository.get_by_email(normalize_email(email))
-        if user is None or not user.is_active or user.password_hash is None:
-            return
-        token = await self._one_time(OneTimeKind.PASSWORD_RESET, user.id, self._reset_ttl)
+    async def _send_reset(self, user: User) -> None:
+        token = await self._one_time(OneTimeKind.PASSWORD_RESET, user, self._reset_ttl)
         minutes = max(1, self._reset_ttl // 60)
         await self._outbox.enqueue(
             OutgoingEmail(
@@ -266,18 +340,54 @@ class AuthService:
             )
         )
 
-    async def reset_password(self, token: str, new_password: str) -> None:
-        token_hash = hash_token(token)
-        user_id = await self._state.peek_one_time(OneTimeKind.PASSWORD_RESET, token_hash)
-        user = await self._repository.get(user_id) if user_id else None
-        if user is None:
+    async def verify_email(self, token: str, address: str | None = None) -> UserDTO:
+        await self._guard.limit("verify", account=None, address=address)
+        grant = await self._state.take_one_time(OneTimeKind.VERIFY_EMAIL, hash_token(token))
+        updated = (
+            await self._repository.update_if_credentials(
+                grant.user_id,
+                {"is_verified": True},
+                credential_version=grant.credential_version,
+                new_credentials=False,
+                unverified_only=True,  # a completed verification kills the other tokens
+            )
+            if grant is not None
+            else None
+        )
+        if updated is None:
             raise InvalidOneTimeTokenError("The token is invalid, used or expired")
+        await self._cache.invalidate(user_tag(updated.id))
+        await self._audit.record("email.verified", account_id=updated.id)
+        return UserDTO.from_user(updated)
+
+    async def reset_password(
+        self, token: str, new_password: str, address: str | None = None
+    ) -> None:
+        token_hash = hash_token(token)
+        await self._guard.limit("reset", account=None, address=address)
+        grant = await self._state.peek_one_time(OneTimeKind.PASSWORD_RESET, token_hash)
+        user = await self._repository.get(grant.user_id) if grant else None
+        if grant is None or user is None or user.credential_version != grant.credential_version:
+            raise InvalidOneTimeTokenError("The token is invalid, used or expired")
+        await self._guard.limit("reset", account=user.id, address=None)
         # Policy first, so a weak password does not burn the token.
         check_password_policy(new_password, user.email)
-        if await self._state.take_one_time(OneTimeKind.PASSWORD_RESET, token_hash) != user.id:
+        if await self._state.take_one_time(OneTimeKind.PASSWORD_RESET, token_hash) != grant:
             raise InvalidOneTimeTokenError("The token is invalid, used or expired")
         password_hash = await self._hasher.hash(new_password)
-        await self._repository.update(user.id, {"password_hash": password_hash})
+        # Only while the credential state is the token's, and it moves on: every other reset
+        # token of the account (and any verification token) is dead from here.
+        updated = await self._repository.update_if_credentials(
+            user.id,
+            {"password_hash": password_hash},
+            credential_version=grant.credential_version,
+            new_credentials=True,
+        )
+        if updated is None:
+            raise InvalidOneTimeTokenError("The token is invalid, used or expired")
         await self._state.revoke_all(user.id)
-        await self._state.clear_login_failures(account_key(user.email_normalized))
+        await self._guard.recovered(user.email_normalized)
         await self._cache.invalidate(user_tag(user.id))
+        await self._audit.record(
+            "password.reset", account_id=user.id, address=address, sessions_ended=True
+        )

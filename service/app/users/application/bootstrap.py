@@ -13,4 +13,4 @@ async def bootstrap_admin(users: UserService, email: str | None, password: str |
     if not email:
         return
     user, created = await users.ensure_admin(email=email, password=password)
-    logger.info("bootstrap admin ensured", extra={"user_id": user.id, "created": created})
+    logger.info("bootstrap admin ensured", extra={"user_id": user.id, "admin_created": created})

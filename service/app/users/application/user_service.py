@@ -9,18 +9,22 @@ from datetime import timedelta
 from typing import Any
 
 from service.app.users.application.dto import UserDTO
+from service.app.users.application.guard import AttemptGuard
 from service.app.users.domain.errors import (
     EmailTakenError,
     IdentityTakenError,
+    LoginLockedError,
     UserNotFoundError,
     WrongCurrentPasswordError,
 )
 from service.app.users.domain.ports import AuthStateStore, UserFilter, UserRepository
 from service.app.users.domain.user import Role, User, check_password_policy, normalize_email
+from service.core.audit import AuditTrail, SecurityEvent
 from service.core.clock import Clock
 from service.core.helpers.caches import CacheManager
 from service.core.helpers.password import PasswordHasher
 from service.core.pagination import Page, decode_cursor
+from service.core.text import check_display_text
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +44,11 @@ class UserService:
         cache_ttl_seconds: int,
         session_ttl_seconds: int,
         clock: Clock,
+        guard: AttemptGuard,
+        audit: AuditTrail,
     ) -> None:
+        self._guard = guard
+        self._audit = audit
         self._repository = repository
         self._clock = clock
         self._hasher = hasher
@@ -112,6 +120,7 @@ class UserService:
         full_name: str | None = None,
         current_password: str | None = None,
         new_password: str | None = None,
+        address: str | None = None,
     ) -> UserDTO:
         changes: dict[str, Any] = {}
         if full_name is not None:
@@ -121,14 +130,33 @@ class UserService:
             if user is None:
                 raise UserNotFoundError("User not found")
             check_password_policy(new_password, user.email)
+            # Re-authentication: rate-limited, and counted in the account's lock-out as a
+            # sign-in is, before the hasher runs.
+            await self._guard.limit("reauth", account=user_id, address=address)
+            try:
+                await self._guard.admit_password_attempt(user.email_normalized)
+            except LoginLockedError:
+                await self._audit.record("reauth.locked", account_id=user_id, address=address)
+                raise
             check = await self._hasher.verify(user.password_hash, current_password or "")
             if not check.ok:
+                await self._audit.record("reauth.failure", account_id=user_id, address=address)
                 raise WrongCurrentPasswordError("The current password is wrong")
+            await self._guard.password_accepted(user.email_normalized)
             changes["password_hash"] = await self._hasher.hash(new_password)
-        updated = await self._repository.update(user_id, changes, expected_version=expected_version)
+        updated = await self._repository.update(
+            user_id,
+            changes,
+            expected_version=expected_version,
+            # A new password moves the credential state on: outstanding reset tokens die.
+            new_credentials=new_password is not None,
+        )
         if new_password is not None:
             # A new password ends every session, including the one that changed it.
             await self._auth_state.revoke_all(user_id)
+            await self._audit.record(
+                "password.changed", account_id=user_id, address=address, sessions_ended=True
+            )
         return await self._changed(updated)
 
     async def list_users(
@@ -151,23 +179,44 @@ class UserService:
         expected_version: int | None,
         role: Role | None = None,
         is_active: bool | None = None,
+        actor_id: str | None = None,
     ) -> UserDTO:
         changes: dict[str, Any] = {}
         if role is not None:
             changes["role"] = role
         if is_active is not None:
             changes["is_active"] = is_active
-        updated = await self._repository.update(user_id, changes, expected_version=expected_version)
+        updated = await self._repository.update(
+            user_id,
+            changes,
+            expected_version=expected_version,
+            # A disable (or a role change) also kills outstanding reset and verification tokens.
+            new_credentials=bool(changes),
+        )
         if changes:
             # Role and status live in access tokens and sessions: end them at once.
             await self._auth_state.revoke_all(user_id)
+            await self._audit.record(
+                "admin.update",
+                account_id=user_id,
+                actor_id=actor_id,
+                changes={k: str(v) for k, v in changes.items()},
+                sessions_ended=True,
+            )
         return await self._changed(updated)
 
-    async def delete(self, user_id: str) -> None:
+    async def delete(self, user_id: str, actor_id: str | None = None) -> None:
         user = await self._repository.get(user_id)
         if user is None or not await self._repository.delete(user_id):
             raise UserNotFoundError("User not found")
         await self._forget(user)
+        await self._audit.record("admin.delete", account_id=user_id, actor_id=actor_id)
+
+    async def security_events(
+        self, user_id: str, *, limit: int, cursor: str | None
+    ) -> Page[SecurityEvent]:
+        """The account's audit trail, newest first (admin)."""
+        return await self._audit.page(user_id, limit=limit, cursor=cursor)
 
     async def delete_unverified_older_than(self, max_age: timedelta) -> int:
         """The periodic purge: accounts left unverified for longer than `max_age` are removed,
@@ -200,9 +249,12 @@ class UserService:
             if existing.is_admin and existing.is_active:
                 return UserDTO.from_user(existing), False
             updated = await self._repository.update(
-                existing.id, {"role": Role.ADMIN, "is_active": True, "is_verified": True}
+                existing.id,
+                {"role": Role.ADMIN, "is_active": True, "is_verified": True},
+                new_credentials=True,
             )
             await self._auth_state.revoke_all(existing.id)
+            await self._audit.record("admin.promoted", account_id=existing.id)
             return await self._changed(updated), False
         if password is None:
             raise ValueError("a password is needed to create the admin account")
@@ -225,7 +277,7 @@ class UserService:
             pass
         user = self._new_user(
             email=_cognito_email(sub, claims),
-            full_name=str(claims.get("name") or claims.get("username") or ""),
+            full_name=_cognito_name(claims),
             password_hash=None,  # signs in through Cognito only
             role=Role.USER,
             is_verified=True,  # the pool verified the identity
@@ -247,6 +299,17 @@ class UserService:
         logger.info("cognito identity linked", extra={"user_id": user.id})
         await self._cache.invalidate(f"cognito:{sub}")
         return UserDTO.from_user(user)
+
+
+def _cognito_name(claims: dict[str, Any]) -> str:
+    """The pool's name for the account, held to the display-text rules every client-sent name
+    meets (an identity provider's claims are input too); empty when it breaks them."""
+    try:
+        return check_display_text(
+            str(claims.get("name") or claims.get("username") or ""), max_length=200
+        )
+    except ValueError:
+        return ""
 
 
 def _cognito_email(sub: str, claims: dict[str, Any]) -> str:

@@ -32,13 +32,36 @@ class UserRepository(Protocol):
     async def get_by_cognito_sub(self, sub: str) -> User | None: ...
 
     async def update(
-        self, user_id: str, changes: Mapping[str, Any], *, expected_version: int | None = None
+        self,
+        user_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+        new_credentials: bool = False,
     ) -> User:
         """Apply `changes` and bump `version`, only if the version still is `expected_version`
-        (when given). Raises UserNotFoundError or VersionMismatchError."""
+        (when given); `new_credentials` also bumps `credential_version` (the security stamp).
+        Raises UserNotFoundError or VersionMismatchError."""
+        ...
+
+    async def update_if_credentials(
+        self,
+        user_id: str,
+        changes: Mapping[str, Any],
+        *,
+        credential_version: int,
+        new_credentials: bool,
+        unverified_only: bool = False,
+    ) -> User | None:
+        """Apply `changes` only while the account is active at `credential_version` (and still
+        unverified, with `unverified_only`), in one atomic step; None when it no longer is."""
         ...
 
     async def delete(self, user_id: str) -> bool: ...
+
+    async def delete_unverified(self, user_id: str) -> bool:
+        """Remove the account only while it is still unverified (a registration undone)."""
+        ...
 
     async def list(self, *, limit: int, after: Cursor | None, where: UserFilter) -> Page[User]: ...
 
@@ -65,6 +88,15 @@ class OneTimeKind(StrEnum):
     PASSWORD_RESET = "reset"  # noqa: S105 - a key name
 
 
+@dataclass(frozen=True, slots=True)
+class OneTimeGrant:
+    """What a one-time token stands for: the account, at the credential state it was minted in
+    (the token is dead once `User.credential_version` moved on)."""
+
+    user_id: str
+    credential_version: int
+
+
 class AuthStateStore(Protocol):
     async def session_state(
         self, user_id: str, token_id: str, session_id: str | None
@@ -88,20 +120,45 @@ class AuthStateStore(Protocol):
 
     async def end_session(self, session_id: str) -> None: ...
 
-    async def login_failures(self, account_key: str) -> tuple[int, int]:
-        """(failures so far, seconds until the window ends)."""
+    async def count_login_attempt(self, account_key: str, window_seconds: int) -> tuple[int, int]:
+        """Count one attempt and return (attempts in the window, seconds until it ends), in one
+        atomic step: of N concurrent attempts each sees its own count."""
         ...
 
-    async def record_login_failure(self, account_key: str, window_seconds: int) -> int: ...
+    async def refund_login_attempt(self, account_key: str) -> None:
+        """Give back one counted attempt (it was a right password); failures stay counted."""
+        ...
 
     async def clear_login_failures(self, account_key: str) -> None: ...
 
     async def put_one_time(
-        self, kind: OneTimeKind, token_hash: str, user_id: str, ttl_seconds: int
+        self, kind: OneTimeKind, token_hash: str, grant: OneTimeGrant, ttl_seconds: int
     ) -> None: ...
 
-    async def peek_one_time(self, kind: OneTimeKind, token_hash: str) -> str | None: ...
+    async def peek_one_time(self, kind: OneTimeKind, token_hash: str) -> OneTimeGrant | None: ...
 
-    async def take_one_time(self, kind: OneTimeKind, token_hash: str) -> str | None:
-        """The user id stored under the token, deleting it atomically (single use)."""
+    async def take_one_time(self, kind: OneTimeKind, token_hash: str) -> OneTimeGrant | None:
+        """The grant stored under the token, deleting it atomically (single use)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryRequest:
+    kind: OneTimeKind
+    email_normalized: str
+
+
+class RecoveryQueue(Protocol):
+    """Recovery and verification mail asked for on the request path and decided off it: the
+    request does the same work whether the account exists or not (store, enqueue); the worker
+    looks the account up and mints the token only when it should."""
+
+    async def submit(self, request: RecoveryRequest) -> None: ...
+
+    async def load(self, request_id: str) -> RecoveryRequest | None:
+        """The stored request (None once done or expired)."""
+        ...
+
+    async def done(self, request_id: str) -> None:
+        """The request was handled: a redelivered task finds nothing."""
         ...

@@ -46,6 +46,9 @@ class User:
     updated_at: datetime
     version: int = 1
     cognito_sub: str | None = None
+    # The security stamp: bumped by every credential change (password, disable, role), so a
+    # recovery or verification token minted before it is dead after it.
+    credential_version: int = 0
 
     @property
     def is_admin(self) -> bool:

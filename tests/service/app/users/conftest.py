@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from service.app.users.container import UsersContainer
 from service.core.composition import ServiceContainer
+from service.core.container import CoreContainer
 from service.core.helpers.mail import LoggingEmailOutbox
 
 PASSWORD = "correct horse battery"
@@ -90,8 +91,24 @@ def outbox(app: FastAPI) -> Iterator[LoggingEmailOutbox]:
         yield memory
 
 
-def mailed_token(outbox: LoggingEmailOutbox, to: str, kind: str) -> str:
-    """The raw token of the newest mail of `kind` to `to` (from its `token: ...` line)."""
+async def run_recovery_requests(app: FastAPI) -> int:
+    """What the worker's `users.deliver_recovery` does, for every request waiting in Redis
+    (the tests' API process has no worker): the number of mails it queued."""
+    container: ServiceContainer = app.state.container
+    queue = await container.resolve(UsersContainer.recovery_queue)
+    auth = await container.resolve(UsersContainer.auth_service)
+    redis = await container.resolve(CoreContainer.redis_client)
+    sent = 0
+    async for key in redis.scan_iter(match=queue.key_pattern, count=1000):
+        request_id = (key.decode() if isinstance(key, bytes) else key).rsplit(":", 1)[-1]
+        sent += await auth.deliver_recovery(request_id)
+    return sent
+
+
+async def mailed_token(app: FastAPI, outbox: LoggingEmailOutbox, to: str, kind: str) -> str:
+    """The raw token of the newest mail of `kind` to `to` (from its `token: ...` line), after
+    the waiting recovery requests were delivered."""
+    await run_recovery_requests(app)
     for message in reversed(outbox.sent):
         if message.to == to and message.kind == kind:
             match = re.search(r"^token: (\S+)$", message.text, re.MULTILINE)

@@ -1,4 +1,5 @@
-"""Users' background work: removing accounts left unverified (a periodic beat task)."""
+"""Users' background work: removing accounts left unverified (a periodic beat task), and the
+worker's half of password-reset and verification requests (`deliver_recovery`)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,15 @@ async def _delete_unverified_accounts() -> int:
 def delete_unverified_accounts(self: BaseTask) -> int:
     """Idempotent by nature: a second run finds nothing more to delete."""
     return runtime.run(_delete_unverified_accounts())
+
+
+async def _deliver_recovery(request_id: str) -> bool:
+    auth = await runtime.resolve(UsersContainer.auth_service)
+    return await auth.deliver_recovery(request_id)
+
+
+@shared_task(base=BaseTask, bind=True, name="users.deliver_recovery")
+def deliver_recovery(self: BaseTask, request_id: str) -> bool:
+    """At least once: the request is deleted once handled; a redelivery after that finds
+    nothing, a retry before it handles it again."""
+    return runtime.run(_deliver_recovery(request_id))

@@ -15,14 +15,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from service.app.users.domain.errors import EmailTakenError, IdentityTakenError, UserNotFoundError
 from service.app.users.domain.ports import UserFilter
 from service.app.users.domain.user import Role, User
+from service.core.audit import AUDIT_INDEXES
 from service.core.db.database import Document
 from service.core.db.repository import MongoRepository
+from service.core.db.versioned import versioned_update
 from service.core.pagination import Cursor, Page
 
 COLLECTION = "users"
@@ -43,7 +45,12 @@ USER_INDEXES: list[IndexModel] = [
     ),
     IndexModel([("is_verified", ASCENDING), ("created_at", ASCENDING)], name="unverified_purge"),
 ]
-USERS_INDEX_PLAN: dict[str, list[IndexModel]] = {COLLECTION: USER_INDEXES}
+# The security audit trail of the accounts (service/core/audit.py keeps it).
+SECURITY_EVENTS = "security_events"
+USERS_INDEX_PLAN: dict[str, list[IndexModel]] = {
+    COLLECTION: USER_INDEXES,
+    SECURITY_EVENTS: AUDIT_INDEXES,
+}
 
 
 def _not_found() -> Exception:
@@ -64,6 +71,7 @@ class MongoUserRepository(MongoRepository[User]):
             "is_active": user.is_active,
             "is_verified": user.is_verified,
             "version": user.version,
+            "credential_version": user.credential_version,
             "created_at": user.created_at,
             "updated_at": user.updated_at,
         }
@@ -85,6 +93,8 @@ class MongoUserRepository(MongoRepository[User]):
             created_at=document["created_at"],
             updated_at=document["updated_at"],
             cognito_sub=document.get("cognito_sub"),
+            # Accounts stored before the field existed are at credential version 0.
+            credential_version=document.get("credential_version", 0),
         )
 
     def duplicate_error(self, error: DuplicateKeyError) -> Exception:
@@ -109,17 +119,75 @@ class MongoUserRepository(MongoRepository[User]):
         # Also the read after a concurrent first sign-in linked the identity.
         return await self.find_one({"cognito_sub": sub})
 
-    async def update(
-        self, user_id: str, changes: Mapping[str, Any], *, expected_version: int | None = None
-    ) -> User:
+    def _values(self, changes: Mapping[str, Any]) -> Document:
         values: Document = {k: (v.value if isinstance(v, Role) else v) for k, v in changes.items()}
         values["updated_at"] = self._clock.now()
-        return await self.update_versioned(
-            {"_id": user_id}, values, expected_version=expected_version, not_found=_not_found
+        return values
+
+    @staticmethod
+    def _credential_update(values: Document) -> Document:
+        # The kit's versioned update, the security stamp moving on in the same atomic write.
+        update = versioned_update(values)
+        update["$inc"]["credential_version"] = 1
+        return update
+
+    async def update(
+        self,
+        user_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+        new_credentials: bool = False,
+    ) -> User:
+        values = self._values(changes)
+        if not new_credentials:
+            return await self.update_versioned(
+                {"_id": user_id}, values, expected_version=expected_version, not_found=_not_found
+            )
+        where: Document = {"_id": user_id}
+        if expected_version is not None:
+            where["version"] = expected_version
+        document = await self._primary.find_one_and_update(
+            where, self._credential_update(values), return_document=ReturnDocument.AFTER
         )
+        if document is not None:
+            return self.from_document(document)
+        raise await self.refusal(
+            {"_id": user_id}, expected_version=expected_version, not_found=_not_found
+        )
+
+    async def update_if_credentials(
+        self,
+        user_id: str,
+        changes: Mapping[str, Any],
+        *,
+        credential_version: int,
+        new_credentials: bool,
+        unverified_only: bool = False,
+    ) -> User | None:
+        # One conditional update: of concurrent token redemptions against one credential state
+        # exactly one matches (the stamp moves with it when `new_credentials`).
+        where: Document = {
+            "_id": user_id,
+            "is_active": True,
+            # A document stored before the field existed is at version 0.
+            "credential_version": credential_version if credential_version else {"$in": [0, None]},
+        }
+        if unverified_only:
+            where["is_verified"] = False
+        values = self._values(changes)
+        update = self._credential_update(values) if new_credentials else versioned_update(values)
+        document = await self._primary.find_one_and_update(
+            where, update, return_document=ReturnDocument.AFTER
+        )
+        return self.from_document(document) if document is not None else None
 
     async def delete(self, user_id: str) -> bool:
         result = await self._primary.delete_one({"_id": user_id})
+        return result.deleted_count == 1
+
+    async def delete_unverified(self, user_id: str) -> bool:
+        result = await self._primary.delete_one({"_id": user_id, "is_verified": False})
         return result.deleted_count == 1
 
     async def list(self, *, limit: int, after: Cursor | None, where: UserFilter) -> Page[User]:

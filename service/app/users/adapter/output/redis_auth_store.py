@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from service.app.users.domain.ports import OneTimeKind, Rotation, SessionState
+from service.app.users.domain.ports import OneTimeGrant, OneTimeKind, Rotation, SessionState
 from service.core.db.redis.near_cache import RedisNearCache
 
 # KEYS[1] = session key; ARGV[1] = presented refresh jti; ARGV[2] = the new one.
@@ -25,11 +25,25 @@ redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 return 1
 """
 
+# KEYS[1] = lock-out counter: give one attempt back (a right password), never below zero;
+# the window (the key's TTL) is kept.
+_REFUND = """
+local left = redis.call('DECR', KEYS[1])
+if left <= 0 then redis.call('DEL', KEYS[1]) end
+return left
+"""
+
 _ROTATION = {1: Rotation.ROTATED, 0: Rotation.MISSING, -1: Rotation.REUSED}
 
 
-def _text(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value
+def _grant(value: bytes | str | None) -> OneTimeGrant | None:
+    if value is None:
+        return None
+    text = value.decode() if isinstance(value, bytes) else value
+    version, _, user_id = text.partition(":")
+    if not user_id or not version.isdigit():  # a token minted before grants carried a version
+        return None
+    return OneTimeGrant(user_id=user_id, credential_version=int(version))
 
 
 class RedisAuthStore:
@@ -37,6 +51,7 @@ class RedisAuthStore:
         self._redis = redis
         self._prefix = prefix
         self._rotate = redis.register_script(_ROTATE)
+        self._refund = redis.register_script(_REFUND)
         # The revocation keys every request reads; this store's writes to them forget them.
         self._near = (
             near_cache
@@ -108,31 +123,30 @@ class RedisAuthStore:
         await self._redis.delete(self._session(session_id))
         self._near.forget([self._session(session_id)])
 
-    async def login_failures(self, account_key: str) -> tuple[int, int]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.get(self._failures(account_key))
-            pipe.ttl(self._failures(account_key))
-            count, ttl = await pipe.execute()
-        return int(count or 0), max(1, int(ttl))
-
-    async def record_login_failure(self, account_key: str, window_seconds: int) -> int:
+    async def count_login_attempt(self, account_key: str, window_seconds: int) -> tuple[int, int]:
+        # MULTI/EXEC: Redis runs the three commands as one step, no other client in between.
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incr(self._failures(account_key))
-            # The window starts at the first failure and is not extended by later ones.
+            # The window starts at the first attempt and is not extended by later ones.
             pipe.expire(self._failures(account_key), window_seconds, nx=True)
-            count, _ = await pipe.execute()
-        return int(count)
+            pipe.ttl(self._failures(account_key))
+            count, _, ttl = await pipe.execute()
+        return int(count), max(1, int(ttl))
+
+    async def refund_login_attempt(self, account_key: str) -> None:
+        await self._refund(keys=[self._failures(account_key)])
 
     async def clear_login_failures(self, account_key: str) -> None:
         await self._redis.delete(self._failures(account_key))
 
     async def put_one_time(
-        self, kind: OneTimeKind, token_hash: str, user_id: str, ttl_seconds: int
+        self, kind: OneTimeKind, token_hash: str, grant: OneTimeGrant, ttl_seconds: int
     ) -> None:
-        await self._redis.set(self._one_time(kind, token_hash), user_id, ex=ttl_seconds)
+        value = f"{grant.credential_version}:{grant.user_id}"
+        await self._redis.set(self._one_time(kind, token_hash), value, ex=ttl_seconds)
 
-    async def peek_one_time(self, kind: OneTimeKind, token_hash: str) -> str | None:
-        return _text(await self._redis.get(self._one_time(kind, token_hash)))
+    async def peek_one_time(self, kind: OneTimeKind, token_hash: str) -> OneTimeGrant | None:
+        return _grant(await self._redis.get(self._one_time(kind, token_hash)))
 
-    async def take_one_time(self, kind: OneTimeKind, token_hash: str) -> str | None:
-        return _text(await self._redis.getdel(self._one_time(kind, token_hash)))
+    async def take_one_time(self, kind: OneTimeKind, token_hash: str) -> OneTimeGrant | None:
+        return _grant(await self._redis.getdel(self._one_time(kind, token_hash)))

@@ -3,6 +3,7 @@ verified accounts and recent ones stay. Checked in-process and through a real wo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -90,3 +91,33 @@ async def test_the_worker_runs_the_cleanup_task(
     assert isinstance(deleted, int)
     assert deleted >= 1
     assert await remaining(app, ids) == {"old_verified", "recent_unverified"}
+
+
+async def reset_grants(app: FastAPI, user_id: str) -> int:
+    """The reset tokens waiting in Redis for `user_id` (their values name the account)."""
+    settings: Settings = app.state.container.settings
+    redis = await app.state.container.resolve(CoreContainer.redis_client)
+    found = 0
+    async for key in redis.scan_iter(match=f"{settings.redis_key_prefix}:auth:reset:*"):
+        value = await redis.get(key)
+        if value is not None and value.decode().endswith(f":{user_id}"):
+            found += 1
+    return found
+
+
+async def test_the_worker_decides_the_forgot_password_request(
+    app: FastAPI, client: httpx.AsyncClient, worker_app: CeleryApp
+) -> None:
+    """The request path only stores the request and queues `users.deliver_recovery`; the worker
+    looks the account up and mints a reset token (and queues its mail) only for a known one."""
+    user = await register(client)
+    queue = await app.state.container.resolve(UsersContainer.recovery_queue)
+    redis = await app.state.container.resolve(CoreContainer.redis_client)
+    for email in (str(user["email"]), new_email("nobody")):
+        answer = await client.post(f"{API}/auth/password/forgot", json={"email": email})
+        assert answer.status_code == 202
+    deadline = asyncio.get_running_loop().time() + 60
+    while [key async for key in redis.scan_iter(match=queue.key_pattern)]:
+        assert asyncio.get_running_loop().time() < deadline, "the worker took no request"
+        await asyncio.sleep(0.2)
+    assert await reset_grants(app, str(user["id"])) == 1

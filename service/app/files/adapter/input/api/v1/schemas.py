@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -10,12 +11,13 @@ from service.app.files.application.file_service import Download, UploadGrant
 from service.app.files.domain.content import MAX_FILENAME_LENGTH
 from service.app.files.domain.entity import FileStatus, RejectionReason, StoredFile
 from service.core.pagination import Page
+from service.core.text import DisplayText
 
 
 class CreateFileRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    filename: str = Field(min_length=1, max_length=MAX_FILENAME_LENGTH)
+    filename: Annotated[str, DisplayText(MAX_FILENAME_LENGTH)]
     content_type: str = Field(min_length=3, max_length=255, pattern=r"^[\w.+-]+/[\w.+-]+$")
     size: int = Field(ge=1, description="exact size in bytes of the file to upload")
 

@@ -14,6 +14,8 @@ from service.app.users.adapter.input.api.v1.schemas import (
     RefreshRequest,
     RegisterRequest,
     ResetPasswordRequest,
+    SecurityEventPageResponse,
+    SecurityEventResponse,
     TokenResponse,
     UpdateMeRequest,
     UserPageResponse,
@@ -25,6 +27,7 @@ from service.app.users.application.user_service import UserService
 from service.app.users.container import UsersContainer
 from service.app.users.domain.ports import UserFilter
 from service.app.users.domain.user import Role
+from service.core.fastapi.client import ClientAddress
 from service.core.fastapi.conditional import (
     IF_MATCH_RESPONSES,
     IfMatch,
@@ -65,23 +68,33 @@ def token_response(pair: TokenPair) -> TokenResponse:
     status_code=status.HTTP_201_CREATED,
     response_model=UserResponse,
     summary="Create an account (a verification mail is sent)",
-    responses={409: {"description": "email_taken"}, 422: {"description": "weak_password"}},
+    responses={
+        409: {"description": "email_taken"},
+        422: {"description": "weak_password"},
+        429: {"description": "rate_limited"},
+    },
 )
-async def register(body: RegisterRequest, users: Users, auth: Auth, response: Response) -> UserDTO:
-    user = await users.register(
-        email=str(body.email), password=body.password, full_name=body.full_name
+async def register(
+    body: RegisterRequest, auth: Auth, address: ClientAddress, response: Response
+) -> UserDTO:
+    user = await auth.register(
+        email=str(body.email), password=body.password, full_name=body.full_name, address=address
     )
-    await auth.send_verification(user.id, user.email)
     return with_etag(user, response)
 
 
 @auth_router.post(
     "/login",
     response_model=TokenResponse,
-    responses={401: {"description": "invalid_credentials"}, 429: {"description": "login_locked"}},
+    responses={
+        401: {"description": "invalid_credentials"},
+        429: {"description": "login_locked, rate_limited"},
+    },
 )
-async def login(body: LoginRequest, auth: Auth) -> TokenResponse:
-    return token_response(await auth.login(email=body.email, password=body.password))
+async def login(body: LoginRequest, auth: Auth, address: ClientAddress) -> TokenResponse:
+    return token_response(
+        await auth.login(email=body.email, password=body.password, address=address)
+    )
 
 
 @auth_router.post("/refresh", response_model=TokenResponse)
@@ -96,10 +109,25 @@ async def logout(principal: CurrentPrincipal, auth: Auth) -> Response:
 
 
 @auth_router.post(
-    "/verify-email/request", status_code=status.HTTP_202_ACCEPTED, response_model=AcceptedResponse
+    "/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="End every session of the caller's account, this one too",
 )
-async def request_verification(principal: CurrentPrincipal, auth: Auth) -> AcceptedResponse:
-    await auth.request_verification(principal.id)
+async def logout_all(principal: CurrentPrincipal, auth: Auth, address: ClientAddress) -> Response:
+    await auth.logout_all(principal, address)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@auth_router.post(
+    "/verify-email/request",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedResponse,
+    responses={429: {"description": "rate_limited"}},
+)
+async def request_verification(
+    principal: CurrentPrincipal, auth: Auth, address: ClientAddress
+) -> AcceptedResponse:
+    await auth.request_verification(principal.id, address)
     return AcceptedResponse()
 
 
@@ -110,16 +138,27 @@ _ONE_TIME_TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@auth_router.post("/verify-email", response_model=UserResponse, responses=_ONE_TIME_TOKEN_RESPONSES)
-async def verify_email(body: OneTimeTokenRequest, auth: Auth, response: Response) -> UserDTO:
-    return with_etag(await auth.verify_email(body.token), response)
+@auth_router.post(
+    "/verify-email",
+    response_model=UserResponse,
+    responses={**_ONE_TIME_TOKEN_RESPONSES, 429: {"description": "rate_limited"}},
+)
+async def verify_email(
+    body: OneTimeTokenRequest, auth: Auth, address: ClientAddress, response: Response
+) -> UserDTO:
+    return with_etag(await auth.verify_email(body.token, address), response)
 
 
 @auth_router.post(
-    "/password/forgot", status_code=status.HTTP_202_ACCEPTED, response_model=AcceptedResponse
+    "/password/forgot",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedResponse,
+    responses={429: {"description": "rate_limited"}},
 )
-async def forgot_password(body: ForgotPasswordRequest, auth: Auth) -> AcceptedResponse:
-    await auth.forgot_password(body.email)
+async def forgot_password(
+    body: ForgotPasswordRequest, auth: Auth, address: ClientAddress
+) -> AcceptedResponse:
+    await auth.forgot_password(body.email, address)
     return AcceptedResponse()
 
 
@@ -129,10 +168,13 @@ async def forgot_password(body: ForgotPasswordRequest, auth: Auth) -> AcceptedRe
     responses={
         **_ONE_TIME_TOKEN_RESPONSES,
         422: {"description": "weak_password (the password is the email), or an invalid body"},
+        429: {"description": "rate_limited"},
     },
 )
-async def reset_password(body: ResetPasswordRequest, auth: Auth) -> Response:
-    await auth.reset_password(body.token, body.new_password)
+async def reset_password(
+    body: ResetPasswordRequest, auth: Auth, address: ClientAddress
+) -> Response:
+    await auth.reset_password(body.token, body.new_password, address)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -152,6 +194,7 @@ async def read_me(principal: CurrentPrincipal, users: Users, response: Response)
         **IF_MATCH_RESPONSES,
         401: {"description": "wrong_current_password, or not signed in"},
         422: {"description": "weak_password, or an invalid body or If-Match"},
+        429: {"description": "login_locked, rate_limited"},
     },
 )
 async def update_me(
@@ -159,6 +202,7 @@ async def update_me(
     principal: CurrentPrincipal,
     users: Users,
     expected_version: IfMatch,
+    address: ClientAddress,
     response: Response,
 ) -> UserDTO:
     user = await users.update_profile(
@@ -167,6 +211,7 @@ async def update_me(
         full_name=body.full_name,
         current_password=body.current_password,
         new_password=body.new_password,
+        address=address,
     )
     return with_etag(user, response)
 
@@ -213,13 +258,17 @@ async def read_user(user_id: str, _: SelfOrAdmin, users: Users, response: Respon
 async def admin_update_user(
     user_id: str,
     body: AdminUpdateRequest,
-    _: RequireAdmin,
+    admin: RequireAdmin,
     users: Users,
     expected_version: OptionalIfMatch,
     response: Response,
 ) -> UserDTO:
     user = await users.admin_update(
-        user_id, expected_version=expected_version, role=body.role, is_active=body.is_active
+        user_id,
+        expected_version=expected_version,
+        role=body.role,
+        is_active=body.is_active,
+        actor_id=admin.id,
     )
     return with_etag(user, response)
 
@@ -227,6 +276,29 @@ async def admin_update_user(
 @users_router.delete(
     "/{user_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a user (admin)"
 )
-async def delete_user(user_id: str, _: RequireAdmin, users: Users) -> Response:
-    await users.delete(user_id)
+async def delete_user(user_id: str, admin: RequireAdmin, users: Users) -> Response:
+    await users.delete(user_id, actor_id=admin.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@users_router.get(
+    "/{user_id}/security-events",
+    response_model=SecurityEventPageResponse,
+    summary="An account's security audit trail, newest first (admin)",
+    responses=INVALID_CURSOR_RESPONSES,
+)
+async def security_events(
+    user_id: str,
+    _: RequireAdmin,
+    users: Users,
+    limit: PageLimit = 20,
+    cursor: PageCursor = None,
+) -> SecurityEventPageResponse:
+    page = await users.security_events(user_id, limit=limit, cursor=cursor)
+    return SecurityEventPageResponse(
+        items=[
+            SecurityEventResponse.model_validate(event, from_attributes=True)
+            for event in page.items
+        ],
+        next_cursor=page.next_cursor,
+    )

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import email_validator
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from service.app.users.domain.user import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, Role
+from service.core.text import DisplayText
 
+MAX_FULL_NAME_LENGTH = 200
 # A password checked against the policy (its length, as the document says; not the email).
 NewPassword = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
 # A password checked against a stored one (an old account may predate the policy).
@@ -35,7 +37,7 @@ NOT_SPECIAL_USE: dict[str, Any] = {
 class RegisterRequest(Strict):
     email: EmailStr = Field(max_length=254, json_schema_extra=NOT_SPECIAL_USE)
     password: str = NewPassword
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: Annotated[str, DisplayText(MAX_FULL_NAME_LENGTH)]
 
 
 class LoginRequest(Strict):
@@ -72,7 +74,7 @@ class AcceptedResponse(BaseModel):
 
 
 class UpdateMeRequest(Strict):
-    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    full_name: Annotated[str, DisplayText(MAX_FULL_NAME_LENGTH)] | None = None
     current_password: str | None = Field(default=None, max_length=MAX_PASSWORD_LENGTH)
     new_password: str | None = Field(
         default=None, min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH
@@ -93,6 +95,21 @@ class UserResponse(BaseModel):
     is_verified: bool
     created_at: datetime
     updated_at: datetime
+
+
+class SecurityEventResponse(BaseModel):
+    id: str
+    action: str
+    account_id: str | None
+    created_at: datetime
+    address: str | None
+    request_id: str | None
+    detail: dict[str, Any]
+
+
+class SecurityEventPageResponse(BaseModel):
+    items: list[SecurityEventResponse]
+    next_cursor: str | None
 
 
 class UserPageResponse(BaseModel):

@@ -8,6 +8,7 @@ import time
 
 import httpx
 import jwt
+from fastapi import FastAPI
 
 from service.core.config import Settings
 from service.core.helpers.mail import LoggingEmailOutbox
@@ -21,6 +22,7 @@ from tests.service.app.users.conftest import (
     mailed_token,
     new_email,
     register,
+    run_recovery_requests,
 )
 
 
@@ -176,11 +178,11 @@ async def test_token_after_deactivation_is_rejected(
 
 
 async def test_token_after_password_reset_is_rejected(
-    client: httpx.AsyncClient, outbox: LoggingEmailOutbox, account: Account
+    app: FastAPI, client: httpx.AsyncClient, outbox: LoggingEmailOutbox, account: Account
 ) -> None:
     second_session = (await login(client, account.email)).json()
     await client.post(f"{API}/auth/password/forgot", json={"email": account.email})
-    token = mailed_token(outbox, account.email, "password_reset")
+    token = await mailed_token(app, outbox, account.email, "password_reset")
     reset = await client.post(
         f"{API}/auth/password/reset", json={"token": token, "new_password": "new and long pw"}
     )
@@ -280,6 +282,20 @@ async def test_lockout_after_five_failures(client: httpx.AsyncClient) -> None:
     assert (await login(client, str(other["email"]))).status_code == 200
 
 
+async def test_an_owners_sign_in_does_not_reset_an_attackers_count(
+    client: httpx.AsyncClient,
+) -> None:
+    """Failures are counted per window whatever succeeds in between: an attacker guessing
+    between the owner's sign-ins still gets 5 guesses per window, not 5 per sign-in."""
+    user = await register(client)
+    email = str(user["email"])
+    for _ in range(4):
+        assert_401(await login(client, email, "wrong password!!"), "invalid_credentials")
+    assert (await login(client, email)).status_code == 200  # the owner
+    assert_401(await login(client, email, "wrong password!!"), "invalid_credentials")
+    assert (await login(client, email, "wrong password!!")).status_code == 429
+
+
 async def test_lockout_also_covers_unknown_emails(client: httpx.AsyncClient) -> None:
     email = new_email("ghost")
     for _ in range(5):
@@ -288,11 +304,12 @@ async def test_lockout_also_covers_unknown_emails(client: httpx.AsyncClient) -> 
 
 
 async def test_forgot_password_for_unknown_email_answers_like_a_known_one(
-    client: httpx.AsyncClient, outbox: LoggingEmailOutbox, account: Account
+    app: FastAPI, client: httpx.AsyncClient, outbox: LoggingEmailOutbox, account: Account
 ) -> None:
     known = await client.post(f"{API}/auth/password/forgot", json={"email": account.email})
     unknown = await client.post(f"{API}/auth/password/forgot", json={"email": new_email("nobody")})
     assert known.status_code == unknown.status_code == 202
     assert known.json() == unknown.json()
     assert set(known.headers) == set(unknown.headers)
+    await run_recovery_requests(app)
     assert [m.to for m in outbox.sent if m.kind == "password_reset"] == [account.email]

@@ -122,6 +122,17 @@ async def test_cognito_access_token_links_a_new_local_user(
     assert second.json()["id"] == first.json()["id"]  # linked once, found again
 
 
+async def test_a_cognito_name_is_held_to_the_display_text_rules(
+    cognito_app: tuple[FastAPI, httpx.AsyncClient], jwks: Jwks
+) -> None:
+    """The pool's claims are input too: a name with control or bidi characters is not stored."""
+    _, http = cognito_app
+    clean, _ = cognito_token(jwks.key, name="  Ren\u0065\u0301e ")
+    hostile, _ = cognito_token(jwks.key, name="Eve\u202e\x1b[31m")
+    assert (await http.get(f"{API}/users/me", headers=bearer(clean))).json()["full_name"] == "Renée"
+    assert (await http.get(f"{API}/users/me", headers=bearer(hostile))).json()["full_name"] == ""
+
+
 async def test_jwks_is_fetched_once_and_cached(
     cognito_app: tuple[FastAPI, httpx.AsyncClient], jwks: Jwks
 ) -> None:

@@ -1,0 +1,66 @@
+"""What stands between a client and a password check: rate limits and the account lock-out.
+
+The lock-out counts an attempt and decides in one atomic Redis step *before* the password is
+verified: of N concurrent attempts on one account at most `max_failures` reach the hasher, and
+none past the limit can succeed. A right password gives its own attempt back, so the count is
+of failures: at most `max_failures` wrong passwords per window, however many times the owner
+signs in meanwhile (a success does not hand an attacker a fresh budget). A completed reset,
+which proves the mailbox, clears it.
+Sign-in (`POST /auth/login`) and re-authentication (`current_password` on `PATCH /users/me`)
+share the one per-account count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from service.app.users.domain.errors import LoginLockedError
+from service.app.users.domain.ports import AuthStateStore
+from service.core.ratelimit import RateLimiter
+
+
+def account_key(email_normalized: str) -> str:
+    # Lock-out counters are keyed by a digest: no email addresses in Redis key names.
+    return hashlib.sha256(email_normalized.encode()).hexdigest()[:32]
+
+
+class AttemptGuard:
+    def __init__(
+        self,
+        *,
+        auth_state: AuthStateStore,
+        limiter: RateLimiter,
+        max_failures: int,
+        lockout_seconds: int,
+    ) -> None:
+        self._state = auth_state
+        self._limiter = limiter
+        self._max_failures = max_failures
+        self._lockout = lockout_seconds
+
+    async def limit(self, action: str, *, account: str | None, address: str | None) -> None:
+        """The rate limits of `action` ("login", "register", ...): per client address, then
+        per account; raises RateLimitedError (429) past either."""
+        # In turn, the address first: a request its address may not make takes nothing from the
+        # account's budget (one address cannot use up someone else's account limit).
+        if address:
+            await self._limiter.hit(f"{action}.address", address)
+        if account:
+            await self._limiter.hit(f"{action}.account", account)
+
+    async def admit_password_attempt(self, email_normalized: str) -> None:
+        """Count one password attempt on the account; LoginLockedError past the limit."""
+        count, retry_after = await self._state.count_login_attempt(
+            account_key(email_normalized), self._lockout
+        )
+        if count > self._max_failures:
+            raise LoginLockedError(
+                "Too many failed sign-ins; try again later", retry_after=retry_after
+            )
+
+    async def password_accepted(self, email_normalized: str) -> None:
+        await self._state.refund_login_attempt(account_key(email_normalized))
+
+    async def recovered(self, email_normalized: str) -> None:
+        """A completed password reset: the count starts over."""
+        await self._state.clear_login_failures(account_key(email_normalized))
