@@ -2,7 +2,8 @@
 
 A served API (`service/main.py`, uvicorn) and a real Celery worker, both with telemetry on and
 the OTLP JSON file exporter: completing an upload (MongoDB, S3, the enqueue through Redis)
-starts `files.process` in the worker (MongoDB, S3, Redis). Every span both processes wrote for
+starts `files.process` in the worker (MongoDB, S3); signing up sends `mail.send_email` (Redis
+in the worker). Every span both processes wrote for
 that request is one trace, whose id is the response's request id, with the route's server span
 as its root, the task's run a child of its publication, and each side's database, Redis and S3
 calls children of their own side's span. The metrics files carry the route's
@@ -152,7 +153,20 @@ async def test_a_request_and_the_task_it_sends_are_one_trace(traced: tuple[str, 
     assert (run.service, run.kind) == ("biwoco-worker", "consumer")
     worker_calls = _descendants(run)
     assert {s.service for s in worker_calls} == {"biwoco-worker"}
-    assert _systems(worker_calls) >= {"mongodb", "redis", "S3"}
+    assert _systems(worker_calls) >= {"mongodb", "S3"}
+
+    # The registration's mail (the user signed up above): the worker's Redis calls (the outbox,
+    # the effect ledger) are children of the mail task's run, in the registration's trace.
+    def mail_run() -> Span | None:
+        spans = list(read_spans(folder))
+        [signup] = [s for s in spans if s.name == "POST /api/v1/auth/register"]
+        tree = [s for r in trace_tree(spans, signup.trace_id) for s in (r, *_descendants(r))]
+        runs = [s for s in tree if s.name == "run/mail.send_email" and s.service == "biwoco-worker"]
+        return runs[0] if runs and "redis" in _systems(_descendants(runs[0])) else None
+
+    mail = wait_for(mail_run, what="the mail task's run in the registration's trace")
+    assert mail is not None
+    assert {s.service for s in _descendants(mail)} == {"biwoco-worker"}
 
     # Their log lines carry the trace id as the request id: the API's access line, and the
     # worker's lines while it runs the task.
