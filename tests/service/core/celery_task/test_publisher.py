@@ -31,7 +31,7 @@ async def test_sending_never_listens_for_a_result(settings: Settings) -> None:
     on the result store nor asks the worker to store one (one round trip fewer per send, and no
     result-store retries holding a request when only that store is down)."""
     app = create_celery_app(settings)
-    listening = app.backend_redis  # the result store's own Redis client
+    listening = app.backend_redis  # the result store
     publisher = TaskPublisher(app)
     sent: list[dict[str, object]] = []
 
