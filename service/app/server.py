@@ -27,9 +27,11 @@ from service.core.fastapi.middleware.forwarded import ForwardedMiddleware
 from service.core.fastapi.middleware.request_limits import RequestLimitsMiddleware
 from service.core.fastapi.middleware.response_middleware import ResponseMiddleware
 from service.core.fastapi.openapi import install_problem_openapi
+from service.core.fastapi.telemetry import OFF, RequestTelemetry, RouteTemplates
 from service.core.fastapi.web_app import mount_web_app
 from service.core.helpers.sentry import init_sentry
 from service.core.module import Module
+from service.core.telemetry import Telemetry, build_telemetry, install_telemetry
 
 API_PREFIX = "/api/v1"
 logger = logging.getLogger(__name__)
@@ -41,9 +43,16 @@ def index_plan(modules: Sequence[Module] = MODULES) -> IndexPlan:
 
 
 def create_app(
-    settings: Settings | None = None, container: ServiceContainer | None = None
+    settings: Settings | None = None,
+    container: ServiceContainer | None = None,
+    telemetry: Telemetry | None = None,
 ) -> FastAPI:
+    """The API. With TELEMETRY_ENABLED, this process's telemetry is built and installed first
+    (before any client exists); a test or the bench may pass providers of its own instead."""
     settings = settings or get_settings()
+    if telemetry is None:
+        built = build_telemetry(settings, "api")
+        telemetry = install_telemetry(built) if built is not None else None
     container = container or build_container(settings)
     init_sentry(settings)
 
@@ -81,9 +90,9 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
-        # Tracing is Sentry's job here; with FastAPI's OpenTelemetry hooks off, no request pays
-        # for asking whether they are configured.
-        telemetry={"tracing": False, "metrics": False, "logs": False},
+        # The request's span and metric are ResponseMiddleware's (service/core/fastapi/
+        # telemetry.py says why FastAPI's own hooks stay off).
+        telemetry=OFF,
     )
     app.state.container = container
     register_exception_handlers(app)
@@ -111,8 +120,14 @@ def create_app(
         max_bytes=settings.max_request_body_bytes,
         max_header_bytes=settings.max_request_header_bytes,
     )
-    # Every response, including a 413 or a 500, gets its headers.
-    app.add_middleware(ResponseMiddleware, hsts=settings.app_env.is_deployed)
+    # Every response, including a 413 or a 500, gets its headers (and is traced and measured).
+    routes = RouteTemplates()
+    app.add_middleware(
+        ResponseMiddleware,
+        hsts=settings.app_env.is_deployed,
+        routes=routes,
+        telemetry=RequestTelemetry(telemetry) if telemetry is not None else None,
+    )
     # Outermost: every layer, the access line included, sees the client's address.
     app.add_middleware(
         ForwardedMiddleware,
@@ -122,8 +137,10 @@ def create_app(
     for module in container.modules:
         for router in module.root_routers:
             app.include_router(router)
+            routes.include(router)
         for router in module.routers:
             app.include_router(router, prefix=API_PREFIX)
+            routes.include(router, API_PREFIX)
         for mount in module.mounts:
             app.mount(API_PREFIX + mount.path, mount.app, name=mount.name)
     if settings.web_app_dir:  # local and test only (Settings refuses it when deployed)

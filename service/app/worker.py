@@ -7,6 +7,11 @@ the prefork pool has forked, and stopped on `worker_process_shutdown`. Sentry's 
 integration is initialised when the worker starts (`celeryd_init`, before the fork) and when
 beat starts (`beat_init`), with beat monitoring (Sentry Crons check-ins for every scheduled
 task). The worker and beat log like the API: one JSON object per line on stdout.
+
+Telemetry (TELEMETRY_ENABLED) is installed in each pool child on `worker_process_init`, after
+the fork and before its composition's clients exist, and flushed at `worker_process_shutdown`
+(a child exits without atexit); beat installs its own on `beat_init`. A task's run continues the
+trace of whoever sent it (the context travels in the message headers).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from service.core.composition import ServiceContainer
 from service.core.config import Settings
 from service.core.helpers.sentry import init_sentry
 from service.core.logging import configure_logging
+from service.core.telemetry import Role, build_telemetry, install_telemetry, installed_telemetry
 from service.core.worker import CORE_TASK_MODULES
 from service.core.worker.runtime import runtime
 
@@ -70,19 +76,36 @@ def _on_worker_start(**_: Any) -> None:
     init_worker_sentry(worker_settings())
 
 
+def start_telemetry(role: Role) -> None:
+    telemetry = build_telemetry(worker_settings(), role)
+    if telemetry is not None:
+        install_telemetry(telemetry)
+
+
+def flush_telemetry() -> None:
+    telemetry = installed_telemetry()
+    if telemetry is not None:
+        telemetry.shutdown()
+
+
 @signals.beat_init.connect
 def _on_beat_start(**_: Any) -> None:
+    start_telemetry("beat")
     init_worker_sentry(worker_settings())
 
 
 @signals.worker_process_init.connect
 def _on_process_init(**_: Any) -> None:
+    start_telemetry("worker")
     runtime.start()
 
 
 @signals.worker_process_shutdown.connect
 def _on_process_shutdown(**_: Any) -> None:
-    runtime.stop()
+    try:
+        runtime.stop()
+    finally:
+        flush_telemetry()
 
 
 @signals.worker_shutdown.connect

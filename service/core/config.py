@@ -193,6 +193,22 @@ class Settings(BaseSettings):
     mail_ses_region: str | None = None
     mail_ses_endpoint_url: str | None = None
 
+    # Telemetry (OpenTelemetry traces and metrics, service/core/telemetry): off unless enabled.
+    # Each process reports as <TELEMETRY_SERVICE_NAME>-<role> (api, worker, beat). Requests
+    # without a sampled parent are traced at TELEMETRY_SAMPLE_RATIO; a parent's decision is kept
+    # (across processes too: the worker follows the request that sent the task). The exporter:
+    # "otlp" (OTLP/HTTP to the collector beside the process, deployed), "file" (OTLP JSON lines
+    # under TELEMETRY_FILE_DIR, local: `python -m scripts.trace`), "none" (measured, not sent).
+    telemetry_enabled: bool = False
+    telemetry_service_name: str | None = None  # default APP_NAME
+    telemetry_sample_ratio: float = Field(default=0.1, ge=0, le=1)
+    telemetry_exporter: Literal["otlp", "file", "none"] = "otlp"
+    telemetry_otlp_endpoint: str = "http://127.0.0.1:4318"
+    telemetry_file_dir: str = Field(
+        default_factory=lambda: str(Path(tempfile.gettempdir()) / "biwoco-telemetry")
+    )
+    telemetry_metric_interval_seconds: float = Field(default=60.0, gt=0)
+
     # Metrics: CloudWatch when enabled, else one log line per data point.
     metrics_namespace: str | None = None  # default Biwoco/<app_env>
     cloudwatch_metrics_enabled: bool = False

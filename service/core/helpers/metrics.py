@@ -3,6 +3,8 @@
 The worker service's autoscaling (infra) follows `CeleryBacklog` (every queue summed) per running
 worker task; `CeleryQueueDepth` (dimension `Queue`) shows each queue. Both are in the namespace
 `METRICS_NAMESPACE` (default `Biwoco/<app_env>`), published by beat (celery_task/backlog.py).
+With telemetry on, the same readings are also the OpenTelemetry gauge `celery.queue.depth`
+(`{message}`, attribute `messaging.destination.name`), exported with the process's metrics.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 import boto3
+from opentelemetry import metrics
 
 from service.core.config import Settings
 
@@ -87,16 +90,54 @@ class CloudWatchMetricsPublisher:
             )
 
 
+class OpenTelemetryQueueDepth:
+    """Each queue's depth as the gauge `celery.queue.depth` of the global meter provider."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self._depth = metrics.get_meter("biwoco.celery").create_gauge(
+            "celery.queue.depth", unit="{message}", description="Messages waiting in a queue."
+        )
+
+    def publish(self, points: list[MetricPoint]) -> None:
+        for point in points:
+            if point.name == QUEUE_DEPTH_METRIC:
+                self._depth.set(
+                    point.value,
+                    {
+                        "messaging.system": "celery",
+                        "messaging.destination.name": point.dimensions["Queue"],
+                    },
+                )
+
+
+class FanOutPublisher:
+    """Every point to each publisher, in order."""
+
+    def __init__(self, namespace: str, publishers: list[MetricsPublisher]) -> None:
+        self.namespace = namespace
+        self._publishers = publishers
+
+    def publish(self, points: list[MetricPoint]) -> None:
+        for publisher in self._publishers:
+            publisher.publish(points)
+
+
 def build_metrics_publisher(settings: Settings) -> MetricsPublisher:
     namespace = settings.metrics_namespace_name
+    publisher: MetricsPublisher
     if not settings.cloudwatch_metrics_enabled:
-        return LogMetricsPublisher(namespace)
-    client = boto3.client(
-        "cloudwatch",
-        region_name=settings.cloudwatch_region,
-        endpoint_url=settings.cloudwatch_endpoint_url,
-    )
-    return CloudWatchMetricsPublisher(namespace, client)
+        publisher = LogMetricsPublisher(namespace)
+    else:
+        client = boto3.client(
+            "cloudwatch",
+            region_name=settings.cloudwatch_region,
+            endpoint_url=settings.cloudwatch_endpoint_url,
+        )
+        publisher = CloudWatchMetricsPublisher(namespace, client)
+    if settings.telemetry_enabled:
+        return FanOutPublisher(namespace, [publisher, OpenTelemetryQueueDepth(namespace)])
+    return publisher
 
 
 def queue_depth_points(depths: Mapping[str, int]) -> list[MetricPoint]:

@@ -1,4 +1,5 @@
-"""Request id, timing, security headers, one JSON access-log line, and the last-resort 500.
+"""Request id (the trace id when traced), timing, security headers, one JSON access-log line,
+the request's span and duration metric (with telemetry), and the last-resort 500.
 
 A plain ASGI middleware (not BaseHTTPMiddleware): it adds no task or stream per request, which
 matters on the hot cached read path.
@@ -14,7 +15,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.core.access_log import access_log
 from service.core.fastapi.problem import problem_response
-from service.core.request_context import accept_or_generate, bind_request_id, unbind_request_id
+from service.core.fastapi.telemetry import RequestTelemetry, RouteTemplates
+from service.core.request_context import (
+    accept_or_generate,
+    bind_request_id,
+    unbind_request_id,
+)
 
 error_logger = logging.getLogger("biwoco.error")
 
@@ -36,26 +42,41 @@ _DOCS_PATHS = ("/docs", "/redoc")
 
 
 class ResponseMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        hsts: bool = False,
+        routes: RouteTemplates | None = None,
+        telemetry: RequestTelemetry | None = None,
+    ) -> None:
         self.app = app
         self.hsts = hsts
         self._defaults = _SECURITY_HEADERS + _API_HEADERS
+        self._routes = routes or RouteTemplates()
+        self._telemetry = telemetry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started_at = time.perf_counter()
-        incoming = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                incoming = value.decode("latin-1")
-                break
-        request_id = accept_or_generate(incoming)
+        # With telemetry, the request's span starts here and its trace id is the request id.
+        # Without, the client's X-Request-ID or a new id of the same shape.
+        traced = self._telemetry.start(scope) if self._telemetry is not None else None
+        request_id = traced.trace_id if traced is not None else None
+        if request_id is None:
+            incoming = None
+            for name, value in scope["headers"]:
+                if name == b"x-request-id":
+                    incoming = value.decode("latin-1")
+                    break
+            request_id = accept_or_generate(incoming)
         token = bind_request_id(request_id)
         path: str = scope["path"]
         status = 500
         response_started = False
+        failure: BaseException | None = None
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
@@ -82,6 +103,7 @@ class ResponseMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception as error:
+            failure = error
             # Log with the traceback and report; the client learns nothing about internals.
             error_logger.exception("unhandled error", extra={"path": path})
             sentry_sdk.capture_exception(error)
@@ -89,16 +111,19 @@ class ResponseMiddleware:
                 raise
             await problem_response(500, code="internal_error")(scope, receive, send_with_headers)
         finally:
-            route = scope.get("route")
+            # The route template, not the raw path: no ids or tokens from URLs in logs.
+            route = self._routes.of(scope.get("route"))
+            elapsed = time.perf_counter() - started_at
             access_log(
                 request_id=request_id,
                 method=scope["method"],
-                # The route template, not the raw path: no ids or tokens from URLs in logs.
-                route=getattr(route, "path", None) or "<unmatched>",
+                route=route or "<unmatched>",
                 status=status,
-                duration_ms=round((time.perf_counter() - started_at) * 1000, 2),
+                duration_ms=round(elapsed * 1000, 2),
                 # Behind CloudFront and the ALB, ForwardedMiddleware (outermost) has put the
                 # client's address here.
                 client=client[0] if (client := scope.get("client")) else None,
             )
+            if self._telemetry is not None:
+                self._telemetry.finish(traced, scope, route, status, elapsed, failure)
             unbind_request_id(token)
