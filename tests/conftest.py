@@ -28,6 +28,7 @@ from service.app.server import create_app
 from service.app.settings import load_settings
 from service.core.config import Settings
 from service.core.container import CoreContainer
+from service.core.db.database import Database, build_mongo_client
 from service.core.schema import migrate
 
 # pytester: the DocumentDB gate's own test runs a small suite through it.
@@ -160,6 +161,19 @@ async def private_app(
         http_client(application) as http,
     ):
         yield application, http
+
+
+@asynccontextmanager
+async def scratch_database(settings: Settings, label: str) -> AsyncIterator[Database]:
+    """A database of its own beside the session's (`<session db>_<label>_<random>`), dropped
+    at the end: for tests that need an empty or unmigrated one."""
+    client = build_mongo_client(settings)
+    database = client.get_database(f"{settings.mongodb_db}_{label}_{uuid.uuid4().hex[:6]}")
+    try:
+        yield database
+    finally:
+        await client.drop_database(database.name)
+        await client.close()
 
 
 @pytest.fixture(scope="session")

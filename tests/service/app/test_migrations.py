@@ -17,20 +17,18 @@ from service.app.users.adapter.output.mongo_user_repository import MongoUserRepo
 from service.app.users.domain.ports import UserFilter
 from service.core.clock import SystemClock
 from service.core.config import Settings
-from service.core.db.database import Database, build_mongo_client, missing_indexes
+from service.core.db.database import Database, missing_indexes
 from service.core.db.keyset import page_key
 from service.core.db.migrations.runner import MigrationRunner
 from service.core.pagination import Cursor
 from service.core.schema import migration_plan
+from tests.conftest import scratch_database
 
 
 @pytest.fixture
 async def database(settings: Settings) -> AsyncIterator[Database]:
-    client = build_mongo_client(settings)
-    db = client.get_database(f"{settings.mongodb_db}_upgrade_{uuid.uuid4().hex[:6]}")
-    yield db
-    await client.drop_database(db.name)
-    await client.close()
+    async with scratch_database(settings, "upgrade") as db:
+        yield db
 
 
 def legacy_user(i: int, at: datetime) -> dict[str, object]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -10,18 +9,16 @@ import pytest
 from pymongo import AsyncMongoClient, monitoring
 
 from service.core.config import Settings
-from service.core.db.database import Database, Document, build_mongo_client
+from service.core.db.database import Database, Document
 from service.core.db.keyset import newest_first_page, page_key
 from service.core.pagination import Cursor
+from tests.conftest import scratch_database
 
 
 @pytest.fixture
 async def database(settings: Settings) -> AsyncIterator[Database]:
-    client = build_mongo_client(settings)
-    db = client.get_database(f"{settings.mongodb_db}_keyset_{uuid.uuid4().hex[:6]}")
-    yield db
-    await client.drop_database(db.name)
-    await client.close()
+    async with scratch_database(settings, "keyset") as db:
+        yield db
 
 
 def row(item_id: str, created_at: datetime, **fields: object) -> dict[str, object]:
