@@ -19,7 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import RESULTS, _http_json, _wait_http, wrk  # noqa: E402
+from bench.harness import _http_json, _wait_http, wrk  # noqa: E402
+from bench.run import RESULTS  # noqa: E402
 from bench.seed import seed_users  # noqa: E402
 from scripts import stack  # noqa: E402
 

@@ -107,7 +107,8 @@ def served(
     env: dict[str, str], ids: list[str], scratch: Path, *, seconds: int, rounds: int
 ) -> dict[str, dict[str, float]]:
     """req/s of each column's own served API (its own Redis prefix, so caches are not shared)."""
-    from bench.run import _http_json, drop_cache, interleave, server
+    from bench.harness import _http_json, interleave, server
+    from bench.run import drop_cache
     from bench.seed import write_miss_script
 
     rps: dict[str, dict[str, float]] = {mode: {} for mode in MODES}
