@@ -204,9 +204,10 @@ class Settings(BaseSettings):
     telemetry_sample_ratio: float = Field(default=0.1, ge=0, le=1)
     telemetry_exporter: Literal["otlp", "file", "none"] = "otlp"
     telemetry_otlp_endpoint: str = "http://127.0.0.1:4318"
-    telemetry_file_dir: str = Field(
-        default_factory=lambda: str(Path(tempfile.gettempdir()) / "biwoco-telemetry")
-    )
+    # None: `<the temporary directory>/biwoco-telemetry`, resolved when the file exporter is
+    # built. Never while settings load: finding the temporary directory writes a probe file,
+    # and every process (on a read-only root, telemetry off) loads settings.
+    telemetry_file_dir: str | None = None
     telemetry_metric_interval_seconds: float = Field(default=60.0, gt=0)
 
     # Metrics: CloudWatch when enabled, else one log line per data point.

@@ -72,7 +72,14 @@ def test_commands_are_the_images_and_the_deployments() -> None:
     assert command(found["beat"]) == ["celery", "-A", CELERY_APP, "beat", "--loglevel=INFO"]
 
 
-@pytest.mark.parametrize("name", ["api", "worker", "beat", "s3-init"])
+def test_migrations_run_once_with_the_services_command_before_the_app() -> None:
+    migrate = services()["migrate"]
+    assert command(migrate) == ["python", "service/main.py", "migrate"]
+    assert migrate["image"] == app_image()
+    assert _is_one_shot(migrate)
+
+
+@pytest.mark.parametrize("name", ["api", "worker", "beat", "s3-init", "migrate"])
 def test_environment_names_are_settings_the_service_reads(name: str) -> None:
     names = set(environment(services()[name]))
     unknown = names - setting_names() - BOTOCORE_VARIABLES
@@ -147,7 +154,7 @@ def test_one_shot_jobs_gate_the_app_and_dependencies_wait_for_health() -> None:
                 assert condition == "service_healthy", (name, target)
                 assert target == "api" or "healthcheck" in found[target], (name, target)
     for name in APP_SERVICES:
-        assert set(found[name]["depends_on"]) >= {"mongodb", "redis", "s3-init"}
+        assert set(found[name]["depends_on"]) >= {"mongodb", "redis", "s3-init", "migrate"}
 
 
 def test_only_the_api_is_published_and_only_on_loopback() -> None:

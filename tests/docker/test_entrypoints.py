@@ -119,6 +119,17 @@ def test_the_default_command_serves_the_api_and_its_healthcheck_passes(
     docker_settings: Settings, stack_env: dict[str, str], tmp_path: Path
 ) -> None:
     port = free_port()
+    # Compose's one-shot migrate service first, as every deploy does: the API builds no index.
+    migrate_env = container_env("migrate", docker_settings, stack_env)
+    migrated = subprocess.run(
+        command(services()["migrate"]),
+        env={**os.environ, **migrate_env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     # On this machine the API listens on loopback only; in the container HOST is 0.0.0.0.
     env = container_env("api", docker_settings, stack_env, HOST="127.0.0.1", PORT=str(port))
     api = start("api", default_command(), env, tmp_path / "api.log")
@@ -127,7 +138,11 @@ def test_the_default_command_serves_the_api_and_its_healthcheck_passes(
             f"http://127.0.0.1:{port}/healthz/ready", timeout=10
         ) as response:
             assert response.status == 200
-            assert json.load(response)["checks"] == {"mongodb": "ok", "redis": "ok"}
+            assert json.load(response)["checks"] == {
+                "mongodb": "ok",
+                "redis": "ok",
+                "indexes": "ok",
+            }
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/docs", timeout=10) as docs:
             assert docs.status == 200
         check = run_check(healthcheck_command(), {"PORT": str(port)})

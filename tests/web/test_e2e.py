@@ -120,6 +120,14 @@ def test_the_web_client_end_to_end(
         api_env = {**worker_env, "HOST": "127.0.0.1", "PORT": str(settings.port)}
         api_env["WEB_APP_DIR"] = str(web_dist)
         api_log = scratch / "api.log"
+        # The database migrated first, as `scripts/run` and a deploy do: the API builds no index.
+        subprocess.run(
+            [sys.executable, str(ROOT / "service" / "main.py"), "--env", "test", "migrate"],
+            env=api_env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
         with (
             celery_worker(worker_env, scratch / "worker.log"),
             api_log.open("wb") as out,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,11 @@ def _exporters(settings: Settings, service_name: str) -> tuple[SpanExporter, Met
             OTLPMetricExporter(endpoint=f"{base}/v1/metrics"),
         )
     if settings.telemetry_exporter == "file":
-        folder = Path(settings.telemetry_file_dir)
+        folder = (
+            Path(settings.telemetry_file_dir)
+            if settings.telemetry_file_dir
+            else Path(tempfile.gettempdir()) / "biwoco-telemetry"
+        )
         folder.mkdir(parents=True, exist_ok=True)
         # One file per process and signal: processes never interleave their lines.
         stem = f"{service_name}-{os.getpid()}.jsonl"

@@ -28,7 +28,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: MongoDB and Redis answer */
+        /** Readiness: MongoDB and Redis answer, and the indexes exist */
         get: operations["ready_healthz_ready_get"];
         put?: never;
         post?: never;
