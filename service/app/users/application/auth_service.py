@@ -147,18 +147,19 @@ class AuthService:
                 account_key=account_key(email_normalized),
             )
             raise
-        user = await self._repository.get_by_email(email_normalized)
-        # Unknown accounts verify against a dummy hash: same work, same answer, same time.
-        check = await self._hasher.verify(user.password_hash if user else None, password)
-        if user is None or not check.ok:
-            await self._audit.record(
-                "login.failure",
-                account_id=user.id if user else None,
-                address=address,
-                account_key=account_key(email_normalized),
-            )
-            raise InvalidCredentialsError("Wrong email or password")
-        await self._guard.password_accepted(email_normalized)
+        async with self._guard.verifying(email_normalized) as attempt:
+            user = await self._repository.get_by_email(email_normalized)
+            # Unknown accounts verify against a dummy hash: same work, same answer, same time.
+            check = await self._hasher.verify(user.password_hash if user else None, password)
+            if user is None or not check.ok:
+                attempt.wrong()
+                await self._audit.record(
+                    "login.failure",
+                    account_id=user.id if user else None,
+                    address=address,
+                    account_key=account_key(email_normalized),
+                )
+                raise InvalidCredentialsError("Wrong email or password")
         if not user.is_active:
             await self._audit.record("login.disabled", account_id=user.id, address=address)
             raise AccountDisabledError("This account is disabled")

@@ -13,6 +13,9 @@ share the one per-account count.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from service.app.users.domain.errors import LoginLockedError
 from service.app.users.domain.ports import AuthStateStore
@@ -22,6 +25,16 @@ from service.core.ratelimit import RateLimiter
 def account_key(email_normalized: str) -> str:
     # Lock-out counters are keyed by a digest: no email addresses in Redis key names.
     return hashlib.sha256(email_normalized.encode()).hexdigest()[:32]
+
+
+@dataclass
+class PasswordAttempt:
+    """One admitted password attempt; `wrong()` once its password was verified and refused."""
+
+    found_wrong: bool = False
+
+    def wrong(self) -> None:
+        self.found_wrong = True
 
 
 class AttemptGuard:
@@ -58,8 +71,18 @@ class AttemptGuard:
                 "Too many failed sign-ins; try again later", retry_after=retry_after
             )
 
-    async def password_accepted(self, email_normalized: str) -> None:
-        await self._state.refund_login_attempt(account_key(email_normalized))
+    @asynccontextmanager
+    async def verifying(self, email_normalized: str) -> AsyncIterator[PasswordAttempt]:
+        """The admitted attempt's verification. Unless it found the password wrong
+        (`attempt.wrong()`), the attempt is given back when the block ends: a right password,
+        or a verification cut short before any verdict (the database or the hasher failing, the
+        request cancelled), so only wrong passwords accumulate toward the lock-out."""
+        attempt = PasswordAttempt()
+        try:
+            yield attempt
+        finally:
+            if not attempt.found_wrong:
+                await self._state.refund_login_attempt(account_key(email_normalized))
 
     async def recovered(self, email_normalized: str) -> None:
         """A completed password reset: the count starts over."""

@@ -138,11 +138,12 @@ class UserService:
             except LoginLockedError:
                 await self._audit.record("reauth.locked", account_id=user_id, address=address)
                 raise
-            check = await self._hasher.verify(user.password_hash, current_password or "")
-            if not check.ok:
-                await self._audit.record("reauth.failure", account_id=user_id, address=address)
-                raise WrongCurrentPasswordError("The current password is wrong")
-            await self._guard.password_accepted(user.email_normalized)
+            async with self._guard.verifying(user.email_normalized) as attempt:
+                check = await self._hasher.verify(user.password_hash, current_password or "")
+                if not check.ok:
+                    attempt.wrong()
+                    await self._audit.record("reauth.failure", account_id=user_id, address=address)
+                    raise WrongCurrentPasswordError("The current password is wrong")
             changes["password_hash"] = await self._hasher.hash(new_password)
         updated = await self._repository.update(
             user_id,
