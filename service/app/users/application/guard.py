@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import anyio
+
 from service.app.users.domain.errors import LoginLockedError
 from service.app.users.domain.ports import AuthStateStore
 from service.core.ratelimit import RateLimiter
@@ -82,7 +84,10 @@ class AttemptGuard:
             yield attempt
         finally:
             if not attempt.found_wrong:
-                await self._state.refund_login_attempt(account_key(email_normalized))
+                # Shielded: a cancelled request (a cancel scope cancels every later await, the
+                # give-back's too) would otherwise keep the attempt counted.
+                with anyio.CancelScope(shield=True):
+                    await self._state.refund_login_attempt(account_key(email_normalized))
 
     async def recovered(self, email_normalized: str) -> None:
         """A completed password reset: the count starts over."""
