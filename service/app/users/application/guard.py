@@ -2,9 +2,11 @@
 
 The lock-out counts an attempt and decides in one atomic Redis step *before* the password is
 verified: of N concurrent attempts on one account at most `max_failures` reach the hasher, and
-none past the limit can succeed. A right password gives its own attempt back, so the count is
-of failures: at most `max_failures` wrong passwords per window, however many times the owner
-signs in meanwhile (a success does not hand an attacker a fresh budget). A completed reset,
+none past the limit can succeed. A right password gives its own attempt back, and a refused one
+is never kept, so the count is of failures and attempts in flight: at most `max_failures` wrong
+passwords per window, however many times the owner signs in meanwhile (a success does not hand
+an attacker a fresh budget), and a burst of the owner's own sign-ins is refused only while it
+is in flight. A completed reset,
 which proves the mailbox, clears it.
 Sign-in (`POST /auth/login`) and re-authentication (`current_password` on `PATCH /users/me`)
 share the one per-account count.
@@ -65,10 +67,10 @@ class AttemptGuard:
 
     async def admit_password_attempt(self, email_normalized: str) -> None:
         """Count one password attempt on the account; LoginLockedError past the limit."""
-        count, retry_after = await self._state.count_login_attempt(
-            account_key(email_normalized), self._lockout
+        admitted, retry_after = await self._state.admit_login_attempt(
+            account_key(email_normalized), limit=self._max_failures, window_seconds=self._lockout
         )
-        if count > self._max_failures:
+        if not admitted:
             raise LoginLockedError(
                 "Too many failed sign-ins; try again later", retry_after=retry_after
             )

@@ -120,9 +120,12 @@ class AuthStateStore(Protocol):
 
     async def end_session(self, session_id: str) -> None: ...
 
-    async def count_login_attempt(self, account_key: str, window_seconds: int) -> tuple[int, int]:
-        """Count one attempt and return (attempts in the window, seconds until it ends), in one
-        atomic step: of N concurrent attempts each sees its own count."""
+    async def admit_login_attempt(
+        self, account_key: str, *, limit: int, window_seconds: int
+    ) -> tuple[bool, int]:
+        """Count one attempt unless `limit` are counted already (failures and attempts in
+        flight), in one atomic step; (admitted, seconds until the window ends). Of N concurrent
+        attempts at most `limit` are admitted; a refused one is not counted."""
         ...
 
     async def refund_login_attempt(self, account_key: str) -> None:

@@ -27,6 +27,20 @@ return 1
 
 # KEYS[1] = lock-out counter: give one attempt back (a right password), never below zero;
 # the window (the key's TTL) is kept.
+# One attempt admitted or refused in one step: counted while in flight (so of N concurrent
+# attempts at most the limit reach the hasher), not kept when refused (a refusal is no failure).
+_ADMIT = """
+local count = redis.call('INCR', KEYS[1])
+-- The window starts at the first attempt and is not extended by later ones.
+redis.call('EXPIRE', KEYS[1], ARGV[1], 'NX')
+local ttl = redis.call('TTL', KEYS[1])
+if count > tonumber(ARGV[2]) then
+  redis.call('DECR', KEYS[1])
+  return {0, ttl}
+end
+return {1, ttl}
+"""
+
 _REFUND = """
 local left = redis.call('DECR', KEYS[1])
 if left <= 0 then redis.call('DEL', KEYS[1]) end
@@ -51,6 +65,7 @@ class RedisAuthStore:
         self._redis = redis
         self._prefix = prefix
         self._rotate = redis.register_script(_ROTATE)
+        self._admit = redis.register_script(_ADMIT)
         self._refund = redis.register_script(_REFUND)
         # The revocation keys every request reads; this store's writes to them forget them.
         self._near = (
@@ -123,15 +138,13 @@ class RedisAuthStore:
         await self._redis.delete(self._session(session_id))
         self._near.forget([self._session(session_id)])
 
-    async def count_login_attempt(self, account_key: str, window_seconds: int) -> tuple[int, int]:
-        # MULTI/EXEC: Redis runs the three commands as one step, no other client in between.
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(self._failures(account_key))
-            # The window starts at the first attempt and is not extended by later ones.
-            pipe.expire(self._failures(account_key), window_seconds, nx=True)
-            pipe.ttl(self._failures(account_key))
-            count, _, ttl = await pipe.execute()
-        return int(count), max(1, int(ttl))
+    async def admit_login_attempt(
+        self, account_key: str, *, limit: int, window_seconds: int
+    ) -> tuple[bool, int]:
+        admitted, ttl = await self._admit(
+            keys=[self._failures(account_key)], args=[window_seconds, limit]
+        )
+        return bool(admitted), max(1, int(ttl))
 
     async def refund_login_attempt(self, account_key: str) -> None:
         await self._refund(keys=[self._failures(account_key)])

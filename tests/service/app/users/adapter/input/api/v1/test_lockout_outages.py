@@ -1,9 +1,11 @@
 """Only wrong passwords accumulate toward the lock-out: an attempt whose verification is cut
-short (here the hasher failing, as a database timeout or a cancelled request would) is given
-back, so an outage never locks the account's owner out."""
+short (the hasher failing, as a database timeout would, or the request cancelled) is given back,
+and so is one refused while the limit's worth were in flight, so neither an outage nor a burst
+of the owner's own sign-ins locks the account's owner out."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import anyio
@@ -87,3 +89,36 @@ async def test_verifications_cut_short_never_count_toward_the_lock_out(
     for _ in range(limit):
         assert (await login(client, str(user["email"]), "a wrong password!")).status_code == 401
     assert (await login(client, str(user["email"]))).status_code == 429
+
+
+class SlowHasher:
+    """The real hasher, slow enough that every sign-in of a burst is in flight at once."""
+
+    def __init__(self, hasher: PasswordHasher) -> None:
+        self._hasher = hasher
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._hasher, name)
+
+    async def verify(self, stored_hash: str | None, password: str) -> PasswordCheck:
+        await anyio.sleep(0.3)
+        return await self._hasher.verify(stored_hash, password)
+
+
+async def test_a_burst_of_right_passwords_never_locks_the_owner_out(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    # In flight, an attempt counts (so N concurrent wrong ones verify at most the limit); past
+    # the limit it is refused, and a refused attempt was never a failure: it is not kept.
+    user = await register(client)
+    container: ServiceContainer = app.state.container
+    limit = container.settings.login_max_failures  # type: ignore[attr-defined]
+    slow = SlowHasher(container.provided(UsersContainer.password_hasher))
+    with container.override(UsersContainer.password_hasher, slow):
+        burst = await asyncio.gather(
+            *(login(client, str(user["email"])) for _ in range(2 * limit + 2))
+        )
+    assert sorted({r.status_code for r in burst}) == [200, 429]
+    assert sum(r.status_code == 200 for r in burst) == limit
+    signed_in = await login(client, str(user["email"]))
+    assert signed_in.status_code == 200, signed_in.text
