@@ -60,12 +60,17 @@ def handler(event, context):
         if event["RequestType"] == "Delete":  # users are never dropped by a stack delete
             return respond(event, "SUCCESS")
         p = event["ResourceProperties"]
+        # A command override: another run of the same task (migrate --after-roll).
+        overrides = {"containerOverrides": [
+            {"name": p["Container"], "command": p["Command"]}
+        ]} if "Command" in p else {}
         started = ecs.run_task(
             cluster=p["Cluster"],
             taskDefinition=p["TaskDefinition"],
             launchType="FARGATE",
             count=1,
             startedBy="cfn-db-users",
+            overrides=overrides,
             networkConfiguration={"awsvpcConfiguration": {
                 "subnets": p["Subnets"],
                 "securityGroups": [p["SecurityGroup"]],
@@ -86,7 +91,7 @@ def handler(event, context):
                 raise RuntimeError(
                     f"{arn} stopped: exit code {container.get('exitCode')}, "
                     f"{task.get('stoppedReason')}; {container.get('reason', '')} "
-                    "(its log: the db-users log group)"
+                    "(its log: the task definition's log group)"
                 )
         raise RuntimeError(f"{arn} did not finish in time")
     except Exception as error:

@@ -8,9 +8,19 @@ the services depend on it, so no task of a release starts before that release's 
 are applied, and a failed migration fails the deploy (the runner's ledger and the task's log,
 ``/biwoco/<env>/migrate``, say which step). The runner's lease makes a second run at the same
 time (a retried deploy) wait instead of applying twice.
+
+``migrate --after-roll``: the same task, run by the same function with a command override,
+once api, worker and beat have rolled (a second custom resource that depends on the three
+services, whose properties change with the task definition, so it runs on every deploy that
+changes the image, after the services are stable). While the services roll, the previous
+release's tasks keep writing documents in their shape; this run re-applies the migrations that
+converge them (``converges_previous_release``). It is idempotent: a failed run fails the deploy
+(CloudFormation then rolls the services back) and is safe to run again (docs/operations.md).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from aws_cdk import aws_ecs as ecs
 from constructs import Construct
@@ -21,6 +31,7 @@ from infra.documentdb import DocumentDb
 from infra.one_off_task import one_off_task
 
 MIGRATE_COMMAND = ["python", "service/main.py", "migrate"]
+AFTER_ROLL_COMMAND = [*MIGRATE_COMMAND, "--after-roll"]
 
 
 class Migrations(Construct):
@@ -37,6 +48,7 @@ class Migrations(Construct):
         environment: dict[str, str],
         secrets: dict[str, ecs.Secret],
         scratch_path: str,
+        services: Sequence[ecs.FargateService],
     ) -> None:
         super().__init__(scope, construct_id)
         # The service's settings, loaded whole (`load_settings` checks the deployed profile's
@@ -66,7 +78,21 @@ class Migrations(Construct):
             resource_type="Custom::Migrations",
             cluster=cluster,
         )
+        self.converged = task.run_at_deploy(
+            self,
+            "AfterRoll",
+            function=db_users.run_function,
+            resource_type="Custom::MigrationsAfterRoll",
+            cluster=cluster,
+            command=AFTER_ROLL_COMMAND,
+        )
         # Its user must exist (the db-users task), and its way into DocumentDB, before it runs.
-        self.applied.node.add_dependency(db_users.provisioned)
-        self.applied.node.add_dependency(task.security_group)
-        self.applied.node.add_dependency(run_role)
+        for run in (self.applied, self.converged):
+            run.node.add_dependency(db_users.provisioned)
+            run.node.add_dependency(task.security_group)
+            run.node.add_dependency(run_role)
+        # The services depend on `applied` (infra/service.py); this run waits for all three to
+        # be stable, so no task of the previous release still writes when it converges.
+        self.converged.node.add_dependency(self.applied)
+        for service in services:
+            self.converged.node.add_dependency(service)

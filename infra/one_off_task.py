@@ -40,22 +40,31 @@ class OneOffTask:
         function: lambda_.IFunction,
         resource_type: str,
         cluster: ecs.ICluster,
+        command: Sequence[str] | None = None,
     ) -> CustomResource:
         """A custom resource whose `function` runs this task and waits for its exit code, on
-        every deploy that changes it (a new revision: new image, new secret)."""
+        every deploy that changes it (a new revision: new image, new secret). `command`: run
+        the task with this command instead of its own (RunTask's container override), so a
+        second run of one task needs no second definition, role or security group."""
+        properties: dict[str, object] = {
+            "Cluster": cluster.cluster_arn,
+            "TaskDefinition": self.task_definition.task_definition_arn,
+            "Subnets": cluster.vpc.select_subnets(
+                subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
+            ).subnet_ids,
+            "SecurityGroup": self.security_group.security_group_id,
+        }
+        if command is not None:
+            container = self.task_definition.default_container
+            assert container is not None
+            properties["Container"] = container.container_name
+            properties["Command"] = list(command)
         return CustomResource(
             scope,
             construct_id,
             service_token=function.function_arn,
             resource_type=resource_type,
-            properties={
-                "Cluster": cluster.cluster_arn,
-                "TaskDefinition": self.task_definition.task_definition_arn,
-                "Subnets": cluster.vpc.select_subnets(
-                    subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
-                ).subnet_ids,
-                "SecurityGroup": self.security_group.security_group_id,
-            },
+            properties=properties,
         )
 
     def grant_run(self, role: iam.IRole, cluster: ecs.ICluster) -> None:

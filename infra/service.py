@@ -246,7 +246,8 @@ class Service(Construct):
         self.beat = BeatService(self, "Beat", base=base)
 
         # No task starts before its database user exists and the release's migrations are
-        # applied (infra/migrations.py); every rotation redeploys them.
+        # applied, and the converging ones run again once all three rolled
+        # (infra/migrations.py); every rotation redeploys them.
         self.migrations = Migrations(
             self,
             "Migrations",
@@ -258,6 +259,7 @@ class Service(Construct):
             environment=dict(self.environment),
             secrets=dict(self.secrets),
             scratch_path=SCRATCH_PATH,
+            services=[app.service for app in self.services],
         )
         for app in self.services:
             app.service.node.add_dependency(self.db_users.provisioned)

@@ -1,5 +1,6 @@
 """Entry point: `python service/main.py --env local|dev|prod` serves the API; `migrate` applies
-the pending migrations (run it before serving: the API builds no index)."""
+the pending migrations (run it before serving: the API builds no index); `migrate --after-roll`,
+once the services have rolled, converges what the previous release wrote meanwhile."""
 
 from __future__ import annotations
 
@@ -28,12 +29,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     migrate = commands.add_parser(
         "migrate", help="apply the pending migrations (indexes, data); the deploy runs it first"
     )
-    migrate.add_argument(
+    once_more = migrate.add_mutually_exclusive_group()
+    once_more.add_argument(
         "--again",
         action="append",
         default=[],
         metavar="ID",
-        help="apply this already-applied step once more (a backfill after a deploy's roll)",
+        help="apply this already-applied step once more",
+    )
+    once_more.add_argument(
+        "--after-roll",
+        action="store_true",
+        help="once every task runs this release: apply the steps that converge documents the "
+        "previous release wrote during the roll again (the deploy's second one-off task)",
     )
     admin = commands.add_parser(
         "create-admin",
@@ -87,7 +95,7 @@ def create_admin(env: str | None, email: str, full_name: str) -> None:
     print(f"admin {'created' if created else 'ensured'}: {user.email} ({user.id})")
 
 
-def migrate(env: str | None, again: list[str]) -> int:
+def migrate(env: str | None, again: list[str], *, after_roll: bool = False) -> int:
     import asyncio
     import logging
 
@@ -98,15 +106,18 @@ def migrate(env: str | None, again: list[str]) -> int:
     settings = load_settings(env)
     configure_logging(settings.log_level)
     try:
-        report = asyncio.run(run(settings, MODULES, again=again))
+        report = asyncio.run(run(settings, MODULES, again=again, after_roll=after_roll))
     except (MigrationFailedError, LeaseTimeoutError) as error:
         logging.getLogger("service.migrate").error(
             "migrations stopped", extra={"error": str(error)}
         )
         return 1
-    print(
-        f"migrations applied: {report.applied or 'none'} (already applied: {len(report.already)})"
-    )
+    if after_roll:
+        # "none": no step converges a previous release's documents (or a run just did).
+        print(f"converged after the roll: {report.converged or 'none'}")
+    else:
+        applied, already = report.applied or "none", len(report.already)
+        print(f"migrations applied: {applied} (already applied: {already})")
     return 0
 
 
@@ -116,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in (None, "serve"):
             serve(args.env)
         elif args.command == "migrate":
-            return migrate(args.env, args.again)
+            return migrate(args.env, args.again, after_roll=args.after_roll)
         elif args.command == "create-admin":
             create_admin(args.env, args.email, args.full_name)
     except ValueError as error:  # settings refused: say which, without a traceback

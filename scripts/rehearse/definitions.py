@@ -126,3 +126,52 @@ def target_group_check(assembly: Assembly) -> TargetGroupCheck:
         timeout=float(properties.get("HealthCheckTimeoutSeconds", 5)),
         healthy_threshold=int(properties.get("HealthyThresholdCount", 5)),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class DeployRun:
+    """A one-off task the deploy runs and waits for (a custom resource of the run function):
+    `container`'s definition, with `command` (an override) or its own."""
+
+    resource_type: str
+    container: str
+    command: list[str] | None
+
+
+def deploy_runs(assembly: Assembly, *, after_services: bool) -> list[DeployRun]:
+    """The deploy's one-off runs of the service image before every ECS service starts (each
+    service depends on them) or, `after_services`, once every service has rolled (they depend
+    on each service); a run in neither order is an error."""
+    services = {i: r.get("DependsOn", []) for _, i, r in assembly.find("AWS::ECS::Service")}
+    definitions = {i: r for _, i, r in assembly.find("AWS::ECS::TaskDefinition")}
+    found: list[DeployRun] = []
+    for stack_ in assembly.stacks.values():
+        for logical_id, resource in stack_.resources.items():
+            run = _deploy_run(logical_id, resource, services, definitions)
+            if run is not None and run[1] is after_services:
+                found.append(run[0])
+    return found
+
+
+def _deploy_run(
+    logical_id: str,
+    resource: dict[str, Any],
+    services: dict[str, list[str]],
+    definitions: dict[str, dict[str, Any]],
+) -> tuple[DeployRun, bool] | None:
+    """The run `resource` is (and whether it comes after the services), if it is one."""
+    task = resource.get("Properties", {}).get("TaskDefinition", {})
+    if not resource["Type"].startswith("Custom::") or task.get("Ref") not in definitions:
+        return None
+    before = all(logical_id in depends_on for depends_on in services.values())
+    after = set(services) <= set(resource.get("DependsOn", []))
+    if before == after:
+        raise RehearsalError(f"{logical_id}: runs neither before nor after every service")
+    (container,) = definitions[task["Ref"]]["Properties"]["ContainerDefinitions"]
+    command = resource["Properties"].get("Command")
+    run = DeployRun(
+        resource["Type"],
+        str(resource["Properties"].get("Container", container["Name"])),
+        [str(word) for word in command] if command else None,
+    )
+    return run, after

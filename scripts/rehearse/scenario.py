@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from scripts import stack
-from scripts.rehearse.definitions import target_group_check
+from scripts.rehearse.definitions import deploy_runs, target_group_check
 from scripts.rehearse.health import wait_healthy, wait_target_healthy
 from scripts.rehearse.rehearsal import Rehearsal
 from scripts.rehearse.reporting import RehearsalError, say
@@ -27,12 +27,17 @@ BEAT_TICK_SETTING: Final = "FILES_EXPIRE_SWEEP_INTERVAL_SECONDS"
 
 def run_scenario(rehearsal: Rehearsal) -> None:
     """The green path: the migrate task, api healthy, a registration the worker mails, beat
-    ticking alone, a one-off task, then every task stopped by SIGTERM."""
+    ticking alone, the after-roll migrate task, a one-off task, then every task stopped by
+    SIGTERM."""
     env = rehearsal.assembly.env
     say(f"== {env}: {', '.join(sorted(rehearsal.definitions))}")
     api_def = rehearsal.definitions["api"]
     # As the deploy does (infra/migrations.py): the migrations before any service; the api
-    # builds no index and is not ready without them.
+    # builds no index and is not ready without them. Its order is read from the assembly.
+    before = deploy_runs(rehearsal.assembly, after_services=False)
+    after_roll = deploy_runs(rehearsal.assembly, after_services=True)
+    if not any(run.container == "migrate" and run.command is None for run in before):
+        raise RehearsalError("the deploy does not run migrate before the services")
     rehearsal.one_off("migrate", None, expect="migrations applied")
     api = rehearsal.start("api")
     check = api_def.health_check
@@ -79,6 +84,12 @@ def run_scenario(rehearsal: Rehearsal) -> None:
     say(f"beat-2: refused to start (exit {code}): another beat holds the lock")
     if not beat.running():
         raise RehearsalError("the first beat stopped")
+    # api, worker and beat of this release serve: the deploy's runs after the roll (migrate
+    # --after-roll: what the previous release wrote meanwhile), with their command overrides.
+    if not after_roll:
+        raise RehearsalError("the deploy runs nothing after the services roll")
+    for run in after_roll:
+        rehearsal.one_off(run.container, run.command, expect="converged after the roll")
     rehearsal.one_off(
         "api",
         ["python", "service/main.py", "--env", env, "create-admin", "--email", email],

@@ -3,7 +3,8 @@
 `index_plan(modules)`: what the API checks at start-up and in readiness (it builds nothing);
 `migration_plan(modules)`: core's migrations, then each module's in the module list's order;
 `migrate(settings)`: `python service/main.py migrate`, the deployed one-off task, `scripts/run`
-and the tests run it first.
+and the tests run it first; with `after_roll`, the deploy's second one-off task once the services
+have rolled (the converging steps again, for what the previous release wrote meanwhile).
 """
 
 from __future__ import annotations
@@ -35,13 +36,20 @@ def migration_plan(modules: Sequence[Module]) -> tuple[Migration, ...]:
 
 
 async def migrate(
-    settings: Settings, modules: Sequence[Module], *, again: Sequence[str] = ()
+    settings: Settings,
+    modules: Sequence[Module],
+    *,
+    again: Sequence[str] = (),
+    after_roll: bool = False,
 ) -> RunReport:
-    """Apply this composition's pending migrations to `settings`' database. Its own client,
-    without the request path's operation bound: an index build may take minutes."""
+    """Apply this composition's pending migrations to `settings`' database (`after_roll`: its
+    converging steps once more instead). Its own client, without the request path's operation
+    bound: an index build may take minutes."""
     client = build_mongo_client(settings, operation_timeout=False)
     try:
         runner = MigrationRunner(client.get_database(settings.mongodb_db))
+        if after_roll:
+            return await runner.converge(migration_plan(modules))
         return await runner.run(migration_plan(modules), again=again)
     finally:
         await client.close()

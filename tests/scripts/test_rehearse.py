@@ -101,10 +101,23 @@ def test_the_rehearsal_is_green(assembly: Path, tmp_path: Path, env: str) -> Non
         "worker: consumed the verification mail task",
         "beat: two ticks of its schedule sent",
         "beat-2: refused to start",
+        "one-off task (migrate's definition): python service/main.py migrate --after-roll -> exit",
         "create-admin --email",
         f"== {env}: green",
     ):
         assert line in text, text[-6000:]
+    # The deploy's order: migrate, the services, then migrate --after-roll.
+    order = [
+        text.index(line)
+        for line in (
+            "service/main.py migrate -> exit 0",
+            "api: HEALTHY",
+            "worker: consumed",
+            "beat: two ticks",
+            "migrate --after-roll -> exit 0",
+        )
+    ]
+    assert order == sorted(order), text[-6000:]
     assert text.count("uid 10001 gid 10001 no groups, root filesystem read-only") == 3
     assert "-> rediss://" in text
     assert "maxmemory-policy" in text

@@ -49,7 +49,7 @@ def legacy_user(i: int, at: datetime) -> dict[str, object]:
 
 
 def legacy_file(i: int, owner: str, status: str, at: datetime) -> dict[str, object]:
-    """A file as the previous release wrote it: no `page_key`, `expires_at` only if pending."""
+    """A file as the previous release (c571da5) wrote it: neither `page_key` nor `expires_at`."""
     document: dict[str, object] = {
         "_id": f"f{i:04d}",
         "owner_id": owner,
@@ -68,8 +68,6 @@ def legacy_file(i: int, owner: str, status: str, at: datetime) -> dict[str, obje
         "processed_at": None,
         "deleted_at": None,
     }
-    if status == "pending":
-        document["expires_at"] = document["upload_expires_at"]
     return document
 
 

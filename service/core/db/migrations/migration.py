@@ -4,6 +4,11 @@ backfill over a collection in `_id` order).
 A step must be safe to apply again after a failure part-way (the runner retries a failed step
 on its next run): index creation skips an index that already exists with the same keys, a drop
 skips one that is gone, a backfill touches only what it has not changed yet.
+
+A step that gives documents a shape the previous release does not write (a key it omits, a field
+it leaves behind) is marked `converges_previous_release`: during a rolling deploy that release's
+tasks keep writing after `migrate`, so `migrate --after-roll` applies the step once more when the
+services have rolled (runner.py). Such a step must be idempotent and batched, like a backfill.
 """
 
 from __future__ import annotations
@@ -24,11 +29,15 @@ Apply = Callable[[Database], Awaitable[None]]
 @dataclass(frozen=True, slots=True)
 class Migration:
     """`id`: `<owner>.<nnnn>_<what>`, unique and never renamed (the ledger's key); steps run in
-    the order their owners list them, core's first."""
+    the order their owners list them, core's first. `converges_previous_release`: applied again
+    by every `migrate --after-roll`, to bring what the previous release's tasks wrote during the
+    roll into this step's shape (the flag may be dropped once no environment can run, or roll
+    back to, a release that writes the old shape)."""
 
     id: str
     apply: Apply
     description: str = ""
+    converges_previous_release: bool = False
 
 
 def in_order(*steps: Apply) -> Apply:
@@ -76,9 +85,13 @@ def drop_indexes(collection: str, names: Sequence[str]) -> Apply:
 Change = Callable[[Document], Document | None]
 
 
-def backfill(collection: str, change: Change, *, batch: int = 500) -> Apply:
+def backfill(
+    collection: str, change: Change, *, batch: int = 500, fields: Sequence[str] | None = None
+) -> Apply:
     """Walk `collection` in `_id` order (one positive range per batch, on the `_id` index) and
-    `$set` what `change(document)` returns for it (None: nothing to change)."""
+    `$set` what `change(document)` returns for it (None: nothing to change). `fields`: only
+    those are read (a converging step walks the whole collection on every deploy)."""
+    projection = dict.fromkeys(fields, 1) if fields is not None else None
 
     async def apply(database: Database) -> None:
         after: object | None = None
@@ -87,7 +100,7 @@ def backfill(collection: str, change: Change, *, batch: int = 500) -> Apply:
             query: Document = {} if after is None else {"_id": {"$gt": after}}
             documents = (
                 await database[collection]
-                .find(query)
+                .find(query, projection=projection)
                 .sort([("_id", ASCENDING)])
                 .limit(batch)
                 .to_list()

@@ -22,6 +22,8 @@ from service.core.db.migrations.migration import (
 
 
 def _page_key(document: Document) -> Document | None:
+    """Every account its `page_key`; the previous release (release-2026.12.01) inserts accounts
+    without one, which the listings (a range on it) never return."""
     if PAGE_KEY in document:
         return None
     return {PAGE_KEY: page_key(document["created_at"], document["_id"])}
@@ -65,7 +67,7 @@ USERS_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         "users.0002_keyset_page_key",
         in_order(
-            backfill(COLLECTION, _page_key),
+            backfill(COLLECTION, _page_key, fields=[PAGE_KEY, "created_at"]),
             create_indexes(COLLECTION, _named("page_key", "role_page_key", "is_active_page_key")),
             drop_indexes(
                 COLLECTION, ["created_at_id", "role_created_at_id", "is_active_created_at_id"]
@@ -73,6 +75,7 @@ USERS_MIGRATIONS: tuple[Migration, ...] = (
         ),
         "keyset pages as one range on page_key: every account gets its key, the listings their "
         "page_key indexes; the created_at/_id ones retire",
+        converges_previous_release=True,
     ),
     Migration(
         "users.0003_security_events_indexes",

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from service.core.db.database import Database
-from service.core.db.migrations.migration import Migration
+from service.core.db.migrations.migration import Apply, Migration
 from service.core.db.migrations.runner import (
     LEASE,
     LEDGER,
     LeaseTimeoutError,
     MigrationFailedError,
     MigrationRunner,
+    RunReport,
 )
 
 
@@ -27,17 +29,34 @@ def counting(step_id: str, *, pause: float = 0.0) -> Migration:
     return Migration(step_id, apply)
 
 
+def failing(attempt: int, message: str) -> Apply:
+    """A step that raises on its `attempt`-th application only."""
+    attempts = 0
+
+    async def apply(database: Database) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts == attempt:
+            raise RuntimeError(message)
+
+    return apply
+
+
 async def applications(database: Database) -> dict[str, int]:
     return {row["_id"]: row["n"] async for row in database["applied"].find({})}
 
 
+async def at_once(
+    database: Database, run: Callable[[MigrationRunner], Awaitable[RunReport]]
+) -> list[RunReport]:
+    """Two runners (two tasks of a retried deploy) doing `run` at the same time."""
+    runners = [MigrationRunner(database, poll_seconds=0.05) for _ in range(2)]
+    return list(await asyncio.gather(*(run(runner) for runner in runners)))
+
+
 async def test_two_runners_at_once_apply_each_step_once(database: Database) -> None:
     steps = [counting("a.0001", pause=0.3), counting("a.0002", pause=0.3)]
-    first, second = (
-        MigrationRunner(database, poll_seconds=0.05),
-        MigrationRunner(database, poll_seconds=0.05),
-    )
-    reports = await asyncio.gather(first.run(steps), second.run(steps))
+    reports = await at_once(database, lambda runner: runner.run(steps))
     assert await applications(database) == {"a.0001": 1, "a.0002": 1}
     # One runner applied both; the other waited for the lease and found them applied.
     assert sorted(len(report.applied) for report in reports) == [0, 2]
@@ -62,15 +81,7 @@ async def test_a_step_added_later_is_the_only_one_applied(database: Database) ->
 async def test_a_failed_step_is_recorded_and_stops_the_run_until_it_succeeds(
     database: Database,
 ) -> None:
-    attempts = 0
-
-    async def flaky(db: Database) -> None:
-        nonlocal attempts
-        attempts += 1
-        if attempts == 1:
-            raise RuntimeError("disk full")
-
-    steps = [counting("a.0001"), Migration("a.0002", flaky), counting("a.0003")]
+    steps = [counting("a.0001"), Migration("a.0002", failing(1, "disk full")), counting("a.0003")]
     with pytest.raises(MigrationFailedError, match=r"a\.0002 failed: disk full"):
         await MigrationRunner(database).run(steps)
     ledger = {row["_id"]: row async for row in database[LEDGER].find({})}
