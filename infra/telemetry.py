@@ -139,6 +139,10 @@ def app_environment(config: EnvConfig) -> dict[str, str]:
             "base2_exponential_bucket_histogram"
         ),
         "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "delta",
+        # ECS stops the collector with the app (no dependency between them), so the app's last
+        # flush may find no one listening: the SDK's default 10 s of retries per signal would
+        # delay every stop by up to 15 s. A local export takes milliseconds.
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "2",
     }
 
 

@@ -101,6 +101,8 @@ def test_app_containers_send_their_telemetry_to_the_sidecar(raw: Raw, env: str, 
             "base2_exponential_bucket_histogram"
         )
         assert app["OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"] == "delta"
+        # A stop without a collector costs at most seconds, not the SDK's 10 s per signal.
+        assert app["OTEL_EXPORTER_OTLP_TIMEOUT"] == "2"
         receiver = _collector_config(td)["receivers"]["otlp"]["protocols"]
         assert receiver == {"http": {"endpoint": "127.0.0.1:4318"}}
 
