@@ -17,6 +17,7 @@ from constructs import Construct
 from infra.config import EnvConfig, ScaledService
 from infra.nag import acknowledge
 from infra.retention import retention_days
+from infra.telemetry import Telemetry
 
 # The worker bootstrap: the Celery app built from the module list. The worker consumes every
 # queue it declares (core's and each module's), so no queue list is repeated here.
@@ -29,7 +30,7 @@ SCRATCH_PATH = "/tmp"  # noqa: S108 - a task-local scratch volume, see the Docke
 @dataclass(frozen=True)
 class TaskBase:
     """What every service's task shares: the cluster, the image, the task role, the plain
-    environment and the secrets."""
+    environment and the secrets, and the telemetry its collector sidecar sends to."""
 
     config: EnvConfig
     cluster: ecs.Cluster
@@ -37,6 +38,7 @@ class TaskBase:
     task_role: iam.IRole
     environment: Mapping[str, str]
     secrets: Mapping[str, ecs.Secret]
+    telemetry: Telemetry
 
 
 class AppService(Construct):
@@ -103,6 +105,9 @@ class AppService(Construct):
         )
         self.container.add_mount_points(
             ecs.MountPoint(container_path=SCRATCH_PATH, source_volume="tmp", read_only=False)
+        )
+        self.collector = base.telemetry.add_collector(
+            self.task_definition, self.container, self.log_group
         )
         execution_role = self.task_definition.execution_role
         assert execution_role is not None

@@ -229,6 +229,40 @@ class MailConfig(Strict):
         return f"{self.from_name} <{self.from_address}>"
 
 
+# The burn rates the SLO alarms page at (infra/slo.py): the SRE workbook's fast tier (2 % of a
+# 30-day budget in one hour) and slow tier (5 % in six hours).
+FAST_BURN_RATE = 14.4
+SLOW_BURN_RATE = 6.0
+
+
+class SloConfig(Strict):
+    """The API's service-level objectives over a rolling 30 days, measured at the ALB.
+
+    ``availability_percent`` of requests answer without a 5xx; ``latency_percent`` of the
+    requests that reach a task are answered within ``latency_ms`` (95 and 1000: "p95 under
+    one second").
+    """
+
+    availability_percent: float
+    latency_percent: float
+    latency_ms: int
+
+    @checks
+    def _check(self) -> None:
+        for name in ("availability_percent", "latency_percent"):
+            target = getattr(self, name)
+            if not 50 <= target < 100:
+                raise ConfigError(f"slo.{name} must be at least 50 and below 100, got {target}")
+            # A budget so large that the fast tier's bad share would exceed 100 % never pages.
+            if FAST_BURN_RATE * (100 - target) >= 100:
+                raise ConfigError(
+                    f"slo.{name}: a {100 - target:g} % error budget burnt {FAST_BURN_RATE}x "
+                    "is more than every request; the burn-rate alarms could never fire"
+                )
+        if not 10 <= self.latency_ms <= 60_000:
+            raise ConfigError(f"slo.latency_ms must be between 10 and 60000, got {self.latency_ms}")
+
+
 class ObservabilityConfig(Strict):
     log_retention_days: int
     alarm_email: Text
@@ -236,6 +270,19 @@ class ObservabilityConfig(Strict):
     p95_latency_ms: int
     queue_depth_alarm: int
     documentdb_connections_alarm: int
+    slo: SloConfig
+
+
+class TelemetryConfig(Strict):
+    """OpenTelemetry in the tasks (infra/telemetry.py): the share of new traces sampled (a
+    parent's decision is kept), the service's TELEMETRY_SAMPLE_RATIO."""
+
+    sample_ratio: float
+
+    @checks
+    def _check(self) -> None:
+        if not 0 <= self.sample_ratio <= 1:
+            raise ConfigError(f"telemetry.sample_ratio must be in [0, 1], got {self.sample_ratio}")
 
 
 class EnvConfig(Strict):
@@ -253,6 +300,7 @@ class EnvConfig(Strict):
     service: ServiceConfig
     edge: EdgeConfig
     observability: ObservabilityConfig
+    telemetry: TelemetryConfig
     mail: MailConfig
     tags: dict[str, str] = Field(default_factory=dict)
 
@@ -280,6 +328,11 @@ class EnvConfig(Strict):
     @property
     def metrics_namespace(self) -> str:
         return f"Biwoco/{self.name}"
+
+    @property
+    def telemetry_namespace(self) -> str:
+        """The CloudWatch namespace of the OpenTelemetry metrics (the collector's EMF)."""
+        return f"Biwoco/{self.name}/Telemetry"
 
     @property
     def removal_policy(self) -> RemovalPolicy:

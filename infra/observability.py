@@ -1,4 +1,5 @@
-"""Observability: the alarm topic, the alarms and the dashboard."""
+"""Observability: the alarm topic, the alarms, the API's objectives (infra/slo.py) and the
+dashboard (its OpenTelemetry rows: infra/telemetry_dashboard.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ecs as ecs
-from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -19,6 +19,8 @@ from infra.cache import Cache, RedisGroup
 from infra.config import EnvConfig
 from infra.documentdb import DocumentDb
 from infra.service import Service
+from infra.slo import ApiObjectives, alb_5xx
+from infra.telemetry_dashboard import telemetry_rows
 
 FIVE_MIN = Duration.minutes(5)
 ONE_MIN = Duration.minutes(1)
@@ -83,6 +85,14 @@ class Observability(Construct):
         self._cache_alarms(cache)
         self._celery_alarms(service)
         self._rotation_events(documentdb)
+        self.objectives = ApiObjectives(
+            self,
+            "Slo",
+            config=config,
+            alb=service.alb,
+            target_group=service.target_group,
+            action=self._action,
+        )
         self._dashboard(service, documentdb, cache, five_xx)
 
     def _topic(self) -> None:
@@ -150,12 +160,7 @@ class Observability(Construct):
         five_xx = cloudwatch.MathExpression(
             expression="IF(req > 0, 100 * (FILL(elb, 0) + FILL(tgt, 0)) / req, 0)",
             using_metrics={
-                "elb": alb.metrics.http_code_elb(
-                    elbv2.HttpCodeElb.ELB_5XX_COUNT, period=FIVE_MIN, statistic="Sum"
-                ),
-                "tgt": alb.metrics.http_code_target(
-                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=FIVE_MIN, statistic="Sum"
-                ),
+                **alb_5xx(alb, FIVE_MIN),
                 "req": alb.metrics.request_count(period=FIVE_MIN, statistic="Sum"),
             },
             label="5xx %",
@@ -359,8 +364,13 @@ class Observability(Construct):
                 width=12,
             ),
         )
+        # The service's own view (OpenTelemetry, per route and task) and the objectives.
+        for row in telemetry_rows(self.config, self.objectives):
+            self.dashboard.add_widgets(*row)
         self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(
-                title="Alarms", alarms=list(self.alarms.values()), width=24
+                title="Alarms",
+                alarms=[*self.alarms.values(), *self.objectives.composites.values()],
+                width=24,
             )
         )

@@ -25,6 +25,7 @@ from infra.mail import grant_send, task_environment
 from infra.migrations import Migrations
 from infra.nag import acknowledge
 from infra.network import Network
+from infra.telemetry import Telemetry
 from infra.uploads import Uploads
 from infra.worker_service import (
     CELERY_TASK_SOFT_TIME_LIMIT_SECONDS,
@@ -144,6 +145,8 @@ class Service(Construct):
             )
         )
         grant_send(self.task_role, config=config)
+        # The collector sidecars' EMF log group and X-Ray rights (infra/telemetry.py).
+        self.telemetry = Telemetry(self, "Telemetry", config=config, task_role=self.task_role)
 
         self.environment = {
             "APP_ENV": config.name,
@@ -237,6 +240,7 @@ class Service(Construct):
             task_role=self.task_role,
             environment=self.environment,
             secrets=self.secrets,
+            telemetry=self.telemetry,
         )
         self.api = ApiService(self, "Api", base=base, listener=self.listener)
         self.target_group = self.api.target_group

@@ -34,6 +34,8 @@ class ContainerDefinition:
     stack: Stack
     raw: dict[str, Any]
     volumes: dict[str, dict[str, Any]]
+    # The task's non-essential containers (the collector): stood in for, never run.
+    sidecars: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @property
     def command(self) -> list[str] | None:
@@ -90,14 +92,23 @@ def task_definitions(assembly: Assembly) -> dict[str, ContainerDefinition]:
     for stack_, _, resource in assembly.find("AWS::ECS::TaskDefinition"):
         properties = resource["Properties"]
         volumes = {v["Name"]: v for v in properties.get("Volumes") or []}
-        for container in properties["ContainerDefinitions"]:
-            found[container["Name"]] = ContainerDefinition(
-                family=str(properties.get("Family", container["Name"])),
-                name=container["Name"],
-                stack=stack_,
-                raw=container,
-                volumes=volumes,
+        containers = properties["ContainerDefinitions"]
+        essential = [c for c in containers if c.get("Essential", True)]
+        if len(essential) != 1:
+            names = [c["Name"] for c in essential]
+            raise RehearsalError(
+                f"{properties.get('Family')}: the rehearsal runs one essential container a "
+                f"task, this one has {names}"
             )
+        (container,) = essential
+        found[container["Name"]] = ContainerDefinition(
+            family=str(properties.get("Family", container["Name"])),
+            name=container["Name"],
+            stack=stack_,
+            raw=container,
+            volumes=volumes,
+            sidecars=[c for c in containers if c is not container],
+        )
     if not found:
         raise RehearsalError(f"{assembly.env}: no ECS task definition in the assembly")
     return found

@@ -18,6 +18,7 @@ from typing import Any
 
 from scripts import stack
 from scripts.rehearse.assembly import Assembly, render
+from scripts.rehearse.collector import CollectorStandIn
 from scripts.rehearse.definitions import task_definitions
 from scripts.rehearse.image import BASE_IMAGE_DIRS, read_image, venv_base_prefix
 from scripts.rehearse.network import Bridge
@@ -71,12 +72,16 @@ class Rehearsal:
         names = {s["Name"] for d in self.definitions.values() for s in d.raw.get("Secrets") or []}
         self.secrets = load_secrets(options.secrets_file, names, self.workdir)
         self.tasks: list[Task] = []
+        # The sidecars' stand-ins; by task label, the latest task's.
+        self._stand_ins: list[CollectorStandIn] = []
+        self.collectors: dict[str, CollectorStandIn] = {}
         self._stack = contextlib.ExitStack()
         self.bridge = Bridge.create()
         self._stack.callback(self.bridge.delete)
         self.tls = make_tls(self.workdir / "tls", [self.bridge.gateway, "127.0.0.1"])
         self.aws = LocalAws(assembly, self.workdir, self.bridge, self.tls, self.secrets)
         self._stack.callback(self.aws.close)
+        self._stack.callback(self._stop_collectors)
         self._stack.callback(self._stop_all)
         self._told: set[str] = set()
 
@@ -92,6 +97,11 @@ class Rehearsal:
         for task in reversed(self.tasks):
             with contextlib.suppress(Exception):
                 task.stop()
+
+    def _stop_collectors(self) -> None:
+        for stand_in in self._stand_ins:
+            with contextlib.suppress(Exception):
+                stand_in.stop()
 
     def _tell(self, message: str) -> None:
         if message not in self._told:
@@ -240,7 +250,18 @@ class Rehearsal:
     def start(self, name: str, *, label: str | None = None, **kwargs: Any) -> Task:
         spec = self.spec(name, **kwargs)
         label = label or name
-        task = Task(spec, f"{label}", self.workdir, self.bridge)
+        stand_ins = [
+            CollectorStandIn(label, sidecar, self.workdir) for sidecar in spec.definition.sidecars
+        ]
+        for stand_in in stand_ins:
+            self._stand_ins.append(stand_in)
+            self.collectors[label] = stand_in
+
+        def start_stand_ins(pid: int) -> None:
+            for stand_in in stand_ins:
+                stand_in.start(pid)
+
+        task = Task(spec, f"{label}", self.workdir, self.bridge, on_network=start_stand_ins)
         self.tasks.append(task)
         return task.start()
 

@@ -53,11 +53,15 @@ def run_scenario(rehearsal: Rehearsal) -> None:
     worker = rehearsal.start("worker")
     wait_log(worker, " ready.", 90)
     email = f"rehearsal-{uuid.uuid4().hex[:8]}@example.com"
+    # A sampled W3C parent, as an instrumented client sends: the api continues it whatever
+    # its TELEMETRY_SAMPLE_RATIO, so the trace id is known and the trace is kept.
+    trace_id = uuid.uuid4().hex
     registered = http_json(
         f"http://{api.address}:{port}/api/v1/auth/register",
         {"email": email, "password": "Rehearsal-pw-1234!", "full_name": "Rehearsal"},
+        headers={"traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"},
     )
-    say(f"api: registered {email} (201, id {registered.get('id')})")
+    say(f"api: registered {email} (201, id {registered.get('id')}, trace {trace_id})")
     wait_log(worker, "mail.send_email", 60)
     wait_log_regex(
         worker, r"mail\.send_email\[[^\]]+\] succeeded|Task mail\.send_email.*succeeded", 60
@@ -66,6 +70,7 @@ def run_scenario(rehearsal: Rehearsal) -> None:
         "worker: consumed the verification mail task (mail.send_email succeeded); "
         f"{worker.confinement()}"
     )
+    telemetry = check_trace(rehearsal, trace_id, ("api", "worker"))
 
     interval = str(rehearsal.options.beat_interval)
     beat = rehearsal.start("beat", extra_env={BEAT_TICK_SETTING: interval})
@@ -102,6 +107,8 @@ def run_scenario(rehearsal: Rehearsal) -> None:
             raise RehearsalError(
                 f"{task.name} exited {stopped} on SIGTERM:\n{stack.tail(task.log_path)}"
             )
+    if telemetry:
+        check_request_metrics(rehearsal)
     say(f"== {env}: green")
 
 
@@ -125,9 +132,13 @@ def wait_log_regex(task: Task, pattern: str, within: float) -> None:
         time.sleep(0.2)
 
 
-def http_json(url: str, body: Mapping[str, Any]) -> dict[str, Any]:
+def http_json(
+    url: str, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     request = urllib.request.Request(  # noqa: S310
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
@@ -137,3 +148,65 @@ def http_json(url: str, body: Mapping[str, Any]) -> dict[str, Any]:
             return data
     except urllib.error.HTTPError as error:
         raise RehearsalError(f"POST {url}: {error.code} {error.read()[:500]!r}") from error
+
+
+def check_trace(rehearsal: Rehearsal, trace_id: str, labels: tuple[str, str]) -> bool:
+    """The request's trace reached the api's and the worker's collector stand-ins, the worker's
+    run a child of a span the api sent. False when the definitions have no collector."""
+    if not all(label in rehearsal.collectors for label in labels):
+        say("telemetry: no collector sidecar in the api and worker definitions; not checked")
+        return False
+    api, worker = (rehearsal.collectors[label] for label in labels)
+    deadline = time.monotonic() + 45
+    while True:
+        api_spans = [s for s in api.records("span") if s["trace_id"] == trace_id]
+        worker_spans = [s for s in worker.records("span") if s["trace_id"] == trace_id]
+        # The task the api published runs in the worker as a child of the api's publication
+        # (the mail is sent by a task that task enqueues, deeper in the same trace); spans
+        # arrive in batches, in no particular order.
+        by_id = {s["span_id"]: s for s in api_spans}
+        handed = [
+            (s, by_id[s["parent_span_id"]])
+            for s in worker_spans
+            if s["name"].startswith("run/") and s["parent_span_id"] in by_id
+        ]
+        mailed = any(s["name"] == "run/mail.send_email" for s in worker_spans)
+        if "POST /api/v1/auth/register" in {s["name"] for s in api_spans} and handed and mailed:
+            break
+        if time.monotonic() > deadline:
+            sent = [sorted(s["name"] for s in spans) for spans in (api_spans, worker_spans)]
+            raise RehearsalError(
+                f"telemetry: trace {trace_id} incomplete at the collector stand-ins (wanted the "
+                "api's register, a worker run child of an api span, the mail's run): api sent "
+                f"{sent[0]}, worker {sent[1]} (all received: {api.received}, {worker.received})"
+            )
+        time.sleep(0.5)
+    services = {s["service"] for s in api_spans} | {s["service"] for s in worker_spans}
+    run, parent = handed[0]
+    say(
+        f"telemetry: trace {trace_id} at the collector stand-ins: the api sent "
+        f"{len(api_spans)} spans (POST /api/v1/auth/register), the worker {len(worker_spans)} "
+        f"({run['name']}, child of the api's {parent['name']}; run/mail.send_email); services "
+        f"{', '.join(sorted(services))}"
+    )
+    return True
+
+
+def check_request_metrics(rehearsal: Rehearsal) -> None:
+    """The api's request durations arrived as the collector's EMF exporter needs them to give
+    CloudWatch percentiles: exponential histograms of delta temporality (the definition's
+    OTEL_EXPORTER_OTLP_METRICS_* settings), flushed at the latest when the api stopped."""
+    metrics = [
+        m
+        for m in rehearsal.collectors["api"].records("metric")
+        if m["name"] == "http.server.request.duration"
+    ]
+    kinds = {(m["type"], m["temporality"]) for m in metrics}
+    if kinds != {("exponential_histogram", "AGGREGATION_TEMPORALITY_DELTA")}:
+        raise RehearsalError(
+            f"telemetry: the api's http.server.request.duration arrived as {kinds}"
+        )
+    say(
+        "telemetry: the api's http.server.request.duration reached its collector stand-in as a "
+        "delta exponential histogram"
+    )

@@ -12,7 +12,7 @@ import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -94,7 +94,7 @@ def _setup_script(spec: TaskSpec, root: Path, hostname: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec: SIGKILL when the rehearsal dies (unshare --kill-child then
     takes the task with it), so a killed rehearsal leaves no task behind."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -105,8 +105,18 @@ def _die_with_parent() -> None:
 class Task:
     """One running container: `unshare` (mount, pid, uts, net) around the setup script."""
 
-    def __init__(self, spec: TaskSpec, name: str, workdir: Path, bridge: Bridge) -> None:
+    def __init__(
+        self,
+        spec: TaskSpec,
+        name: str,
+        workdir: Path,
+        bridge: Bridge,
+        on_network: Callable[[int], None] | None = None,
+    ) -> None:
+        """``on_network(pid)`` runs once the task's network exists, before its process starts
+        (the sidecars' stand-ins: they join the network namespace of ``pid``)."""
         self.spec = spec
+        self.on_network = on_network
         self.name = name
         self.workdir = workdir
         self.bridge = bridge
@@ -136,7 +146,7 @@ class Task:
                 stderr=subprocess.STDOUT,
                 env=self.spec.env,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         finally:
             log.close()
@@ -144,6 +154,8 @@ class Task:
         try:
             self.container_pid = self._child_pid()
             self.address = self.bridge.attach(self._proc.pid)
+            if self.on_network is not None:
+                self.on_network(self._proc.pid)
             self._proc.stdin.write(b"go\n")
         except BaseException:
             self.kill()

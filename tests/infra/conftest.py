@@ -83,3 +83,10 @@ def only(tpl: dict[str, Any], rtype: str) -> dict[str, Any]:
     found = resources_of(tpl, rtype)
     assert len(found) == 1, f"expected one {rtype}, found {sorted(found)}"
     return next(iter(found.values()))
+
+
+def app_container(task_definition: dict[str, Any]) -> dict[str, Any]:
+    """The task definition's one essential container (beside it, at most sidecars)."""
+    containers: list[dict[str, Any]] = task_definition["Properties"]["ContainerDefinitions"]
+    (container,) = [c for c in containers if c.get("Essential", True)]
+    return container

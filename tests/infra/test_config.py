@@ -112,6 +112,36 @@ def test_derived_names() -> None:
     dev = load_configs()["dev"]
     assert dev.prefix == "biwoco-dev"
     assert dev.metrics_namespace == "Biwoco/dev"
+    assert dev.telemetry_namespace == "Biwoco/dev/Telemetry"
+
+
+def test_sampling_and_objectives_per_environment() -> None:
+    c = load_configs()
+    assert (c["dev"].telemetry.sample_ratio, c["prod"].telemetry.sample_ratio) == (1.0, 0.1)
+    assert c["prod"].observability.slo.availability_percent == 99.9
+    assert c["prod"].observability.slo.latency_percent == 95
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("telemetry", "sample_ratio"), 1.5, r"telemetry.sample_ratio must be in \[0, 1\]"),
+        (("observability", "slo", "availability_percent"), 100, "below 100"),
+        # A 10 % budget burnt 14.4x is more than every request: the alarms could never fire.
+        (("observability", "slo", "latency_percent"), 90, "could never fire"),
+        (("observability", "slo", "latency_ms"), 0, "latency_ms must be between"),
+    ],
+)
+def test_sampling_and_objectives_are_range_checked(
+    path: tuple[str, ...], value: float, message: str
+) -> None:
+    block = _block("dev")
+    parent = block
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = value
+    with pytest.raises(ConfigError, match=message):
+        parse_env("dev", block)
 
 
 def test_every_error_of_a_block_is_named_with_its_path() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.conftest import STACKS, resources_of
+from tests.infra.conftest import STACKS, app_container, resources_of
 
 Raw = Callable[[str, str], dict[str, Any]]
 DOC = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
@@ -71,7 +71,7 @@ def _deployed(raw: Raw, env: str) -> dict[str, Any]:
         ]
     fargate = {}
     for td in resources_of(service, "AWS::ECS::TaskDefinition").values():
-        (container,) = td["Properties"]["ContainerDefinitions"]
+        container = app_container(td)
         name = container["Name"]
         if name in minimum:
             cpu = int(td["Properties"]["Cpu"]) / 1024

@@ -12,7 +12,7 @@ import pytest
 from infra.service import WORKER_STOP_TIMEOUT_SECONDS
 from infra.waf import WAF_BODY_SIZE_LIMIT_BYTES, WAF_BODY_SIZE_RULE
 from service.core.config import Settings
-from tests.infra.conftest import resources_of
+from tests.infra.conftest import app_container, resources_of
 
 Raw = Callable[[str, str], dict[str, Any]]
 ENVS = ("dev", "prod")
@@ -21,7 +21,7 @@ ENVS = ("dev", "prod")
 def _containers(raw: Raw, env: str) -> dict[str, dict[str, Any]]:
     out = {}
     for td in resources_of(raw(env, "service"), "AWS::ECS::TaskDefinition").values():
-        (container,) = td["Properties"]["ContainerDefinitions"]
+        container = app_container(td)
         out[container["Name"]] = container
     return out
 

@@ -16,7 +16,7 @@ from infra.stage import BiwocoStage
 from service.app.settings import load_settings
 from service.core.helpers.mail.backends import build_mailer
 from service.core.helpers.mail.ses import SesMailer
-from tests.infra.conftest import ENVS, only, resources_of
+from tests.infra.conftest import ENVS, app_container, only, resources_of
 
 Raw = Callable[[str, str], dict[str, Any]]
 ACCOUNT = {"dev": "111111111111", "prod": "222222222222"}
@@ -36,7 +36,7 @@ def _task_env(raw: Raw, env: str) -> dict[str, dict[str, Any]]:
     """The environment of the service's containers (the db-users task sends no mail)."""
     out = {}
     for td in resources_of(raw(env, "service"), "AWS::ECS::TaskDefinition").values():
-        (container,) = td["Properties"]["ContainerDefinitions"]
+        container = app_container(td)
         if container["Name"] in SERVICE_CONTAINERS:
             out[container["Name"]] = {e["Name"]: e["Value"] for e in container["Environment"]}
     assert sorted(out) == sorted(SERVICE_CONTAINERS)

@@ -13,7 +13,7 @@ from aws_cdk.assertions import Template
 from infra.config import REPO_ROOT
 from infra.service import ALB_IDLE_TIMEOUT_SECONDS
 from tests.docker.images import image_volumes
-from tests.infra.conftest import Synth, only, resources_of
+from tests.infra.conftest import Synth, app_container, only, resources_of
 
 Tpl = Callable[[str, str], Template]
 Raw = Callable[[str, str], dict[str, Any]]
@@ -45,6 +45,15 @@ PLAIN_ENV = {
     "MAIL_FROM",
     "MAIL_SES_CONFIGURATION_SET",
     "MAIL_SES_REGION",
+    # The collector sidecar's (infra/telemetry.py, tests/infra/test_telemetry.py).
+    "TELEMETRY_ENABLED",
+    "TELEMETRY_EXPORTER",
+    "TELEMETRY_OTLP_ENDPOINT",
+    "TELEMETRY_SERVICE_NAME",
+    "TELEMETRY_SAMPLE_RATIO",
+    "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
 }
 SECRETS = {
     "MONGODB_USERNAME",
@@ -60,7 +69,7 @@ def _containers(raw: Raw, env: str) -> dict[str, dict[str, Any]]:
     """The api, worker and beat containers (not the one-off db-users task's)."""
     out = {}
     for td in resources_of(raw(env, "service"), "AWS::ECS::TaskDefinition").values():
-        (container,) = td["Properties"]["ContainerDefinitions"]
+        container = app_container(td)
         if container["Name"] in ("api", "worker", "beat"):
             out[container["Name"]] = container
     return out
@@ -357,10 +366,15 @@ def test_task_role_has_exactly_the_service_permissions(raw: Raw, env: str) -> No
     tpl = raw(env, "service")
     roles = resources_of(tpl, "AWS::IAM::Role")
     (task_role_id,) = [k for k in roles if k.startswith("ServiceTaskRole")]
-    (policy,) = [
-        p["Properties"]
-        for p in resources_of(tpl, "AWS::IAM::Policy").values()
+    attached = {
+        k: p["Properties"]
+        for k, p in resources_of(tpl, "AWS::IAM::Policy").items()
         if p["Properties"]["Roles"] == [{"Ref": task_role_id}]
+    }
+    # Its own, and the collector's (tests/infra/test_telemetry.py).
+    (policy,) = [p for k, p in attached.items() if k.startswith("ServiceTaskRoleDefaultPolicy")]
+    assert [k for k in attached if not k.startswith("ServiceTaskRoleDefaultPolicy")] == [
+        next(k for k in attached if k.startswith("ServiceTelemetryCollectorPolicy"))
     ]
     statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
     assert set(statements) == {
@@ -404,7 +418,7 @@ def test_every_writable_path_is_a_volume_the_image_declares(raw: Raw, env: str) 
 def _task_containers(raw: Raw, env: str) -> dict[str, dict[str, Any]]:
     out = {}
     for td in resources_of(raw(env, "service"), "AWS::ECS::TaskDefinition").values():
-        (container,) = td["Properties"]["ContainerDefinitions"]
+        container = app_container(td)
         out[container["Name"]] = container
     return out
 
