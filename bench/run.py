@@ -324,17 +324,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rounds=rounds,
             )
             # Fewer connections than the lock-out's limit: each sign-in in flight counts as an
-            # attempt until its password is accepted (the atomic lock-out, docs/security.md).
-            login = [
-                wrk(
-                    f"{api.base}/api/v1/auth/login",
-                    connections=LOGIN_CONNECTIONS,
-                    seconds=s,
-                    method="POST",
-                    body=json.dumps({"email": seeded.user_email, "password": seeded.password}),
+            # attempt until its password is accepted, and one past the limit is refused (the
+            # atomic lock-out, docs/security.md). A pause between rounds lets the sign-ins a
+            # round's end left in flight finish before the next round opens its connections.
+            login = []
+            for _ in range(rounds):
+                time.sleep(1)
+                login.append(
+                    wrk(
+                        f"{api.base}/api/v1/auth/login",
+                        connections=LOGIN_CONNECTIONS,
+                        seconds=s,
+                        method="POST",
+                        body=json.dumps({"email": seeded.user_email, "password": seeded.password}),
+                    )
                 )
-                for _ in range(rounds)
-            ]
             results["forgot_password"] = forgot_medians(api.base, seeded.user_email)
             peak_rss = api.peak_rss_mb()
     finally:

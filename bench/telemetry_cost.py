@@ -3,9 +3,11 @@
 The cached `GET /api/v1/users/me` and the cache-miss `GET /api/v1/users/{id}` (a different user
 each request, the cache dropped first), side by side in three columns: telemetry off, on at the
 default sampling ratio (TELEMETRY_SAMPLE_RATIO's default), and on at 100 %. Telemetry on is the
-production set-up (FastAPI's hooks, the Celery, PyMongo, redis-py and botocore
-instrumentations, the metrics), exporting to OTLP JSON files in a scratch folder, so span
-encoding and writing run in their exporter thread as they would beside a collector.
+production set-up: the environment prod's task definitions give the app container
+(`infra.telemetry.app_environment`: the OTLP/HTTP exporter, exponential delta histograms) with
+its instrumentations and metrics, sending to the collector sidecar's local stand-in
+(`scripts/rehearse/collector.py`, a process of its own that decodes and records what it gets,
+as the sidecar would beside the task).
 
 Two measures, each column in processes of its own (instrumentation is per process), rounds
 interleaved (off, default, 100 %, off, ...):
@@ -29,7 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +40,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.app_cost import ASGIApp, Headers, call  # noqa: E402
-from bench.seed import seed_users  # noqa: E402
+from bench.seed import migrate_database, seed_users  # noqa: E402
+from infra.config import load_configs  # noqa: E402
+from infra.telemetry import app_environment  # noqa: E402
 from scripts import stack  # noqa: E402
+from scripts.rehearse.collector import LISTENING  # noqa: E402
 from service.core.config import Settings  # noqa: E402
 
 DEFAULT_RATIO = Settings.model_fields["telemetry_sample_ratio"].default
@@ -91,20 +97,47 @@ async def measure(count: int, batches: int) -> dict[str, float]:
         return best
 
 
-def telemetry_env(mode: str, scratch: Path) -> dict[str, str]:
+def telemetry_env(mode: str, collector: str) -> dict[str, str]:
+    """A column's telemetry: off, or prod's set-up at the column's ratio, sent to `collector`."""
     ratio = MODES[mode]
     if ratio is None:
         return {"TELEMETRY_ENABLED": "false"}
-    return {
-        "TELEMETRY_ENABLED": "true",
+    production = app_environment(load_configs()["prod"])
+    return production | {
         "TELEMETRY_SAMPLE_RATIO": str(ratio),
-        "TELEMETRY_EXPORTER": "file",
-        "TELEMETRY_FILE_DIR": str(scratch / mode.rstrip("%")),
+        "TELEMETRY_OTLP_ENDPOINT": collector,
     }
 
 
+@contextmanager
+def collector_stand_in(scratch: Path) -> Iterator[str]:
+    """The sidecar's stand-in on a free local port; yields its OTLP/HTTP endpoint."""
+    port = stack.free_port()
+    log = scratch / "collector.log"
+    argv = [sys.executable, "-m", "scripts.rehearse.collector"]
+    argv += ["--listen", f"127.0.0.1:{port}", "--out", str(scratch / "received.jsonl")]
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 15
+        while LISTENING not in log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the collector stand-in did not start: {log.read_text()}")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def served(
-    env: dict[str, str], ids: list[str], scratch: Path, *, seconds: int, rounds: int
+    env: dict[str, str],
+    ids: list[str],
+    scratch: Path,
+    collector: str,
+    *,
+    seconds: int,
+    rounds: int,
 ) -> dict[str, dict[str, float]]:
     """req/s of each column's own served API (its own Redis prefix, so caches are not shared)."""
     from bench.harness import _http_json, interleave, server
@@ -123,7 +156,7 @@ def served(
                     [sys.executable, "service/main.py", "--env", "prod"],
                     {
                         **env,
-                        **telemetry_env(mode, scratch),
+                        **telemetry_env(mode, collector),
                         "PORT": str(port),
                         "REDIS_KEY_PREFIX": prefixes[mode],
                     },
@@ -187,7 +220,7 @@ def _child(count: int, batches: int) -> int:
     return 0
 
 
-def in_process(env: dict[str, str], scratch: Path, args: argparse.Namespace) -> dict[str, Any]:
+def in_process(env: dict[str, str], collector: str, args: argparse.Namespace) -> dict[str, Any]:
     """Microseconds per request of each column, the best batch over the rounds."""
     costs: dict[str, dict[str, float]] = {mode: {} for mode in MODES}
     for round_ in range(args.rounds):
@@ -201,7 +234,7 @@ def in_process(env: dict[str, str], scratch: Path, args: argparse.Namespace) -> 
                     f"--count={args.count}",
                     f"--batches={args.batches}",
                 ],
-                env={**env, **telemetry_env(mode, scratch)},
+                env={**env, **telemetry_env(mode, collector)},
                 capture_output=True,
                 text=True,
                 check=True,
@@ -248,6 +281,7 @@ def main() -> int:
         "JWT_SECRET_KEY": secrets.token_urlsafe(48),
         "LOG_LEVEL": "INFO",
     }
+    asyncio.run(migrate_database(env))  # the API stays not-ready until its indexes exist
     seeded = asyncio.run(seed_users(env, max(args.users, args.count + 2)))
     env |= {
         "BENCH_PASSWORD": seeded.password,
@@ -258,8 +292,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="telemetry-cost-") as folder:
         scratch = Path(folder)
         try:
-            rps = served(env, seeded.ids, scratch, seconds=args.seconds, rounds=args.rounds)
-            costs = in_process(env, scratch, args)
+            with collector_stand_in(scratch) as collector:
+                rps = served(
+                    env, seeded.ids, scratch, collector, seconds=args.seconds, rounds=args.rounds
+                )
+                costs = in_process(env, collector, args)
         finally:
             _drop_database(env)
     kept = {m: {r: rps[m][r] / rps["off"][r] for r in ROUTES} for m in MODES}
