@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +22,7 @@ import pytest
 from scripts.trace import Span, read_spans, trace_tree
 from service.core.config import Settings
 from tests.conftest import served_api
+from tests.service.app.exported import descendants, metric_points, systems
 from tests.service.app.files.adapter.input.api.v1.conftest import login_new_user
 from tests.service.app.files.conftest import PDF, post_form
 from tests.service.core.celery_task.conftest import module_settings, producer
@@ -62,48 +62,6 @@ def traced(
         yield base, scratch / "telemetry"
 
 
-def _descendants(span: Span) -> list[Span]:
-    found = []
-    for child in span.children:
-        found.append(child)
-        found.extend(_descendants(child))
-    return found
-
-
-def _systems(spans: list[Span]) -> set[str]:
-    """Which clients the spans are calls of: mongodb, redis, S3."""
-    systems = set()
-    for span in spans:
-        if span.kind != "client":
-            continue
-        if span.attributes.get("db.system") in ("mongodb", "redis"):
-            systems.add(str(span.attributes["db.system"]))
-        if span.attributes.get("rpc.service") == "S3":
-            systems.add("S3")
-    return systems
-
-
-def _metric_points(folder: Path, prefix: str, name: str) -> list[dict[str, Any]]:
-    """Every exported data point of metric `name` in the files `metrics-<prefix>*`, attributes
-    flattened."""
-    points = []
-    for path in folder.glob(f"metrics-{prefix}*.jsonl"):
-        for line in path.read_text().splitlines():
-            for resource in json.loads(line).get("resourceMetrics", ()):
-                for scope in resource.get("scopeMetrics", ()):
-                    for metric in scope.get("metrics", ()):
-                        if metric["name"] != name:
-                            continue
-                        data = metric.get("histogram") or metric.get("sum") or metric.get("gauge")
-                        for point in (data or {}).get("dataPoints", ()):
-                            attributes = {
-                                a["key"]: next(iter(a["value"].values()))
-                                for a in point.get("attributes", ())
-                            }
-                            points.append({**point, "attributes": attributes})
-    return points
-
-
 async def test_a_request_and_the_task_it_sends_are_one_trace(traced: tuple[str, Path]) -> None:
     base, folder = traced
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
@@ -124,10 +82,10 @@ async def test_a_request_and_the_task_it_sends_are_one_trace(traced: tuple[str, 
 
     def whole_trace() -> list[Span]:
         roots = trace_tree(read_spans(folder), trace_id)
-        everything = [s for root in roots for s in (root, *_descendants(root))]
+        everything = [s for root in roots for s in (root, *descendants(root))]
         ran = [s for s in everything if s.name == "run/files.process"]
         # The run's span ends after the task's own calls (and the result store's).
-        return roots if ran and _systems(_descendants(ran[0])) >= {"mongodb", "S3"} else []
+        return roots if ran and systems(descendants(ran[0])) >= {"mongodb", "S3"} else []
 
     roots = wait_for(whole_trace, what=f"the worker's spans of trace {trace_id}")
 
@@ -135,38 +93,38 @@ async def test_a_request_and_the_task_it_sends_are_one_trace(traced: tuple[str, 
     [root] = roots
     assert (root.name, root.service, root.kind) == (COMPLETE, "biwoco-api", "server")
     assert root.attributes["http.response.status_code"] == 200
-    everything = [root, *_descendants(root)]
+    everything = [root, *descendants(root)]
     assert {span.trace_id for span in everything} == {trace_id}
     assert {span.service for span in everything} == {"biwoco-api", "biwoco-worker"}
 
     # The API's own calls are children of the route, in the API.
     api_calls = [s for s in root.children if s.service == "biwoco-api"]
-    assert _systems(api_calls) >= {"mongodb", "S3"}
+    assert systems(api_calls) >= {"mongodb", "S3"}
     # The enqueue (in a thread, off the loop): the broker's calls and the publication.
     [send] = [s for s in root.children if s.name == "send files.process"]
-    assert "redis" in _systems(send.children)  # the message's LPUSH
+    assert "redis" in systems(send.children)  # the message's LPUSH
     [publish] = [s for s in send.children if s.name == "apply_async/files.process"]
     assert publish.kind == "producer"
 
     # The worker's run continues the trace under the publication; its calls are its children.
     [run] = [s for s in publish.children if s.name == "run/files.process"]
     assert (run.service, run.kind) == ("biwoco-worker", "consumer")
-    worker_calls = _descendants(run)
+    worker_calls = descendants(run)
     assert {s.service for s in worker_calls} == {"biwoco-worker"}
-    assert _systems(worker_calls) >= {"mongodb", "S3"}
+    assert systems(worker_calls) >= {"mongodb", "S3"}
 
     # The registration's mail (the user signed up above): the worker's Redis calls (the outbox,
     # the effect ledger) are children of the mail task's run, in the registration's trace.
     def mail_run() -> Span | None:
         spans = list(read_spans(folder))
         [signup] = [s for s in spans if s.name == "POST /api/v1/auth/register"]
-        tree = [s for r in trace_tree(spans, signup.trace_id) for s in (r, *_descendants(r))]
+        tree = [s for r in trace_tree(spans, signup.trace_id) for s in (r, *descendants(r))]
         runs = [s for s in tree if s.name == "run/mail.send_email" and s.service == "biwoco-worker"]
-        return runs[0] if runs and "redis" in _systems(_descendants(runs[0])) else None
+        return runs[0] if runs and "redis" in systems(descendants(runs[0])) else None
 
     mail = wait_for(mail_run, what="the mail task's run in the registration's trace")
     assert mail is not None
-    assert {s.service for s in _descendants(mail)} == {"biwoco-worker"}
+    assert {s.service for s in descendants(mail)} == {"biwoco-worker"}
 
     # Their log lines carry the trace id as the request id: the API's access line, and the
     # worker's lines while it runs the task.
@@ -182,9 +140,9 @@ async def test_a_request_and_the_task_it_sends_are_one_trace(traced: tuple[str, 
 
     # Metrics by route template and by task name, as the semantic conventions name them.
     def measured() -> bool:
-        routes = _metric_points(folder, "biwoco-api", "http.server.request.duration")
-        tasks = _metric_points(folder, "biwoco-worker", "messaging.process.duration")
-        db = _metric_points(folder, "biwoco-worker", "db.client.operation.duration")
+        routes = metric_points(folder, "biwoco-api", "http.server.request.duration")
+        tasks = metric_points(folder, "biwoco-worker", "messaging.process.duration")
+        db = metric_points(folder, "biwoco-worker", "db.client.operation.duration")
         return (
             any(
                 p["attributes"].get("http.route") == "/api/v1/files/{file_id}/complete"
