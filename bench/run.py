@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -144,6 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "local server may scan the collection for every page, and queueing would swamp it)",
     )
     parser.add_argument("--page-seconds", type=int, default=12, help="length of a listing round")
+    parser.add_argument(
+        "--telemetry",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="then the cost of telemetry: bench/telemetry_cost.py with these rounds and seconds",
+    )
     args = parser.parse_args(argv)
 
     stack_env = stack.up()
@@ -390,6 +397,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             verdict = f"target {op} {bound}: {'ok' if ok else 'MISSED'}"
         print(f"{name:<36} {value:>8.2f}  {verdict}")
     print(f"{report(results['forgot_password'])}\nresults: {out.relative_to(ROOT)}")
+    if args.telemetry:
+        # Its own APIs (one per column: instrumentation is per process) on the shared stack.
+        print("\ntelemetry off, at the default ratio and at 100 % ...", flush=True)
+        telemetry = [
+            sys.executable,
+            str(ROOT / "bench" / "telemetry_cost.py"),
+            f"--rounds={args.rounds}",
+            f"--seconds={args.seconds}",
+            f"--users={min(args.users, 5_000)}",
+        ]
+        failed |= subprocess.run(telemetry, cwd=ROOT, check=False).returncode != 0
     return 1 if failed else 0
 
 
