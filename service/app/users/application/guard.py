@@ -6,8 +6,7 @@ none past the limit can succeed. A right password gives its own attempt back, an
 is never kept, so the count is of failures and attempts in flight: at most `max_failures` wrong
 passwords per window, however many times the owner signs in meanwhile (a success does not hand
 an attacker a fresh budget), and a burst of the owner's own sign-ins is refused only while it
-is in flight. A completed reset,
-which proves the mailbox, clears it.
+is in flight. A completed reset, which proves the mailbox, clears it.
 Sign-in (`POST /auth/login`) and re-authentication (`current_password` on `PATCH /users/me`)
 share the one per-account count.
 """

@@ -129,7 +129,8 @@ class AuthStateStore(Protocol):
         ...
 
     async def refund_login_attempt(self, account_key: str) -> None:
-        """Give back one counted attempt (it was a right password); failures stay counted."""
+        """Give back one counted attempt (a right password, or a verification cut short before a
+        verdict); failures stay counted."""
         ...
 
     async def clear_login_failures(self, account_key: str) -> None: ...

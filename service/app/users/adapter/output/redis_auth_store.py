@@ -25,10 +25,9 @@ redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 return 1
 """
 
-# KEYS[1] = lock-out counter: give one attempt back (a right password), never below zero;
-# the window (the key's TTL) is kept.
-# One attempt admitted or refused in one step: counted while in flight (so of N concurrent
-# attempts at most the limit reach the hasher), not kept when refused (a refusal is no failure).
+# KEYS[1] = lock-out counter: one attempt admitted or refused in one step, counted while in
+# flight (so of N concurrent attempts at most the limit reach the hasher), not kept when refused
+# (a refusal is no failure).
 _ADMIT = """
 local count = redis.call('INCR', KEYS[1])
 -- The window starts at the first attempt and is not extended by later ones.
@@ -41,6 +40,8 @@ end
 return {1, ttl}
 """
 
+# KEYS[1] = lock-out counter: give one attempt back (not a failure), never below zero; the
+# window (the key's TTL) is kept.
 _REFUND = """
 local left = redis.call('DECR', KEYS[1])
 if left <= 0 then redis.call('DEL', KEYS[1]) end
