@@ -4,8 +4,9 @@ The cached `GET /api/v1/users/me` and the cache-miss `GET /api/v1/users/{id}` (a
 each request, the cache dropped first), side by side in three columns: telemetry off, on at the
 default sampling ratio (TELEMETRY_SAMPLE_RATIO's default), and on at 100 %. Telemetry on is the
 production set-up: the environment prod's task definitions give the app container
-(`infra.telemetry.app_environment`: the OTLP/HTTP exporter, exponential delta histograms) with
-its instrumentations and metrics, sending to the collector sidecar's local stand-in
+(`infra.telemetry.app_environment`: the OTLP/HTTP exporter, exponential delta histograms, the
+request metric left to CloudWatch Logs' filters on the access lines) with its instrumentations
+and metrics, sending to the collector sidecar's local stand-in
 (`scripts/rehearse/collector.py`, a process of its own that decodes and records what it gets,
 as the sidecar would beside the task).
 

@@ -25,6 +25,7 @@ from infra.mail import grant_send, task_environment
 from infra.migrations import Migrations
 from infra.nag import acknowledge
 from infra.network import Network
+from infra.request_metrics import RequestMetrics
 from infra.telemetry import Telemetry
 from infra.uploads import Uploads
 from infra.worker_service import (
@@ -244,6 +245,13 @@ class Service(Construct):
         )
         self.api = ApiService(self, "Api", base=base, listener=self.listener)
         self.target_group = self.api.target_group
+        # The API's request metric, from its access lines (infra/request_metrics.py).
+        self.request_metrics = RequestMetrics(
+            self,
+            "RequestMetrics",
+            log_group=self.api.log_group,
+            namespace=config.telemetry_namespace,
+        )
         self.worker = WorkerService(self, "Worker", base=base)
         self.backlog = self.worker.backlog
         self.backlog_per_task = self.worker.backlog_per_task

@@ -48,17 +48,12 @@ EMF_LOG_ACTIONS: Final = ("logs:CreateLogStream", "logs:DescribeLogStreams", "lo
 # lacking a set's attributes is not published under it, and a metric named here by none is
 # kept in the log group only). `service.name` is the resource attribute
 # (`<prefix>-api` ...), copied onto every point by resource_to_telemetry_conversion.
-HTTP_DURATION: Final = "http.server.request.duration"
 TASK_DURATION: Final = "messaging.process.duration"
 TASK_RETRIES: Final = "celery.task.retries"
 DB_DURATION: Final = "db.client.operation.duration"
 METRIC_DIMENSIONS: Final[dict[str, list[list[str]]]] = {
-    # Traffic and latency per route; the 5xx per route (only they carry error.type).
-    HTTP_DURATION: [
-        ["service.name"],
-        ["service.name", "http.route"],
-        ["service.name", "http.route", "error.type"],
-    ],
+    # (Not the API's http.server.request.duration: CloudWatch Logs derives it from the access
+    # lines, infra/request_metrics.py.)
     # Runs per task; failures per task (error.type); the state (SUCCESS, FAILURE, RETRY).
     TASK_DURATION: [
         ["service.name", "celery.task.name"],
@@ -132,6 +127,9 @@ def app_environment(config: EnvConfig) -> dict[str, str]:
         "TELEMETRY_OTLP_ENDPOINT": OTLP_ENDPOINT,
         "TELEMETRY_SERVICE_NAME": config.prefix,
         "TELEMETRY_SAMPLE_RATIO": str(config.telemetry.sample_ratio),
+        # CloudWatch Logs derives the API's request metric from its access lines
+        # (infra/request_metrics.py): the SDK does not measure it a second time.
+        "TELEMETRY_HTTP_DURATION_METRIC": "false",
         # The SDK's own settings. The EMF exporter publishes a histogram's buckets (so CloudWatch
         # has percentiles) only for exponential histograms, and converts no histogram from
         # cumulative to delta: both are asked of the SDK's OTLP exporter here.

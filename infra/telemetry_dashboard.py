@@ -1,8 +1,10 @@
-"""The dashboard's rows built from the service's OpenTelemetry metrics (the collector's EMF, in
-``EnvConfig.telemetry_namespace``) and the objectives' burn rates.
+"""The dashboard's rows built from the service's metrics in ``EnvConfig.telemetry_namespace`` (the
+collector's EMF; the request metric from the access lines' metric filters) and the objectives'
+burn rates.
 
 Routes, tasks and queues are open-ended, so each graph is a CloudWatch SEARCH over the
-dimension set infra/telemetry.py publishes: a new route or task appears without a deploy.
+dimension set infra/telemetry.py or infra/request_metrics.py publishes: a new route or task
+appears without a deploy.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 
 from infra.config import EnvConfig
+from infra.request_metrics import HTTP_DURATION, REQUESTS, SERVER_ERRORS
 from infra.slo import TIERS, ApiObjectives
-from infra.telemetry import DB_DURATION, HTTP_DURATION, TASK_DURATION, TASK_RETRIES
+from infra.telemetry import DB_DURATION, TASK_DURATION, TASK_RETRIES
 from infra.worker_service import QUEUE_DEPTH_METRIC
 
 ONE_MIN = Duration.minutes(1)
@@ -53,13 +56,18 @@ def _graph(
 
 
 def _rate_errors_duration(
-    ns: str, dims: list[str], metric: str, titles: tuple[str, str, str], period: Duration
+    ns: str,
+    dims: list[str],
+    error_dims: list[str],
+    metric: str,
+    titles: tuple[str, str, str],
+    period: Duration,
 ) -> list[cloudwatch.GraphWidget]:
-    """One duration histogram as a row: its count, its count with ``error.type``, its p95."""
+    """One duration metric as a row: its count, its count under ``error_dims``, its p95."""
     count, errors, p95 = titles
     return [
         _graph(count, [search(ns, dims, metric, "SampleCount", period, "")]),
-        _graph(errors, [search(ns, [*dims, "error.type"], metric, "SampleCount", period, "")]),
+        _graph(errors, [search(ns, error_dims, metric, "SampleCount", period, "")]),
         _graph(p95, [search(ns, dims, metric, "p95", FIVE_MIN, "")]),
     ]
 
@@ -71,6 +79,7 @@ def telemetry_rows(config: EnvConfig, objectives: ApiObjectives) -> list[list[cl
     tasks = _rate_errors_duration(
         ns,
         task,
+        [*task, "error.type"],
         TASK_DURATION,
         (
             "Task runs per task (per 5 minutes)",
@@ -82,14 +91,16 @@ def telemetry_rows(config: EnvConfig, objectives: ApiObjectives) -> list[list[cl
     tasks[0].add_right_metric(search(ns, task, TASK_RETRIES, "Sum", FIVE_MIN, "retries"))
     return [
         [
+            # CloudWatch Logs' metric filters on the api's access lines (milliseconds).
             *_rate_errors_duration(
                 ns,
-                ["service.name", "http.route"],
+                list(REQUESTS.dimensions),
+                list(SERVER_ERRORS.dimensions),
                 HTTP_DURATION,
                 (
                     "Requests per route (per minute)",
                     "5xx per route (per minute)",
-                    "p95 per route (s)",
+                    "p95 per route (ms)",
                 ),
                 ONE_MIN,
             )

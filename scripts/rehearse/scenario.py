@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from scripts import stack
+from scripts.rehearse import metric_filter
 from scripts.rehearse.definitions import deploy_runs, target_group_check
 from scripts.rehearse.health import wait_healthy, wait_target_healthy
 from scripts.rehearse.rehearsal import Rehearsal
@@ -108,7 +109,7 @@ def run_scenario(rehearsal: Rehearsal) -> None:
                 f"{task.name} exited {stopped} on SIGTERM:\n{stack.tail(task.log_path)}"
             )
     if telemetry:
-        check_request_metrics(rehearsal)
+        check_request_metrics(rehearsal, api)
     say(f"== {env}: green")
 
 
@@ -192,21 +193,55 @@ def check_trace(rehearsal: Rehearsal, trace_id: str, labels: tuple[str, str]) ->
     return True
 
 
-def check_request_metrics(rehearsal: Rehearsal) -> None:
-    """The api's request durations arrived as the collector's EMF exporter needs them to give
-    CloudWatch percentiles: exponential histograms of delta temporality (the definition's
-    OTEL_EXPORTER_OTLP_METRICS_* settings), flushed at the latest when the api stopped."""
+# The API's request metric (infra/request_metrics.py).
+HTTP_DURATION: Final = "http.server.request.duration"
+
+
+def check_request_metrics(rehearsal: Rehearsal, api: Task) -> None:
+    """The metrics as CloudWatch would get them, once the tasks stopped (and flushed).
+
+    - Through the collector: the worker's task durations as its EMF exporter needs them for
+      percentiles, exponential histograms of delta temporality (the definition's
+      OTEL_EXPORTER_OTLP_METRICS_* settings).
+    - From the api's access lines: the metric filters on the log group its container writes to
+      (infra/request_metrics.py), run on every line the api wrote (scripts/rehearse/
+      metric_filter.py): each access line publishes its request's duration.
+    """
     metrics = [
         m
-        for m in rehearsal.collectors["api"].records("metric")
-        if m["name"] == "http.server.request.duration"
+        for m in rehearsal.collectors["worker"].records("metric")
+        if m["name"] == "messaging.process.duration"
     ]
     kinds = {(m["type"], m["temporality"]) for m in metrics}
     if kinds != {("exponential_histogram", "AGGREGATION_TEMPORALITY_DELTA")}:
         raise RehearsalError(
-            f"telemetry: the api's http.server.request.duration arrived as {kinds}"
+            f"telemetry: the worker's messaging.process.duration arrived as {kinds}"
         )
     say(
-        "telemetry: the api's http.server.request.duration reached its collector stand-in as a "
+        "telemetry: the worker's messaging.process.duration reached its collector stand-in as a "
         "delta exponential histogram"
+    )
+    log_group = rehearsal.definitions["api"].raw["LogConfiguration"]["Options"]["awslogs-group"]
+    filters = [
+        resource["Properties"]
+        for _, _, resource in rehearsal.assembly.find("AWS::Logs::MetricFilter")
+        if resource["Properties"]["LogGroupName"] == log_group
+    ]
+    if not filters:
+        raise RehearsalError("telemetry: no metric filter on the api's log group")
+    access_lines = 0
+    for line in api.log().splitlines():
+        try:
+            published = [d for props in filters for d in metric_filter.publish(props, line)]
+        except metric_filter.FilterError as error:
+            raise RehearsalError(f"telemetry: {error}") from None
+        if '"logger": "biwoco.access"' in line:
+            access_lines += 1
+            if not any(d.name == HTTP_DURATION and "http.route" in d.dimensions for d in published):
+                raise RehearsalError(f"telemetry: no {HTTP_DURATION} from the access line {line}")
+    if not access_lines:
+        raise RehearsalError("telemetry: the api wrote no access line")
+    say(
+        f"telemetry: the metric filters on the api's log group publish {HTTP_DURATION} for each "
+        f"of its {access_lines} access lines"
     )

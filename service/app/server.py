@@ -126,7 +126,11 @@ def create_app(
         ResponseMiddleware,
         hsts=settings.app_env.is_deployed,
         routes=routes,
-        telemetry=RequestTelemetry(telemetry) if telemetry is not None else None,
+        telemetry=(
+            RequestTelemetry(telemetry, measure_duration=settings.telemetry_http_duration_metric)
+            if telemetry is not None
+            else None
+        ),
     )
     # Outermost: every layer, the access line included, sees the client's address.
     app.add_middleware(

@@ -45,22 +45,28 @@ class AccessLog:
         status: int,
         duration_ms: float,
         client: str | None,
+        error_type: str | None = None,
     ) -> None:
+        """One request's line; `error_type` (a 5xx's exception class or status) only when set.
+
+        Deployed, CloudWatch Logs derives the request metric from these lines (metric filters on
+        `logger`, `route`, `status`, `duration_ms` and `error_type`: infra/request_metrics.py);
+        renaming one of them is a change to those filters too."""
         if not logger.isEnabledFor(logging.INFO):
             return
         stream = self._stream
         if stream is None:
-            logger.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": duration_ms,
-                    "client": client,
-                },
-            )
+            extra: dict[str, object] = {
+                "request_id": request_id,
+                "method": method,
+                "route": route,
+                "status": status,
+                "duration_ms": duration_ms,
+                "client": client,
+            }
+            if error_type is not None:
+                extra["error_type"] = error_type
+            logger.info("request", extra=extra)
             return
         # The request id is a validated token or a uuid hex, the method an HTTP token: only the
         # route template can need escaping (done once per template).
@@ -71,7 +77,8 @@ class AccessLog:
             f'{{"time": "{self._now()}", "level": "INFO", "logger": "biwoco.access", '
             f'"message": "request", "request_id": "{request_id}", "method": "{method}", '
             f'"route": {route_json}, "status": {status}, "duration_ms": {duration_ms}, '
-            f'"client": {_client_json(client)}}}\n'
+            f'"client": {_client_json(client)}'
+            + (f', "error_type": {json.dumps(error_type)}}}\n' if error_type else "}\n")
         )
         # Collected and written once per event-loop iteration: with PYTHONUNBUFFERED (as in
         # the image) every write to stdout is a system call.

@@ -209,6 +209,11 @@ class Settings(BaseSettings):
     # and every process (on a read-only root, telemetry off) loads settings.
     telemetry_file_dir: str | None = None
     telemetry_metric_interval_seconds: float = Field(default=60.0, gt=0)
+    # The API's http.server.request.duration through the SDK. Deployed it is off: CloudWatch
+    # Logs derives the same metric from the access lines (metric filters on the api's log
+    # group, infra/request_metrics.py), and the SDK's per-measurement work was most of
+    # telemetry's cost on a cached request (docs/performance.md).
+    telemetry_http_duration_metric: bool = True
 
     # Metrics: CloudWatch when enabled, else one log line per data point.
     metrics_namespace: str | None = None  # default Biwoco/<app_env>

@@ -156,7 +156,8 @@ def test_the_dashboard_shows_routes_tasks_and_clients_from_the_real_metric_names
 ) -> None:
     widgets = _widgets(raw, env)
     ns = f'"Biwoco/{env}/Telemetry"'
-    route = f'{ns},"service.name","http.route"'
+    # The request metric: the access lines' metric filters (tests/infra/test_request_metrics.py).
+    route = f'{ns},"http.route"'
     task = f'{ns},"service.name","celery.task.name"'
     http = 'MetricName="http.server.request.duration"'
     run = 'MetricName="messaging.process.duration"'
@@ -165,7 +166,7 @@ def test_the_dashboard_shows_routes_tasks_and_clients_from_the_real_metric_names
         "5xx per route (per minute)": [
             f"SEARCH('{{{route},\"error.type\"}} {http}', 'SampleCount', 60)"
         ],
-        "p95 per route (s)": [f"SEARCH('{{{route}}} {http}', 'p95', 300)"],
+        "p95 per route (ms)": [f"SEARCH('{{{route}}} {http}', 'p95', 300)"],
         "Task runs per task (per 5 minutes)": [
             f"SEARCH('{{{task}}} {run}', 'SampleCount', 300)",
             f"SEARCH('{{{task}}} MetricName=\"celery.task.retries\"', 'Sum', 300)",

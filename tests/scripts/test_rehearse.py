@@ -109,7 +109,8 @@ def test_the_rehearsal_is_green(assembly: Path, tmp_path: Path, env: str) -> Non
         "a local OTLP/HTTP receiver stands in on 127.0.0.1:4318",
         "at the collector stand-ins: the api sent ",
         f"services biwoco-{env}-api, biwoco-{env}-worker",
-        "http.server.request.duration reached its collector stand-in as a delta exponential",
+        "messaging.process.duration reached its collector stand-in as a delta exponential",
+        "the metric filters on the api's log group publish http.server.request.duration for each",
         f"== {env}: green",
     ):
         assert line in text, text[-6000:]

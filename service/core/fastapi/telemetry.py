@@ -13,9 +13,11 @@ context attachment, one measurement. FastAPI's hooks stay off (`OFF`).
 The span: `<method> <route template>` (`GET /api/v1/users/me`), kind server, continuing an
 incoming W3C trace context; recorded attributes (sampled requests only) `http.request.method`,
 `http.route`, `http.response.status_code`, `url.path`, `url.scheme`, `error.type` for 5xx. The
-metric: `http.server.request.duration` (seconds; `http.request.method`, `http.route`,
-`http.response.status_code`, `error.type` for 5xx), the request rate, the errors and the latency
-per route template. The load balancer's health probes are neither traced nor measured.
+metric, unless CloudWatch Logs derives it from the access lines instead
+(TELEMETRY_HTTP_DURATION_METRIC, infra/request_metrics.py): `http.server.request.duration` (seconds;
+`http.request.method`, `http.route`, `http.response.status_code`, `error.type` for 5xx), the
+request rate, the errors and the latency per route template. The load balancer's health probes
+are neither traced nor measured.
 """
 
 from __future__ import annotations
@@ -39,6 +41,14 @@ OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 # Seconds: OpenTelemetry's advised boundaries for HTTP server durations.
 HTTP_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 _HEALTH = "/healthz/"
+HTTP_DURATION = "http.server.request.duration"
+
+
+def error_type(status: int, error: BaseException | None) -> str | None:
+    """`error.type` of a request: the exception's class, or the status, for a 5xx only."""
+    if status < 500:
+        return None
+    return type(error).__qualname__ if error is not None else str(status)
 
 
 class RouteTemplates:
@@ -77,13 +87,19 @@ class TracedRequest:
 class RequestTelemetry:
     """The server span and the duration metric of each request, on this process's providers."""
 
-    def __init__(self, telemetry: Telemetry) -> None:
+    def __init__(self, telemetry: Telemetry, *, measure_duration: bool = True) -> None:
+        """`measure_duration` False (TELEMETRY_HTTP_DURATION_METRIC): the metric is derived from
+        the access lines elsewhere (deployed: CloudWatch Logs); the span alone is made here."""
         self._tracer = telemetry.tracer_provider.get_tracer("biwoco.http")
-        self._duration = telemetry.meter_provider.get_meter("biwoco.http").create_histogram(
-            "http.server.request.duration",
-            unit="s",
-            description="Duration of HTTP server requests.",
-            explicit_bucket_boundaries_advisory=HTTP_DURATION_BUCKETS,
+        self._duration = (
+            telemetry.meter_provider.get_meter("biwoco.http").create_histogram(
+                HTTP_DURATION,
+                unit="s",
+                description="Duration of HTTP server requests.",
+                explicit_bucket_boundaries_advisory=HTTP_DURATION_BUCKETS,
+            )
+            if measure_duration
+            else None
         )
 
     def start(self, scope: Scope) -> TracedRequest | None:
@@ -106,29 +122,33 @@ class RequestTelemetry:
         route: str | None,
         status: int,
         seconds: float,
+        error_type: str | None,
         error: BaseException | None,
     ) -> None:
         if traced is None:
             return
-        method: str = scope["method"]
-        attributes: dict[str, str | int] = {
-            "http.request.method": method,
-            "http.response.status_code": status,
-        }
-        if route is not None:
-            attributes["http.route"] = route
-        if status >= 500:
-            attributes["error.type"] = type(error).__qualname__ if error else str(status)
-        self._duration.record(seconds, attributes)
         span = traced.span
-        if span.is_recording():
+        recording = span.is_recording()
+        if recording or self._duration is not None:
+            method: str = scope["method"]
+            attributes: dict[str, str | int] = {
+                "http.request.method": method,
+                "http.response.status_code": status,
+            }
             if route is not None:
-                span.update_name(f"{method} {route}")
-            span.set_attributes(attributes)
-            span.set_attributes({"url.path": scope["path"], "url.scheme": scope["scheme"]})
-            if error is not None:
-                span.record_exception(error)
-            if status >= 500:
-                span.set_status(StatusCode.ERROR)
+                attributes["http.route"] = route
+            if error_type is not None:
+                attributes["error.type"] = error_type
+            if self._duration is not None:
+                self._duration.record(seconds, attributes)
+            if recording:
+                if route is not None:
+                    span.update_name(f"{method} {route}")
+                span.set_attributes(attributes)
+                span.set_attributes({"url.path": scope["path"], "url.scheme": scope["scheme"]})
+                if error is not None:
+                    span.record_exception(error)
+                if status >= 500:
+                    span.set_status(StatusCode.ERROR)
         span.end()
         otel_context.detach(traced.token)

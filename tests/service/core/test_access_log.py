@@ -192,6 +192,22 @@ def test_a_route_that_needs_escaping_stays_valid_json(
         assert line == formatted(1_700_000_000.5, **fields(route=route))
 
 
+@pytest.mark.parametrize("error_type", ["RuntimeError", "503", 'Odd"Name\\\u2028'])
+def test_a_5xx_line_names_its_error_type_as_the_formatter_writes_it(
+    attached: tuple[AccessLog, CountingStream], pinned_clock: SimpleNamespace, error_type: str
+) -> None:
+    """CloudWatch Logs' metric filter for the 5xx per route reads `error_type` (infra/
+    request_metrics.py); a line without one has no such key."""
+    log, stream = attached
+    pinned_clock.now = 1_700_000_000.5
+    log(**fields(status=500), error_type=error_type)
+    log(**fields(status=200))
+    failed, ok = stream.lines()
+    assert failed == formatted(1_700_000_000.5, **fields(status=500), error_type=error_type)
+    assert one_object(failed + "\n")["error_type"] == error_type
+    assert "error_type" not in one_object(ok + "\n")
+
+
 @pytest.mark.parametrize(
     "client",
     [None, "198.51.100.4", "2001:db8::1", 'forged", "status": 200', "back\\slash", "\u2028\x00é"],

@@ -1,5 +1,6 @@
 """Request id (the trace id when traced), timing, security headers, one JSON access-log line,
-the request's span and duration metric (with telemetry), and the last-resort 500.
+the request's span and duration metric (with telemetry; deployed, CloudWatch derives the
+metric from the access line instead), and the last-resort 500.
 
 A plain ASGI middleware (not BaseHTTPMiddleware): it adds no task or stream per request, which
 matters on the hot cached read path.
@@ -15,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.core.access_log import access_log
 from service.core.fastapi.problem import problem_response
-from service.core.fastapi.telemetry import RequestTelemetry, RouteTemplates
+from service.core.fastapi.telemetry import RequestTelemetry, RouteTemplates, error_type
 from service.core.request_context import (
     accept_or_generate,
     bind_request_id,
@@ -114,6 +115,7 @@ class ResponseMiddleware:
             # The route template, not the raw path: no ids or tokens from URLs in logs.
             route = self._routes.of(scope.get("route"))
             elapsed = time.perf_counter() - started_at
+            failure_type = error_type(status, failure)
             access_log(
                 request_id=request_id,
                 method=scope["method"],
@@ -123,7 +125,8 @@ class ResponseMiddleware:
                 # Behind CloudFront and the ALB, ForwardedMiddleware (outermost) has put the
                 # client's address here.
                 client=client[0] if (client := scope.get("client")) else None,
+                error_type=failure_type,
             )
             if self._telemetry is not None:
-                self._telemetry.finish(traced, scope, route, status, elapsed, failure)
+                self._telemetry.finish(traced, scope, route, status, elapsed, failure_type, failure)
             unbind_request_id(token)

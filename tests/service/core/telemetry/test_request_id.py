@@ -116,3 +116,45 @@ async def test_log_line_problem_sentry_event_and_trace_share_the_trace_id(
     ]
     [failed] = [a for a in durations if a.get("http.route") == "/api/v1/boom/{thing}"]
     assert failed["http.response.status_code"] == 500
+
+
+@pytest.mark.parametrize("measured", [True, False])
+async def test_the_sdk_measures_the_request_metric_only_where_asked(
+    settings: Settings, measured: bool
+) -> None:
+    """TELEMETRY_HTTP_DURATION_METRIC=false (what the task definitions set, where CloudWatch
+    Logs derives the metric from the access lines): the span is made as before, the SDK
+    measures no request duration."""
+    configured = settings.model_copy(
+        update={
+            "telemetry_enabled": True,
+            "telemetry_sample_ratio": 1.0,
+            "telemetry_http_duration_metric": measured,
+        }
+    )
+    spans, readings = InMemorySpanExporter(), InMemoryMetricReader()
+    telemetry = build_telemetry(configured, "api", span_exporter=spans, metric_reader=readings)
+    assert isinstance(telemetry, Telemetry)
+    app = create_app(configured, telemetry=telemetry)
+
+    @app.get("/api/v1/fine/{thing}")
+    async def fine(thing: str) -> dict[str, str]:
+        return {"thing": thing}
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        response = await http.get("/api/v1/fine/7")
+    telemetry.force_flush()
+
+    [span] = [s for s in spans.get_finished_spans() if s.name == "GET /api/v1/fine/{thing}"]
+    assert f"{span.context.trace_id:032x}" == response.headers["x-request-id"]
+    assert (span.attributes or {})["http.response.status_code"] == 200
+    exported = readings.get_metrics_data()
+    names = {
+        metric.name
+        for resource in (exported.resource_metrics if exported is not None else [])
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    }
+    assert ("http.server.request.duration" in names) is measured

@@ -42,6 +42,10 @@ async def test_an_unhandled_error_is_a_500_problem_without_internals_and_is_logg
     errors = [r for r in caplog.records if r.name == "biwoco.error"]
     assert errors
     assert errors[0].exc_info is not None
+    # The access line names the error's class (the 5xx per route are counted by it).
+    [access] = [r for r in caplog.records if r.name == "biwoco.access"]
+    assert access.__dict__["status"] == 500
+    assert access.__dict__["error_type"] == "RuntimeError"
 
 
 async def test_one_access_line_per_request_with_the_route_template_and_no_secrets(
@@ -62,4 +66,5 @@ async def test_one_access_line_per_request_with_the_route_template_and_no_secret
     assert line["status"] == 200
     assert line["request_id"] == "req-log-00001"
     assert isinstance(line["duration_ms"], float)
+    assert "error_type" not in line
     assert "sekret" not in json.dumps(line)
