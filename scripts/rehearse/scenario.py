@@ -14,16 +14,17 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from scripts import stack
-from scripts.rehearse import metric_filter
 from scripts.rehearse.definitions import deploy_runs, target_group_check
 from scripts.rehearse.health import wait_healthy, wait_target_healthy
 from scripts.rehearse.rehearsal import Rehearsal
 from scripts.rehearse.reporting import RehearsalError, say
 from scripts.rehearse.task import Task
+from scripts.rehearse.telemetry_checks import check_exports, check_trace
 
 # The schedule entry whose two ticks the rehearsal waits for, and the setting of its interval.
 BEAT_TICK_ENTRY: Final = "files.expire-pending-uploads"
 BEAT_TICK_SETTING: Final = "FILES_EXPIRE_SWEEP_INTERVAL_SECONDS"
+BEAT_TICK_TASK: Final = "files.expire_pending_uploads"
 
 
 def run_scenario(rehearsal: Rehearsal) -> None:
@@ -109,7 +110,7 @@ def run_scenario(rehearsal: Rehearsal) -> None:
                 f"{task.name} exited {stopped} on SIGTERM:\n{stack.tail(task.log_path)}"
             )
     if telemetry:
-        check_request_metrics(rehearsal, api)
+        check_exports(rehearsal, api, beat_task=f"run/{BEAT_TICK_TASK}")
     say(f"== {env}: green")
 
 
@@ -149,99 +150,3 @@ def http_json(
             return data
     except urllib.error.HTTPError as error:
         raise RehearsalError(f"POST {url}: {error.code} {error.read()[:500]!r}") from error
-
-
-def check_trace(rehearsal: Rehearsal, trace_id: str, labels: tuple[str, str]) -> bool:
-    """The request's trace reached the api's and the worker's collector stand-ins, the worker's
-    run a child of a span the api sent. False when the definitions have no collector."""
-    if not all(label in rehearsal.collectors for label in labels):
-        say("telemetry: no collector sidecar in the api and worker definitions; not checked")
-        return False
-    api, worker = (rehearsal.collectors[label] for label in labels)
-    deadline = time.monotonic() + 45
-    while True:
-        api_spans = [s for s in api.records("span") if s["trace_id"] == trace_id]
-        worker_spans = [s for s in worker.records("span") if s["trace_id"] == trace_id]
-        # The task the api published runs in the worker as a child of the api's publication
-        # (the mail is sent by a task that task enqueues, deeper in the same trace); spans
-        # arrive in batches, in no particular order.
-        by_id = {s["span_id"]: s for s in api_spans}
-        handed = [
-            (s, by_id[s["parent_span_id"]])
-            for s in worker_spans
-            if s["name"].startswith("run/") and s["parent_span_id"] in by_id
-        ]
-        mailed = any(s["name"] == "run/mail.send_email" for s in worker_spans)
-        if "POST /api/v1/auth/register" in {s["name"] for s in api_spans} and handed and mailed:
-            break
-        if time.monotonic() > deadline:
-            sent = [sorted(s["name"] for s in spans) for spans in (api_spans, worker_spans)]
-            raise RehearsalError(
-                f"telemetry: trace {trace_id} incomplete at the collector stand-ins (wanted the "
-                "api's register, a worker run child of an api span, the mail's run): api sent "
-                f"{sent[0]}, worker {sent[1]} (all received: {api.received}, {worker.received})"
-            )
-        time.sleep(0.5)
-    services = {s["service"] for s in api_spans} | {s["service"] for s in worker_spans}
-    run, parent = handed[0]
-    say(
-        f"telemetry: trace {trace_id} at the collector stand-ins: the api sent "
-        f"{len(api_spans)} spans (POST /api/v1/auth/register), the worker {len(worker_spans)} "
-        f"({run['name']}, child of the api's {parent['name']}; run/mail.send_email); services "
-        f"{', '.join(sorted(services))}"
-    )
-    return True
-
-
-# The API's request metric (infra/request_metrics.py).
-HTTP_DURATION: Final = "http.server.request.duration"
-
-
-def check_request_metrics(rehearsal: Rehearsal, api: Task) -> None:
-    """The metrics as CloudWatch would get them, once the tasks stopped (and flushed).
-
-    - Through the collector: the worker's task durations as its EMF exporter needs them for
-      percentiles, exponential histograms of delta temporality (the definition's
-      OTEL_EXPORTER_OTLP_METRICS_* settings).
-    - From the api's access lines: the metric filters on the log group its container writes to
-      (infra/request_metrics.py), run on every line the api wrote (scripts/rehearse/
-      metric_filter.py): each access line publishes its request's duration.
-    """
-    metrics = [
-        m
-        for m in rehearsal.collectors["worker"].records("metric")
-        if m["name"] == "messaging.process.duration"
-    ]
-    kinds = {(m["type"], m["temporality"]) for m in metrics}
-    if kinds != {("exponential_histogram", "AGGREGATION_TEMPORALITY_DELTA")}:
-        raise RehearsalError(
-            f"telemetry: the worker's messaging.process.duration arrived as {kinds}"
-        )
-    say(
-        "telemetry: the worker's messaging.process.duration reached its collector stand-in as a "
-        "delta exponential histogram"
-    )
-    log_group = rehearsal.definitions["api"].raw["LogConfiguration"]["Options"]["awslogs-group"]
-    filters = [
-        resource["Properties"]
-        for _, _, resource in rehearsal.assembly.find("AWS::Logs::MetricFilter")
-        if resource["Properties"]["LogGroupName"] == log_group
-    ]
-    if not filters:
-        raise RehearsalError("telemetry: no metric filter on the api's log group")
-    access_lines = 0
-    for line in api.log().splitlines():
-        try:
-            published = [d for props in filters for d in metric_filter.publish(props, line)]
-        except metric_filter.FilterError as error:
-            raise RehearsalError(f"telemetry: {error}") from None
-        if '"logger": "biwoco.access"' in line:
-            access_lines += 1
-            if not any(d.name == HTTP_DURATION and "http.route" in d.dimensions for d in published):
-                raise RehearsalError(f"telemetry: no {HTTP_DURATION} from the access line {line}")
-    if not access_lines:
-        raise RehearsalError("telemetry: the api wrote no access line")
-    say(
-        f"telemetry: the metric filters on the api's log group publish {HTTP_DURATION} for each "
-        f"of its {access_lines} access lines"
-    )

@@ -78,7 +78,7 @@ class AccessLog:
             f'"message": "request", "request_id": "{request_id}", "method": "{method}", '
             f'"route": {route_json}, "status": {status}, "duration_ms": {duration_ms}, '
             f'"client": {_client_json(client)}'
-            + (f', "error_type": {json.dumps(error_type)}}}\n' if error_type else "}\n")
+            + (f', "error_type": {json.dumps(error_type)}}}\n' if error_type is not None else "}\n")
         )
         # Collected and written once per event-loop iteration: with PYTHONUNBUFFERED (as in
         # the image) every write to stdout is a system call.

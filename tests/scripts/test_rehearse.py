@@ -103,17 +103,21 @@ def test_the_rehearsal_is_green(assembly: Path, tmp_path: Path, env: str) -> Non
         "beat-2: refused to start",
         "one-off task (migrate's definition): python service/main.py migrate --after-roll -> exit",
         "create-admin --email",
-        # The collector sidecar stood in for; the trace from the api into the worker, and the
-        # request metrics as the EMF exporter needs them.
+        # The collector sidecar stood in for; the trace from the api into the worker, the task
+        # metrics as the EMF exporter needs them, the request metric from the access lines.
         "api: sidecar otel-collector (non-essential, public.ecr.aws/aws-observability/",
         "a local OTLP/HTTP receiver stands in on 127.0.0.1:4318",
         "at the collector stand-ins: the api sent ",
         f"services biwoco-{env}-api, biwoco-{env}-worker",
         "messaging.process.duration reached its collector stand-in as a delta exponential",
         "the metric filters on the api's log group publish http.server.request.duration for each",
+        "telemetry: beat sent celery.queue.depth",
         f"== {env}: green",
     ):
         assert line in text, text[-6000:]
+    # Every trace kept in dev (sample ratio 1): beat's ticks are traces of their own.
+    if env == "dev":
+        assert "ticks as traces of their own (apply_async/files.expire_pending_uploads" in text
     # The deploy's order: migrate, the services, then migrate --after-roll.
     order = [
         text.index(line)
