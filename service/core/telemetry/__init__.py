@@ -7,7 +7,9 @@
   libraries (Celery, PyMongo, redis-py, botocore) and the task metrics; once per process, after
   any fork (the worker's pool children install their own, `service.app.worker`).
 - The API's request span and `http.server.request.duration` are `ResponseMiddleware`'s
-  (`service.core.fastapi.telemetry` says why not FastAPI's own hooks).
+  (`service.core.fastapi.telemetry` says why not FastAPI's own hooks); deployed
+  (TELEMETRY_HTTP_DURATION_METRIC off), CloudWatch Logs derives the metric from the access
+  lines instead (infra/request_metrics.py).
 
 Context crosses processes in the Celery message headers (W3C traceparent, the Celery
 instrumentation), and threads through contextvars (`asyncio.to_thread` copies them), so a
