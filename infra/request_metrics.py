@@ -29,9 +29,9 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from service.core.access_log import LOGGER_NAME as ACCESS_LOGGER_NAME
+
 HTTP_DURATION: Final = "http.server.request.duration"
-# The access line's `logger` (service/core/access_log.py).
-ACCESS_LOGGER: Final = "biwoco.access"
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,13 @@ class RequestFilter:
 # Every request, per route template.
 REQUESTS: Final = RequestFilter(
     "Requests",
-    f'{{ $.logger = "{ACCESS_LOGGER}" }}',
+    f'{{ $.logger = "{ACCESS_LOGGER_NAME}" }}',
     {"http.route": "$.route"},
 )
 # The 5xx, per route and error type.
 SERVER_ERRORS: Final = RequestFilter(
     "ServerErrors",
-    f'{{ ($.logger = "{ACCESS_LOGGER}") && ($.status >= 500) }}',
+    f'{{ ($.logger = "{ACCESS_LOGGER_NAME}") && ($.status >= 500) }}',
     {"http.route": "$.route", "error.type": "$.error_type"},
 )
 FILTERS: Final = (REQUESTS, SERVER_ERRORS)

@@ -15,9 +15,12 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Final, TextIO
 
-logger = logging.getLogger("biwoco.access")
+# The line's `logger`: deployed, CloudWatch Logs' metric filters select access lines by it
+# (infra/request_metrics.py).
+LOGGER_NAME: Final = "biwoco.access"
+logger = logging.getLogger(LOGGER_NAME)
 
 
 class AccessLog:
@@ -74,7 +77,7 @@ class AccessLog:
         if route_json is None:
             route_json = self._routes[route] = json.dumps(route)
         line = (
-            f'{{"time": "{self._now()}", "level": "INFO", "logger": "biwoco.access", '
+            f'{{"time": "{self._now()}", "level": "INFO", "logger": "{LOGGER_NAME}", '
             f'"message": "request", "request_id": "{request_id}", "method": "{method}", '
             f'"route": {route_json}, "status": {status}, "duration_ms": {duration_ms}, '
             f'"client": {_client_json(client)}'
